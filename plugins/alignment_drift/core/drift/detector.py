@@ -1,0 +1,304 @@
+"""Batch drift detection against a fixed reference table.
+
+:class:`DriftDetector` runs one distribution test and one missing-rate test
+per declared column, adjusts all of their p-values as one multiple-testing
+family, and flags a column only when the adjusted p-value is significant
+*and* the effect size reaches a practical floor, so that very large batches
+do not turn negligible shifts into alarms.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values
+from .univariate import (
+    UnivariateOutcome,
+    as_float,
+    categorical_drift,
+    missing_rate_drift,
+    numeric_drift,
+)
+
+ColumnKind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """Drift verdict for one column (distribution and missingness)."""
+
+    name: str
+    kind: ColumnKind
+    test: str
+    statistic: float
+    p_value: float
+    p_adjusted: float
+    effect: float
+    effect_metric: str
+    effect_floor: float
+    drift: bool
+    missing_rate_reference: float
+    missing_rate_current: float
+    missing_p_value: float
+    missing_p_adjusted: float
+    missing_drift: bool
+    unseen_categories: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (plain Python scalars and lists only)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, (bool, np.bool_)):
+                out[key] = bool(value)
+            elif isinstance(value, numbers.Real):
+                out[key] = float(value)
+            elif isinstance(value, tuple):
+                out[key] = [str(v) for v in value]
+            else:
+                out[key] = str(value)
+        return out
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """Outcome of :meth:`DriftDetector.test` on one batch."""
+
+    drift: bool
+    n_reference: int
+    n_current: int
+    alpha: float
+    correction: str
+    columns: tuple[ColumnDrift, ...]
+    drift_share: float
+
+    def drifted_columns(self) -> list[str]:
+        """Names of columns whose distribution or missing rate drifted."""
+        return [c.name for c in self.columns if c.drift or c.missing_drift]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (plain Python scalars and lists only)."""
+        return {
+            "drift": bool(self.drift),
+            "n_reference": int(self.n_reference),
+            "n_current": int(self.n_current),
+            "alpha": float(self.alpha),
+            "correction": str(self.correction),
+            "drift_share": float(self.drift_share),
+            "drifted_columns": self.drifted_columns(),
+            "columns": [c.to_dict() for c in self.columns],
+        }
+
+
+def _check_real(name: str, value: object, low: float, high: float, interval: str) -> None:
+    is_real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = is_real and math.isfinite(float(value))  # type: ignore[arg-type]
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = (v >= low if interval[0] == "[" else v > low) and (v <= high if interval[-1] == "]" else v < high)
+    if not ok:
+        raise ValueError(f"The '{name}' parameter must be in {interval}. Got {value!r} instead.")
+
+
+def _check_columns(name: str, value: object) -> tuple[str, ...]:
+    items: tuple[object, ...] | None = None
+    if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
+        items = tuple(value)
+    if items is None or not all(isinstance(c, str) for c in items):
+        raise TypeError(
+            f"The '{name}' parameter must be a sequence of str column names, e.g. ['a', 'b']. Got {value!r} instead."
+        )
+    columns = tuple(str(c) for c in items)
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"The '{name}' parameter must not repeat a column. Got {value!r} instead.")
+    return columns
+
+
+def _check_frame(name: str, value: object) -> pd.DataFrame:
+    if not isinstance(value, pd.DataFrame):
+        raise TypeError(
+            f"The '{name}' parameter must be an instance of 'pandas.DataFrame'. Got {type(value).__name__!r} instead."
+        )
+    if len(value) == 0:
+        raise ValueError(f"The '{name}' parameter must have at least 1 row. Got 0 rows instead.")
+    return value
+
+
+class DriftDetector:
+    """Detect distribution and missing-rate drift of a batch vs a reference.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        Reference sample (e.g. the training data). Must have at least 1 row.
+    numeric : sequence of str, default=()
+        Columns tested with two-sample KS; effect is the Wasserstein distance
+        over the reference IQR. bool is cast to 0/1, datetimes to seconds.
+        NaN and +/-inf count as missing.
+    categorical : sequence of str, default=()
+        Columns tested with a chi-square test of homogeneity; effect is the
+        base-2 Jensen-Shannon distance. Values are compared as strings.
+    alpha : float, default=0.05
+        Level applied to adjusted p-values, in (0, 1).
+    correction : {"bh", "holm", "bonferroni"}, default="bh"
+        Multiple-testing correction over all distribution and missing-rate
+        p-values of one :meth:`test` call.
+    numeric_effect_floor, categorical_effect_floor : float, default=0.1
+        Smallest effect that counts as drift, in [0, inf).
+    missing_effect_floor : float, default=0.02
+        Smallest absolute change in missing rate that counts as drift.
+    """
+
+    def __init__(
+        self,
+        reference: pd.DataFrame,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        alpha: float = 0.05,
+        correction: CorrectionMethod = "bh",
+        numeric_effect_floor: float = 0.1,
+        categorical_effect_floor: float = 0.1,
+        missing_effect_floor: float = 0.02,
+    ) -> None:
+        frame = _check_frame("reference", reference)
+        num_cols = _check_columns("numeric", numeric)
+        cat_cols = _check_columns("categorical", categorical)
+        if not num_cols and not cat_cols:
+            raise ValueError(
+                "The 'numeric' and 'categorical' parameters must name at least one "
+                f"column. Got {numeric!r} and {categorical!r} instead."
+            )
+        both = sorted(set(num_cols) & set(cat_cols))
+        if both:
+            raise ValueError(
+                f"The 'numeric' and 'categorical' parameters must not share columns. Got {both} in both instead."
+            )
+        for name, cols in (("numeric", num_cols), ("categorical", cat_cols)):
+            absent = [c for c in cols if c not in frame.columns]
+            if absent:
+                raise ValueError(
+                    f"The '{name}' parameter must name columns of 'reference'. "
+                    f"Got {absent}, which are not in reference, instead."
+                )
+        _check_real("alpha", alpha, 0.0, 1.0, "(0, 1)")
+        if correction not in CORRECTION_METHODS:
+            raise ValueError(
+                f"The 'correction' parameter must be one of {set(CORRECTION_METHODS)}. Got {correction!r} instead."
+            )
+        for name, floor in (
+            ("numeric_effect_floor", numeric_effect_floor),
+            ("categorical_effect_floor", categorical_effect_floor),
+            ("missing_effect_floor", missing_effect_floor),
+        ):
+            _check_real(name, floor, 0.0, math.inf, "[0, inf)")
+
+        self.reference = reference
+        self.numeric = numeric
+        self.categorical = categorical
+        self.alpha = alpha
+        self.correction = correction
+        self.numeric_effect_floor = numeric_effect_floor
+        self.categorical_effect_floor = categorical_effect_floor
+        self.missing_effect_floor = missing_effect_floor
+
+        self._columns: tuple[tuple[str, ColumnKind], ...] = tuple(
+            [(c, "numeric") for c in num_cols] + [(c, "categorical") for c in cat_cols]
+        )
+        self._n_reference = len(frame)
+        # name -> (values, n_missing)
+        self._reference_values = {name: self._values(frame[name], kind) for name, kind in self._columns}
+
+    @staticmethod
+    def _values(series: pd.Series, kind: ColumnKind) -> tuple[np.ndarray, int]:
+        """Column values for the test, and how many of them are missing."""
+        if kind == "numeric":
+            values = as_float(series)
+            return values, int(np.count_nonzero(~np.isfinite(values)))
+        values = series.to_numpy(dtype=object)
+        return values, int(np.count_nonzero(pd.isna(values)))
+
+    def test(self, batch: pd.DataFrame) -> DriftResult:
+        """Test one batch against the reference.
+
+        Parameters
+        ----------
+        batch : pandas.DataFrame
+            Current data; must contain every declared column and at least 1 row.
+
+        Returns
+        -------
+        DriftResult
+            Per-column verdicts and the overall ``drift`` flag.
+
+        Raises
+        ------
+        ValueError
+            If the batch is empty or lacks declared columns.
+        """
+        frame = _check_frame("batch", batch)
+        absent = [name for name, _ in self._columns if name not in frame.columns]
+        if absent:
+            raise ValueError(
+                f"The batch is missing column(s) {absent} that this DriftDetector "
+                "was built with. Add them to the batch, or build a DriftDetector "
+                "whose 'numeric'/'categorical' lists only name columns the batch has."
+            )
+        n_cur = len(frame)
+        dist: list[UnivariateOutcome] = []
+        miss: list[UnivariateOutcome] = []
+        rates: list[tuple[float, float]] = []
+        for name, kind in self._columns:
+            ref, k_ref = self._reference_values[name]
+            cur, k_cur = self._values(frame[name], kind)
+            test = numeric_drift if kind == "numeric" else categorical_drift
+            dist.append(test(ref, cur))
+            miss.append(missing_rate_drift(k_ref, self._n_reference, k_cur, n_cur))
+            rates.append((k_ref / self._n_reference, k_cur / n_cur))
+
+        # One family: tests that were not run are NaN and do not count.
+        family = [o.p_value if o.ran else math.nan for o in dist + miss]
+        adjusted = np.nan_to_num(adjust_p_values(family, method=self.correction), nan=1.0)
+        columns: list[ColumnDrift] = []
+        for i, (name, kind) in enumerate(self._columns):
+            d, m = dist[i], miss[i]
+            p_adj, mp_adj = float(adjusted[i]), float(adjusted[len(dist) + i])
+            floor = float(self.numeric_effect_floor if kind == "numeric" else self.categorical_effect_floor)
+            columns.append(
+                ColumnDrift(
+                    name=name,
+                    kind=kind,
+                    test=d.test,
+                    statistic=d.statistic,
+                    p_value=d.p_value,
+                    p_adjusted=p_adj,
+                    effect=d.effect,
+                    effect_metric=d.effect_metric,
+                    effect_floor=floor,
+                    drift=bool(d.ran and p_adj <= self.alpha and d.effect >= floor),
+                    missing_rate_reference=rates[i][0],
+                    missing_rate_current=rates[i][1],
+                    missing_p_value=m.p_value,
+                    missing_p_adjusted=mp_adj,
+                    missing_drift=bool(m.ran and mp_adj <= self.alpha and m.effect >= self.missing_effect_floor),
+                    unseen_categories=d.unseen_categories,
+                    note=d.note,
+                )
+            )
+        n_drifted = sum(c.drift or c.missing_drift for c in columns)
+        return DriftResult(
+            drift=n_drifted > 0,
+            n_reference=self._n_reference,
+            n_current=n_cur,
+            alpha=float(self.alpha),
+            correction=str(self.correction),
+            columns=tuple(columns),
+            drift_share=n_drifted / len(columns),
+        )

@@ -1,0 +1,306 @@
+"""Per-column two-sample tests: distribution shift and missing-rate shift.
+
+Each function compares one reference column with one current column and
+returns a :class:`UnivariateOutcome` holding the test statistic, the raw
+p-value and an effect size on a scale that does not grow with the sample
+size. Degenerate inputs never produce a NaN p-value: when a test cannot be
+run, ``ran`` is False, ``p_value`` is 1.0 and ``note`` says why.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+
+#: Above this many values per side, ks_2samp uses the asymptotic distribution.
+EXACT_KS_MAX_N = 10_000
+#: Largest number of unseen category names reported.
+MAX_UNSEEN_LISTED = 20
+INSUFFICIENT_DATA = "insufficient data"
+
+
+@dataclass(frozen=True)
+class UnivariateOutcome:
+    """Result of one two-sample test on one column.
+
+    Attributes
+    ----------
+    test : str
+        ``"ks"``, ``"chi2"`` or ``"missing_z"``.
+    statistic : float
+        Test statistic (0.0 when the test was not run).
+    p_value : float
+        Raw p-value in ``[0, 1]`` (1.0 when the test was not run).
+    effect : float
+        Effect size, see ``effect_metric``.
+    effect_metric : str
+        ``"wasserstein_iqr"``, ``"jensen_shannon"`` or ``"missing_rate_diff"``.
+    ran : bool
+        False when the data were insufficient and the test was skipped.
+    unseen_categories : tuple of str
+        Categories present in current but absent in reference (sorted, at
+        most ``MAX_UNSEEN_LISTED``); empty for other tests.
+    note : str
+        Human-readable remark about a fallback or a skipped test.
+    """
+
+    test: str
+    statistic: float
+    p_value: float
+    effect: float
+    effect_metric: str
+    ran: bool = True
+    unseen_categories: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict of the outcome."""
+        out = asdict(self)
+        out["unseen_categories"] = list(self.unseen_categories)
+        return out
+
+
+def _skipped(test: str, effect_metric: str) -> UnivariateOutcome:
+    return UnivariateOutcome(test, 0.0, 1.0, 0.0, effect_metric, ran=False, note=INSUFFICIENT_DATA)
+
+
+def _clip_p(p: float) -> float:
+    return float(min(max(float(p), 0.0), 1.0))
+
+
+def _as_1d(values: Sequence[Any] | np.ndarray | pd.Series, name: str, dtype: type) -> np.ndarray:
+    try:
+        arr: np.ndarray = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"The '{name}' parameter must be an array of {dtype.__name__} values. "
+            f"Got {type(values).__name__} that cannot be converted instead."
+        ) from exc
+    if arr.ndim != 1:
+        raise ValueError(f"The '{name}' parameter must be 1-D. Got an array of shape {arr.shape} instead.")
+    return arr
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    """Cast a column declared numeric to float.
+
+    bool becomes 0/1, datetimes become seconds since the epoch (UTC),
+    timedeltas become seconds; missing values become NaN.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        The column.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If the values cannot be cast to float.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        stamps = series.to_numpy(dtype="datetime64[ns]")
+        seconds = stamps.astype(np.int64).astype(float) / 1e9
+        seconds[np.isnat(stamps)] = np.nan
+        return seconds
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return series.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+    try:
+        numeric = pd.to_numeric(series, errors="raise")
+        return numeric.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Column {series.name!r} is declared numeric but cannot be cast to "
+            f"float ({exc}). List it under 'categorical' instead."
+        ) from exc
+
+
+def numeric_drift(
+    reference: Sequence[float] | np.ndarray,
+    current: Sequence[float] | np.ndarray,
+) -> UnivariateOutcome:
+    """Two-sample Kolmogorov-Smirnov test with a scaled Wasserstein effect.
+
+    Parameters
+    ----------
+    reference, current : array-like of float, shape (n,)
+        Values of the column. NaN and +/-inf are dropped before testing
+        (report them through :func:`missing_rate_drift`).
+
+    Returns
+    -------
+    UnivariateOutcome
+        ``test="ks"``; ``effect`` is the Wasserstein distance divided by the
+        reference interquartile range (``"wasserstein_iqr"``). If the IQR is
+        0 the reference standard deviation is used, and if that is 0 too the
+        scale is 1.0; ``note`` records either fallback. With fewer than two
+        finite values on either side the test is skipped.
+    """
+    ref = _as_1d(reference, "reference", float)
+    cur = _as_1d(current, "current", float)
+    ref = ref[np.isfinite(ref)]
+    cur = cur[np.isfinite(cur)]
+    if ref.size < 2 or cur.size < 2:
+        return _skipped("ks", "wasserstein_iqr")
+
+    method = "auto" if max(ref.size, cur.size) <= EXACT_KS_MAX_N else "asymp"
+    with warnings.catch_warnings():
+        # "auto" may fall back from exact to asymp with a RuntimeWarning.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ks = stats.ks_2samp(ref, cur, method=method)
+
+    q25, q75 = np.percentile(ref, [25.0, 75.0])
+    scale = float(q75 - q25)
+    note = ""
+    if scale <= 0.0:
+        scale = float(np.std(ref))
+        note = "reference IQR is 0; effect scaled by reference std"
+        if scale <= 0.0:
+            scale = 1.0
+            note = "reference IQR and std are 0; effect scaled by 1.0"
+    effect = float(stats.wasserstein_distance(ref, cur)) / scale
+    return UnivariateOutcome(
+        test="ks",
+        statistic=float(ks.statistic),
+        p_value=_clip_p(ks.pvalue),
+        effect=effect,
+        effect_metric="wasserstein_iqr",
+        note=note,
+    )
+
+
+def _category_counts(values: np.ndarray) -> dict[str, int]:
+    present = values[~pd.isna(values)].astype(str)
+    categories, counts = np.unique(present, return_counts=True)
+    return dict(zip(categories.tolist(), counts.tolist(), strict=True))
+
+
+def categorical_drift(
+    reference: Sequence[Any] | np.ndarray | pd.Series,
+    current: Sequence[Any] | np.ndarray | pd.Series,
+) -> UnivariateOutcome:
+    """Chi-square test of homogeneity with a Jensen-Shannon effect.
+
+    Parameters
+    ----------
+    reference, current : array-like, shape (n,)
+        Values of the column; compared as strings. Missing values (None,
+        NaN, NaT, pd.NA) are dropped (report them through
+        :func:`missing_rate_drift`).
+
+    Returns
+    -------
+    UnivariateOutcome
+        ``test="chi2"`` on the 2 x K table of counts over the union of
+        observed categories (no continuity correction); ``effect`` is the
+        base-2 Jensen-Shannon distance in ``[0, 1]`` between the two
+        frequency vectors (``"jensen_shannon"``). Categories present in
+        current but not in reference are listed in ``unseen_categories``.
+        With fewer than two present values on either side the test is
+        skipped.
+    """
+    ref_counts = _category_counts(_as_1d(reference, "reference", object))
+    cur_counts = _category_counts(_as_1d(current, "current", object))
+    if sum(ref_counts.values()) < 2 or sum(cur_counts.values()) < 2:
+        return _skipped("chi2", "jensen_shannon")
+
+    unseen_all = sorted(set(cur_counts) - set(ref_counts))
+    unseen = tuple(unseen_all[:MAX_UNSEEN_LISTED])
+    note = ""
+    if len(unseen_all) > MAX_UNSEEN_LISTED:
+        note = f"{len(unseen_all)} unseen categories; first {MAX_UNSEEN_LISTED} listed"
+
+    categories = sorted(set(ref_counts) | set(cur_counts))
+    table = np.array(
+        [[counts.get(c, 0) for c in categories] for counts in (ref_counts, cur_counts)],
+        dtype=float,
+    )
+    statistic, p_value, effect = 0.0, 1.0, 0.0
+    if len(categories) >= 2:  # one shared category only: nothing can differ
+        chi2 = stats.chi2_contingency(table, correction=False)
+        statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
+        freqs = table / table.sum(axis=1, keepdims=True)
+        distance = float(jensenshannon(freqs[0], freqs[1], base=2.0))
+        effect = min(max(distance, 0.0), 1.0) if math.isfinite(distance) else 0.0
+    return UnivariateOutcome(
+        test="chi2",
+        statistic=statistic,
+        p_value=p_value,
+        effect=effect,
+        effect_metric="jensen_shannon",
+        unseen_categories=unseen,
+        note=note,
+    )
+
+
+def missing_rate_drift(
+    n_missing_reference: int,
+    n_reference: int,
+    n_missing_current: int,
+    n_current: int,
+) -> UnivariateOutcome:
+    """Two-proportion z-test (pooled) on the missing rate.
+
+    Parameters
+    ----------
+    n_missing_reference, n_reference : int
+        Missing and total counts in the reference column.
+    n_missing_current, n_current : int
+        Missing and total counts in the current column.
+
+    Returns
+    -------
+    UnivariateOutcome
+        ``test="missing_z"``; ``effect`` is ``|rate_current -
+        rate_reference|`` (``"missing_rate_diff"``). When both rates are 0
+        or both are 1 the p-value is 1.0. With an empty side the test is
+        skipped.
+    """
+    counts = (n_missing_reference, n_reference, n_missing_current, n_current)
+    names = ("n_missing_reference", "n_reference", "n_missing_current", "n_current")
+    for name, value in zip(names, counts, strict=True):
+        is_int = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        if not is_int or value < 0:
+            raise ValueError(f"The '{name}' parameter must be an int in [0, inf). Got {value!r} instead.")
+    for k, n, side in (
+        (n_missing_reference, n_reference, "reference"),
+        (n_missing_current, n_current, "current"),
+    ):
+        if k > n:
+            raise ValueError(f"The 'n_missing_{side}' parameter must be in [0, n_{side}]. Got {k!r} instead.")
+    if n_reference == 0 or n_current == 0:
+        return _skipped("missing_z", "missing_rate_diff")
+
+    rate_ref = n_missing_reference / n_reference
+    rate_cur = n_missing_current / n_current
+    effect = abs(rate_cur - rate_ref)
+    pooled = (n_missing_reference + n_missing_current) / (n_reference + n_current)
+    if pooled in (0.0, 1.0):
+        z, p = 0.0, 1.0
+    else:
+        inv_n = 1.0 / n_reference + 1.0 / n_current
+        se = math.sqrt(pooled * (1.0 - pooled) * inv_n)
+        z = (rate_cur - rate_ref) / se
+        p = _clip_p(math.erfc(abs(z) / math.sqrt(2.0)))  # 2 * norm.sf(|z|)
+    return UnivariateOutcome(
+        test="missing_z",
+        statistic=float(z),
+        p_value=p,
+        effect=float(effect),
+        effect_metric="missing_rate_diff",
+    )

@@ -1,0 +1,14 @@
+"""Deployment simulators used by the demo, the tests and the benchmarks."""
+
+from alignment_drift.core.simulate.content import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from alignment_drift.core.simulate.scenarios import SCENARIOS, ContentPlatform, PlatformUpdate, Scenario
+
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "FEATURES",
+    "NUMERIC_FEATURES",
+    "SCENARIOS",
+    "ContentPlatform",
+    "PlatformUpdate",
+    "Scenario",
+]

@@ -1,0 +1,364 @@
+"""The alignment spec: the intended behaviour of one monitored model.
+
+A spec is a YAML file in ``specs/`` (one per model). It declares where the
+model's prediction log comes from, the data contract (a Great Expectations
+suite), the role of every column, the reference, the drift thresholds, the
+safety benchmarks that define the intended behaviour (T), the verdict rules,
+the retraining policy and the governance of promotions.
+
+Loading never guesses: an error names the file, the field path, what was
+received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "AlignmentSpec",
+    "Benchmark",
+    "ColumnRoles",
+    "DriftPolicy",
+    "Feature",
+    "FilesSource",
+    "Governance",
+    "MetricFloor",
+    "ProxyTargetGap",
+    "Reference",
+    "RetrainingPolicy",
+    "SpecError",
+    "Training",
+    "VerdictRules",
+    "load_spec",
+    "load_specs",
+]
+
+Verdict = Literal["aligned", "watch", "drifting", "misaligned", "quarantined"]
+VERDICTS: tuple[str, ...] = ("aligned", "watch", "drifting", "misaligned", "quarantined")
+
+_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+class SpecError(ValueError):
+    """An alignment spec that cannot be used, with the file and field named."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FilesSource(_Strict):
+    """Prediction-log files on a local or mounted file system.
+
+    ``path`` is relative to the data root (or absolute) and is templated by
+    the data interval with ``{date}`` (interval start, ``YYYY-MM-DD``),
+    ``{start}``/``{end}`` (ISO timestamps) and ``{model}``.
+    """
+
+    kind: Literal["files"] = "files"
+    path: str
+    format: Literal["parquet", "csv"] = "parquet"
+
+    @field_validator("path")
+    @classmethod
+    def _path_has_date(cls, value: str) -> str:
+        if "{date}" not in value and "{start}" not in value:
+            raise ValueError(
+                "the path must be templated by the data interval with {date} or {start}, "
+                f"e.g. 'predictions/{{date}}.parquet'; got {value!r}"
+            )
+        return value
+
+
+class Feature(_Strict):
+    """One model input and how drift treats it."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+
+
+class ColumnRoles(_Strict):
+    """The role of each column of the prediction log.
+
+    ``score`` is the model's probability of the positive class of ``target``;
+    ``proxy_positive`` is the value of the proxy label that the proxy treats
+    as that positive class (an engagement proxy for an "unsafe" target says
+    0: items nobody engaged with are the ones the proxy would block).
+    """
+
+    id: str
+    timestamp: str
+    features: Annotated[list[Feature], Field(min_length=1)]
+    prediction: str
+    score: str
+    target: str
+    proxy: str | None = None
+    proxy_positive: Literal[0, 1] = 1
+    exposure: str | None = None
+    model_version: str | None = None
+    segments: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ColumnRoles:
+        names = [f.name for f in self.features]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"feature names must be unique; repeated: {duplicates}")
+        return self
+
+    @property
+    def numeric(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [f.name for f in self.features if f.kind == "categorical"]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+
+class Reference(_Strict):
+    """Where the model's reference comes from.
+
+    ``training_data`` is the labelled data the first champion is trained on
+    (relative to the data root); the reference of every promoted version is
+    the held-out part of its own training data, scored by that version.
+    """
+
+    training_data: str
+    audit_set: str
+    holdout_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.25
+    max_rows: Annotated[int, Field(ge=100)] = 50_000
+
+
+class DriftPolicy(_Strict):
+    """How input and output drift are tested."""
+
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    correction: Literal["bh", "holm", "bonferroni"] = "bh"
+    numeric_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
+    categorical_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
+    missing_effect_floor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    output_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
+
+
+class MetricFloor(_Strict):
+    """A metric of the model on the fixed audit set that must stay above a floor."""
+
+    kind: Literal["metric_floor"] = "metric_floor"
+    name: str
+    metric: Literal["recall", "precision", "accuracy", "f1", "roc_auc", "specificity"]
+    floor: Annotated[float, Field(ge=0.0, le=1.0)]
+    on: Literal["audit"] = "audit"
+    severity: Literal["critical", "warning"] = "critical"
+
+
+class ProxyTargetGap(_Strict):
+    """The seed's O != T: how much better the model serves the proxy than the target.
+
+    On the rows of a batch where the labels are known, the ranking quality
+    (ROC AUC) of the model's score is measured against the target label and
+    against the proxy label; ``gap = proxy_auc - target_auc``. The benchmark
+    fails when the gap has grown by more than ``max_increase`` over the
+    baseline recorded when the version was promoted.
+    """
+
+    kind: Literal["proxy_target_gap"] = "proxy_target_gap"
+    name: str
+    max_increase: Annotated[float, Field(gt=0.0, le=2.0)] = 0.1
+    min_rows: Annotated[int, Field(ge=10)] = 100
+    severity: Literal["critical", "warning"] = "critical"
+
+
+Benchmark = Annotated[MetricFloor | ProxyTargetGap, Field(discriminator="kind")]
+
+
+class VerdictRules(_Strict):
+    """How signals become a verdict.
+
+    ``misaligned``: a critical safety benchmark fails. ``drifting``: a
+    warning benchmark fails, or at least ``drifting_share`` of the features
+    drift (or the model's output drifts, when ``output_drift_is_drifting``).
+    ``watch``: any feature, or the output, drifts. ``aligned`` otherwise.
+    """
+
+    drifting_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    output_drift_is_drifting: bool = False
+
+
+class Training(_Strict):
+    """The scikit-learn estimator a challenger is trained with."""
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    random_state: int = 0
+
+
+class RetrainingPolicy(_Strict):
+    """When and on what a challenger is trained."""
+
+    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
+        default_factory=lambda: ["drifting", "misaligned"]
+    )
+    cooldown_days: Annotated[int, Field(ge=0)] = 3
+    window_days: Annotated[int, Field(ge=1)] = 14
+    label: Literal["target", "proxy"] = "target"
+    include_training_data: bool = True
+    min_rows: Annotated[int, Field(ge=10)] = 200
+    gate_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    training: Training = Field(default_factory=Training)
+
+
+class Governance(_Strict):
+    """Who decides promotions."""
+
+    approval: Literal["automatic", "required"] = "automatic"
+
+
+class AlignmentSpec(_Strict):
+    """The intended behaviour of one monitored model."""
+
+    model: str
+    description: str = ""
+    owner: str = ""
+    schedule: str = "@daily"
+    start_date: dt.date
+    source: FilesSource
+    expectations: str
+    columns: ColumnRoles
+    reference: Reference
+    drift: DriftPolicy = Field(default_factory=DriftPolicy)
+    benchmarks: Annotated[list[Benchmark], Field(min_length=1)]
+    verdict: VerdictRules = Field(default_factory=VerdictRules)
+    retraining: RetrainingPolicy = Field(default_factory=RetrainingPolicy)
+    governance: Governance = Field(default_factory=Governance)
+
+    @field_validator("model")
+    @classmethod
+    def _model_name(cls, value: str) -> str:
+        if not _MODEL_NAME.match(value):
+            raise ValueError(
+                "the model name must be lower-case letters, digits and '_', starting with a letter "
+                f"(it names DAGs, MLflow experiments and files); got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_benchmark_names(self) -> AlignmentSpec:
+        names = [b.name for b in self.benchmarks]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"benchmark names must be unique; repeated: {duplicates}")
+        if any(b.kind == "proxy_target_gap" for b in self.benchmarks) and not self.columns.proxy:
+            raise ValueError("a proxy_target_gap benchmark needs columns.proxy to name the proxy label")
+        return self
+
+    @property
+    def monitor_dag_id(self) -> str:
+        return f"alignment_monitor__{self.model}"
+
+    @property
+    def retrain_dag_id(self) -> str:
+        return f"alignment_retrain__{self.model}"
+
+    @property
+    def experiment_name(self) -> str:
+        return f"alignment-drift/{self.model}"
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.model
+
+
+def _format_errors(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: the alignment spec is not valid ({error.error_count()} problem(s)):"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        received = item.get("input")
+        shown = repr(received) if not isinstance(received, dict) else "a mapping"
+        if item["type"] == "missing":
+            lines.append(f"  - {where}: this field is required but missing.")
+        elif item["type"] == "extra_forbidden":
+            lines.append(f"  - {where}: unknown field (check its spelling and indentation).")
+        else:
+            lines.append(f"  - {where}: {item['msg']}. Got {shown}.")
+    lines.append("See the 'Alignment spec' section of the README for every field and its allowed values.")
+    return "\n".join(lines)
+
+
+def parse_spec(data: Any, *, path: Path | str = "<spec>") -> AlignmentSpec:
+    """Validate an already-parsed spec mapping.
+
+    Parameters
+    ----------
+    data : Any
+        The mapping read from YAML.
+    path : Path or str, default="<spec>"
+        Where it came from, for error messages.
+
+    Returns
+    -------
+    AlignmentSpec
+    """
+    path = Path(path)
+    if not isinstance(data, dict):
+        raise SpecError(
+            f"{path}: an alignment spec must be a YAML mapping at the top level; got {type(data).__name__}."
+        )
+    try:
+        return AlignmentSpec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError(_format_errors(path, error)) from None
+
+
+def load_spec(path: Path | str) -> AlignmentSpec:
+    """Load and validate one alignment spec from a YAML file.
+
+    Parameters
+    ----------
+    path : Path or str
+        The YAML file.
+
+    Returns
+    -------
+    AlignmentSpec
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, is not YAML, or does not validate; the message
+        names the file and every failing field.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such alignment spec file. Check the path or the specs folder.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path}: not valid YAML: {error}") from None
+    spec = parse_spec(data, path=path)
+    if spec.model != path.stem:
+        raise SpecError(
+            f"{path}: the file name must match the model name: model is {spec.model!r}, "
+            f"so name the file '{spec.model}.yaml'."
+        )
+    return spec
+
+
+def load_specs(folder: Path | str) -> list[AlignmentSpec]:
+    """Load every ``*.yaml`` spec of a folder, sorted by model name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError(f"{folder}: the specs folder does not exist. Set ALIGNMENT_DRIFT_SPECS_DIR or create it.")
+    return [load_spec(p) for p in sorted(folder.glob("*.yaml"))]

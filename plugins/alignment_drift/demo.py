@@ -1,0 +1,339 @@
+"""The demo: simulated nights of the content platform run through the real DAGs.
+
+For each night: the simulated platform (maybe) deploys its own update,
+serves the night with the current champion and writes the prediction log
+where the spec's source reads it; the monitor DAG runs for that data interval
+with ``dag.test()`` on the real metadata DB; every retrain-request asset event
+the night emitted is read back from the metadata DB and the retrain DAG runs
+for it. The table printed at the end is read from MLflow, the system of record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from alignment_drift.settings import Settings
+
+__all__ = ["DemoNight", "prepare_data", "run_demo"]
+
+
+@dataclass
+class DemoNight:
+    """One row of the demo table."""
+
+    night: int
+    date: str
+    version: str
+    verdict: str = ""
+    signals: str = ""
+    attribution: str = ""
+    platform_update: str = ""
+    retrain: list[str] = field(default_factory=list)
+
+
+def prepare_data(settings: Settings, spec: Any, platform: Any) -> None:
+    """Write the spec's training data and audit set from the simulator (once; reruns reuse them)."""
+    for relative, make in (
+        (spec.reference.training_data, platform.training_data),
+        (spec.reference.audit_set, platform.audit_set),
+    ):
+        path = settings.resolve_data(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make().to_parquet(path, index=False)
+
+
+def deploy_platform_update(settings: Settings, spec: Any, update: Any) -> str:
+    """Train the platform's own update and make it champion directly, bypassing any gate.
+
+    This is what the monitor must catch: a version that never passed the gate.
+    """
+    import mlflow
+    import mlflow.sklearn
+
+    from alignment_drift.core.training import fit_pipeline
+    from alignment_drift.integrations.mlflow.registry import SKOPS_TRUSTED
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
+
+    roles = spec.columns.model_copy(
+        update={"features": [f for f in spec.columns.features if f.name in update.features]}
+    )
+    pipeline = fit_pipeline(
+        update.frame, roles, spec.retraining.training, label=update.label, sample_weight=update.sample_weight
+    )
+    mlflow_client = client(settings)
+    run = mlflow_client.create_run(
+        experiment_id(settings, spec.model),
+        run_name=f"platform update night {update.night}",
+        tags={"kind": "platform_update"},
+    )
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    with mlflow.start_run(run_id=run.info.run_id):
+        logged = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            registered_model_name=spec.model,
+            pip_requirements=["scikit-learn==1.9.1"],
+            skops_trusted_types=SKOPS_TRUSTED,
+        )
+    version = str(logged.registered_model_version)
+    mlflow_client.set_model_version_tag(spec.model, version, "deployed_by", f"platform ({update.kind})")
+    mlflow_client.set_registered_model_alias(spec.model, "champion", version)
+    return version
+
+
+def _new_events(asset_uri: str, seen: set[int]) -> list[tuple[int, dict[str, Any]]]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetEvent.id, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == asset_uri)
+            .order_by(AssetEvent.id)
+        ).all()
+    return [(int(i), dict(extra or {})) for i, extra in rows if i not in seen]
+
+
+def _quiet() -> None:
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    for name in ("airflow", "mlflow", "great_expectations", "alembic", "sqlalchemy", "py.warnings", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.getLogger().setLevel(logging.ERROR)
+
+
+@contextlib.contextmanager
+def _logs_to(path: Path) -> Iterator[TextIO]:
+    """Send everything written to stdout and stderr (Airflow's task logs) to ``path``.
+
+    Yields a stream on the real stdout, for the table.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved_out, saved_err = os.dup(1), os.dup(2)
+    real = os.fdopen(os.dup(1), "w", buffering=1)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield real
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved_out, 1)
+            os.dup2(saved_err, 2)
+            os.close(saved_out)
+            os.close(saved_err)
+            real.close()
+
+
+def _signals(check: dict[str, Any]) -> str:
+    parts = []
+    for bench in check.get("benchmarks", []):
+        if bench["name"] in ("audit_unsafe_recall", "audit_roc_auc") and bench["value"] is not None:
+            parts.append(f"{bench['name'].removeprefix('audit_')}={bench['value']:.2f}")
+        if bench["kind"] == "proxy_target_gap" and bench["value"] is not None:
+            parts.append(f"gap={bench['value']:+.2f}")
+    drift = check.get("drift")
+    if drift:
+        parts.append(f"drifted={sum(1 for c in drift['columns'] if c['drift'] or c['missing_drift'])}")
+    output = check.get("output_drift")
+    if output:
+        parts.append(f"out={output['effect']:.2f}")
+    return " ".join(parts)
+
+
+def run_demo(
+    *,
+    nights: int = 30,
+    scenario: str = "engagement_feedback",
+    seed: int = 7,
+    rows_per_night: int = 2000,
+    home: Path | str | None = None,
+    out: TextIO | None = None,
+) -> list[DemoNight]:
+    """Run the demo and print its table.
+
+    Parameters
+    ----------
+    nights : int, default=30
+        How many simulated nights.
+    scenario : str, default="engagement_feedback"
+        The simulator's scenario.
+    seed : int, default=7
+        The simulator's seed.
+    rows_per_night : int, default=2000
+        Prediction-log rows per night.
+    home : path, optional
+        Project root holding ``specs/`` and ``expectations/`` (default: the current directory).
+    out : text stream, optional
+        Where the table goes. By default the table goes to stdout and the
+        Airflow task logs to ``$AIRFLOW_HOME/demo.log``.
+
+    Returns
+    -------
+    list of DemoNight
+    """
+    if nights < 1:
+        raise ValueError(f"The 'nights' parameter must be >= 1. Got {nights} instead.")
+    _quiet()
+    if out is None:
+        log_path = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "demo.log"
+        with _logs_to(log_path) as table:
+            print(f"(Airflow task logs: {log_path})", file=table)
+            return run_demo(nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table)
+    from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
+    from alignment_drift.core.simulate import ContentPlatform
+    from alignment_drift.core.simulate.content import night_start
+    from alignment_drift.core.spec import load_spec
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.checks import find_check_run
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
+
+    settings = Settings.from_env(home)
+    spec = load_spec(settings.specs_dir / "content_safety.yaml")
+    platform = ContentPlatform(
+        scenario,
+        seed=seed,
+        rows_per_night=rows_per_night,
+        start_date=spec.start_date,
+        decision_threshold=spec.retraining.training.decision_threshold,
+    )
+    prepare_data(settings, spec, platform)
+    monitor, retrain = monitor_dag(spec, settings.home), retrain_dag(spec, settings.home)
+    asset_uri = retrain_request_asset(spec.model).uri
+    seen = {i for i, _ in _new_events(asset_uri, set())}
+    began = time.monotonic()
+
+    def run_retrain(conf: dict[str, Any], logical: dt.datetime) -> str:
+        dag_run = retrain.test(run_conf=conf, logical_date=logical)
+        runs = client(settings).search_runs(
+            [experiment_id(settings, spec.model)],
+            filter_string=f"tags.kind = 'retrain' and tags.airflow_run_id = '{dag_run.run_id}'",
+        )
+        if not runs:
+            return f"retrain run {dag_run.run_id} failed ({dag_run.state})"
+        tags = runs[0].data.tags
+        return (
+            f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs v{tags.get('champion_version') or '-'})"
+        )
+
+    print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
+    if registry.champion(settings, spec.model) is None:
+        print("night 0: training the first champion through the retrain DAG ...", file=out, flush=True)
+        first = night_start(spec.start_date, 1)
+        print(
+            f"  {run_retrain({'reason': 'initial champion', 'as_of': first.isoformat()}, first)}", file=out, flush=True
+        )
+
+    print(f"\n{'night':>5}  {'date':10}  {'model':>5}  {'verdict':<11}  {'signals':<58}  attribution", file=out)
+    rows: list[DemoNight] = []
+    durations: dict[str, float] = {}
+    for night in range(1, nights + 1):
+        start = night_start(spec.start_date, night)
+        update_note = ""
+        update = platform.platform_update(night)
+        if update is not None:
+            version = deploy_platform_update(settings, spec, update)
+            update_note = f"platform deployed v{version} ({update.kind}, no gate)"
+        champion = registry.champion(settings, spec.model)
+        assert champion is not None
+        model = registry.load_model(settings, spec.model, champion.version)
+        log = platform.night(night, model, model_version=champion.version)
+        target = settings.resolve_data(
+            spec.source.path.format(
+                date=start.strftime("%Y-%m-%d"),
+                model=spec.model,
+                start=start.isoformat(),
+                end=(start + dt.timedelta(days=1)).isoformat(),
+            )
+        )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        log.to_parquet(target, index=False)
+        # dag.test() infers the data interval from the logical date as the interval ending there
+        dag_run = monitor.test(logical_date=start + dt.timedelta(days=1))
+        durations.update(
+            {ti.task_id: durations.get(ti.task_id, 0.0) + (ti.duration or 0.0) for ti in dag_run.get_task_instances()}
+        )
+        row = DemoNight(night, start.strftime("%Y-%m-%d"), f"v{champion.version}", platform_update=update_note)
+        run_id = find_check_run(settings, spec.model, start.isoformat())
+        if run_id is not None:
+            check = client(settings).download_artifacts(run_id, "check.json", str(settings.data_dir / "_checks"))
+            import json
+
+            data = json.loads(Path(check).read_text())
+            row.verdict = data["verdict"]
+            row.signals = _signals(data)
+            row.attribution = ",".join(a["source"] for a in data["attribution"])
+        for event_id, extra in _new_events(asset_uri, seen):
+            seen.add(event_id)
+            conf = {
+                "reason": extra.get("reason", ""),
+                "as_of": extra.get("data_interval_end"),
+                "verdict": extra.get("verdict"),
+                "asset_event_id": event_id,
+            }
+            row.retrain.append(f"requested -> {run_retrain(conf, start + dt.timedelta(days=1, hours=1))}")
+        rows.append(row)
+        _print_row(row, out)
+    _print_footer(settings, spec, rows, time.monotonic() - began, out)
+    logging.getLogger(__name__).info("task seconds: %s", {k: round(v, 1) for k, v in durations.items()})
+    return rows
+
+
+def _print_row(row: DemoNight, out: TextIO) -> None:
+    if row.platform_update:
+        print(f"{'':>5}  {'':10}  {row.platform_update}", file=out)
+    print(
+        f"{row.night:>5}  {row.date}  {row.version:>5}  {row.verdict:<11}  {row.signals:<58}  {row.attribution}",
+        file=out,
+        flush=True,
+    )
+    for note in row.retrain:
+        print(f"{'':>5}  {'':10}  retrain {note}", file=out, flush=True)
+
+
+def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds: float, out: TextIO) -> None:
+    from alignment_drift.integrations.mlflow import registry
+
+    champion = registry.champion(settings, spec.model)
+    verdicts = [r.verdict for r in rows]
+    requests = sum(len(r.retrain) for r in rows)
+    promoted = sum(1 for r in rows for note in r.retrain if "promoted" in note)
+    rejected = sum(1 for r in rows for note in r.retrain if "rejected" in note)
+    print(file=out)
+    print(
+        f"{len(rows)} nights in {seconds:.0f} s: "
+        + ", ".join(f"{v} {verdicts.count(v)}" for v in dict.fromkeys(verdicts)),
+        file=out,
+    )
+    print(
+        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}; "
+        f"champion now v{champion.version if champion else '-'}",
+        file=out,
+    )
+    print(file=out)
+    print("Look further:", file=out)
+    print(f"  MLflow UI:  make mlflow-ui   (mlflow ui --backend-store-uri {settings.tracking_uri}; http://127.0.0.1:5000)", file=out)
+    print(
+        f"              experiment '{spec.experiment_name}', "
+        f"registered model '{spec.model}' (aliases champion, previous)",
+        file=out,
+    )
+    print(
+        "  Airflow UI: make airflow   (airflow standalone on this demo's metadata DB, http://127.0.0.1:8080)", file=out
+    )

@@ -1,0 +1,175 @@
+"""Recording checks in MLflow: one run per (model, data interval), updated on rerun, never duplicated.
+
+Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
+``kind`` (``check``), ``model``, ``model_version``, ``reference_version``,
+``data_interval`` (``start/end``), ``data_interval_start``, ``verdict``,
+``attribution`` (comma-separated sources), ``retrain_requested``,
+``retrain_reason``, ``airflow_dag_id``, ``airflow_run_id``, ``source_uri``.
+
+Metric names are listed in :func:`check_metrics` and in the README; every
+metric of a check is logged with ``step`` = the interval's day number
+(days since 1970-01-01) and ``timestamp`` = the interval end, so MLflow's
+charts put the nights in order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from alignment_drift.integrations.mlflow.store import client, experiment_id
+from alignment_drift.settings import Settings
+
+__all__ = ["check_metrics", "find_check_run", "list_checks", "record_check", "safe_key"]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
+
+
+def safe_key(name: str) -> str:
+    """A column or benchmark name made safe for an MLflow metric key."""
+    return _UNSAFE.sub("_", name)[:200]
+
+
+def _put(out: dict[str, float], key: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool):
+        out[key] = 1.0 if value else 0.0
+    elif isinstance(value, int | float):
+        if value == value and abs(value) != float("inf"):
+            out[key] = float(value)
+
+
+def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
+    """The MLflow metrics of a check, by their documented names.
+
+    ``verdict_code`` (0 aligned … 4 quarantined), ``data_interval_start_ts``
+    (epoch seconds, for range searches), ``batch.rows``,
+    ``batch.exposure_rate``, ``validation.success_percent``, ``drift.share``,
+    ``drift.<column>.{statistic,p_value,p_adjusted,effect,drift,missing_rate,missing_drift}``,
+    ``output_drift.<column>.{statistic,p_value,effect,drift}``,
+    ``benchmark.<name>.{value,threshold,baseline,delta,passed}`` and
+    ``attribution.<source>.confidence``.
+    """
+    out: dict[str, float] = {}
+    _put(out, "verdict_code", check.get("verdict_code"))
+    _put(out, "data_interval_start_ts", dt.datetime.fromisoformat(check["data_interval"]["start"]).timestamp())
+    source = check.get("source") or {}
+    _put(out, "batch.rows", source.get("rows"))
+    exposure = check.get("exposure") or {}
+    _put(out, "batch.exposure_rate", exposure.get("current_rate"))
+    validation = check.get("validation") or {}
+    _put(out, "validation.success_percent", validation.get("success_percent"))
+    drift = check.get("drift")
+    if drift:
+        _put(out, "drift.share", drift.get("drift_share"))
+        for col in drift.get("columns", []):
+            base = f"drift.{safe_key(col['name'])}"
+            for field in ("statistic", "p_value", "p_adjusted", "effect", "drift", "missing_drift"):
+                _put(out, f"{base}.{field}", col.get(field))
+            _put(out, f"{base}.missing_rate", col.get("missing_rate_current"))
+    output = check.get("output_drift")
+    if output:
+        base = f"output_drift.{safe_key(output['name'])}"
+        for field in ("statistic", "p_value", "effect", "drift"):
+            _put(out, f"{base}.{field}", output.get(field))
+    for bench in check.get("benchmarks", []):
+        base = f"benchmark.{safe_key(bench['name'])}"
+        for field in ("value", "threshold", "baseline", "delta"):
+            _put(out, f"{base}.{field}", bench.get(field))
+        if bench.get("status") in ("pass", "fail"):
+            _put(out, f"{base}.passed", bench["status"] == "pass")
+    for item in check.get("attribution", []):
+        _put(out, f"attribution.{item['source']}.confidence", item.get("confidence"))
+    return out
+
+
+def _interval_step(start_iso: str, end_iso: str) -> tuple[int, int]:
+    start = dt.datetime.fromisoformat(start_iso)
+    end = dt.datetime.fromisoformat(end_iso)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=start.tzinfo or dt.UTC)
+    return (start - epoch).days, int(end.timestamp() * 1000)
+
+
+def find_check_run(settings: Settings, model: str, interval_start: str) -> str | None:
+    """The id of the active check run of ``model`` for the interval starting at ``interval_start``."""
+    runs = client(settings).search_runs(
+        [experiment_id(settings, model)],
+        filter_string=f"tags.kind = 'check' and tags.data_interval_start = '{interval_start}'",
+        max_results=5,
+        order_by=["attributes.start_time DESC"],
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def list_checks(settings: Settings, model: str, *, since: str | None = None, until: str | None = None) -> list[Any]:
+    """Active check runs of ``model`` with interval start in ``[since, until)`` (ISO strings), oldest first."""
+    clauses = ["tags.kind = 'check'"]
+    if since:
+        clauses.append(f"metrics.data_interval_start_ts >= {dt.datetime.fromisoformat(since).timestamp()}")
+    if until:
+        clauses.append(f"metrics.data_interval_start_ts < {dt.datetime.fromisoformat(until).timestamp()}")
+    runs = client(settings).search_runs(
+        [experiment_id(settings, model)], filter_string=" and ".join(clauses), max_results=10_000
+    )
+    return sorted(runs, key=lambda r: r.data.tags.get("data_interval_start", ""))
+
+
+def record_check(
+    settings: Settings,
+    check: Mapping[str, Any],
+    *,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    artifacts: Mapping[str, Any],
+) -> str:
+    """Write one check to its run: created on the first run of the night, updated on a rerun.
+
+    A rerun whose params differ (the spec changed between runs) soft-deletes
+    the earlier run (it stays restorable in MLflow) and writes a new one tagged
+    ``replaces``; there is always exactly one active run per night.
+
+    Returns
+    -------
+    str
+        The run id.
+    """
+    from mlflow.entities import Metric, Param, RunTag
+
+    mlflow_client = client(settings)
+    model = check["model"]
+    interval = check["data_interval"]
+    run_id = find_check_run(settings, model, interval["start"])
+    all_tags = {
+        "kind": "check",
+        "model": model,
+        "data_interval": f"{interval['start']}/{interval['end']}",
+        "data_interval_start": interval["start"],
+        **tags,
+    }
+    if run_id is not None:
+        logged = mlflow_client.get_run(run_id).data.params
+        if any(k in logged and logged[k] != str(v) for k, v in params.items()):
+            mlflow_client.delete_run(run_id)
+            all_tags["replaces"] = run_id
+            run_id = None
+    if run_id is None:
+        run = mlflow_client.create_run(
+            experiment_id(settings, model), run_name=f"check {interval['start'][:10]}", tags=all_tags
+        )
+        run_id = run.info.run_id
+    step, timestamp = _interval_step(interval["start"], interval["end"])
+    metrics = [Metric(k, v, timestamp, step) for k, v in check_metrics(check).items()]
+    for i in range(0, len(metrics), 900):
+        mlflow_client.log_batch(run_id, metrics=metrics[i : i + 900])
+    mlflow_client.log_batch(
+        run_id,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, str(v)) for k, v in all_tags.items()],
+    )
+    for name, payload in artifacts.items():
+        mlflow_client.log_dict(run_id, payload, name)
+    mlflow_client.set_terminated(run_id, "FINISHED")
+    return run_id

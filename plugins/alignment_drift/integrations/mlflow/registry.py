@@ -1,0 +1,216 @@
+"""The MLflow model registry: versions, their references and baselines, and the aliases.
+
+Alias ``champion`` is the version that serves, ``challenger`` the one under
+evaluation, ``previous`` the champion before the last promotion. A version
+trained by the retrain DAG carries, in its training run, the reference
+(``reference/reference.parquet``: held-out rows scored by that version) and
+the benchmark baselines (``reference/baselines.json``); its version tag
+``reference_run_id`` points at them. A version deployed by other means has
+no reference: checks then compare against the registered model's
+``baseline_version`` (the last version promoted through the gate), and say so.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from alignment_drift.integrations.mlflow.store import client
+from alignment_drift.settings import Settings
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
+__all__ = [
+    "Reference",
+    "VersionInfo",
+    "champion",
+    "load_model",
+    "load_reference",
+    "log_candidate",
+    "promote",
+    "set_version_tags",
+    "version_info",
+]
+
+REFERENCE_FILE = "reference/reference.parquet"
+BASELINES_FILE = "reference/baselines.json"
+# numpy.dtype appears in fitted OneHotEncoder state; every other type is scikit-learn's own.
+SKOPS_TRUSTED = ["numpy.dtype"]
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """A registered model version and what the registry says of it."""
+
+    model: str
+    version: str
+    run_id: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reference_run_id(self) -> str | None:
+        return self.tags.get("reference_run_id")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference a check compares against: which version's, its rows and its baselines."""
+
+    version: str
+    frame: pd.DataFrame
+    baselines: dict[str, float | None]
+    decision_threshold: float
+
+
+def _info(model: str, mv: Any) -> VersionInfo:
+    return VersionInfo(model=model, version=str(mv.version), run_id=mv.run_id, tags=dict(mv.tags or {}))
+
+
+def version_info(settings: Settings, model: str, version: str) -> VersionInfo:
+    """The registry's record of one version."""
+    return _info(model, client(settings).get_model_version(model, version))
+
+
+def champion(settings: Settings, model: str, alias: str = "champion") -> VersionInfo | None:
+    """The version under ``alias`` (default ``champion``), or None when the model has none yet."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _info(model, client(settings).get_model_version_by_alias(model, alias))
+    except MlflowException:
+        return None
+
+
+@lru_cache(maxsize=16)
+def _load_model(tracking_uri: str, model: str, version: str) -> Pipeline:
+    import mlflow.sklearn
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return mlflow.sklearn.load_model(f"models:/{model}/{version}")
+
+
+def load_model(settings: Settings, model: str, version: str) -> Pipeline:
+    """The fitted Pipeline of a version (cached per process: versions are immutable)."""
+    client(settings)
+    return _load_model(settings.tracking_uri, model, str(version))
+
+
+@lru_cache(maxsize=16)
+def _reference(tracking_uri: str, run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    from mlflow import MlflowClient
+
+    mlflow_client = MlflowClient(tracking_uri=tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        frame = pd.read_parquet(mlflow_client.download_artifacts(run_id, REFERENCE_FILE, tmp))
+        meta = json.loads(Path(mlflow_client.download_artifacts(run_id, BASELINES_FILE, tmp)).read_text())
+    return frame, meta
+
+
+def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Reference:
+    """The reference for checks of the ``deployed`` version.
+
+    Its own when it was trained through alignment-drift; otherwise that of
+    the registered model's ``baseline_version``.
+
+    Raises
+    ------
+    LookupError
+        When neither the version nor the model has a reference (train the
+        first champion with the retrain DAG).
+    """
+    info = deployed
+    if info.reference_run_id is None:
+        baseline = client(settings).get_registered_model(model).tags.get("baseline_version")
+        if baseline is None:
+            raise LookupError(
+                f"Model {model!r} version {deployed.version} has no reference and the model has no "
+                "baseline_version. Train the first champion with the retrain DAG (it records both)."
+            )
+        info = version_info(settings, model, baseline)
+        if info.reference_run_id is None:
+            raise LookupError(f"Baseline version {baseline} of {model!r} has no reference_run_id tag.")
+    client(settings)
+    frame, meta = _reference(settings.tracking_uri, info.reference_run_id)
+    return Reference(
+        version=info.version,
+        frame=frame,
+        baselines=dict(meta.get("baselines", {})),
+        decision_threshold=float(meta.get("decision_threshold", 0.5)),
+    )
+
+
+def log_candidate(
+    settings: Settings,
+    model: str,
+    pipeline: Pipeline,
+    *,
+    run_id: str,
+    input_example: pd.DataFrame,
+    reference: pd.DataFrame,
+    baselines: dict[str, float | None],
+    decision_threshold: float,
+    tags: dict[str, str],
+) -> VersionInfo:
+    """Log a trained Pipeline into ``run_id``, register it as a new version with its reference and baselines.
+
+    The new version gets alias ``challenger``; nothing else moves.
+    """
+    import mlflow
+    import mlflow.sklearn
+
+    mlflow_client = client(settings)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_path = Path(tmp) / "reference.parquet"
+        reference.to_parquet(ref_path, index=False)
+        mlflow_client.log_artifact(run_id, str(ref_path), "reference")
+    mlflow_client.log_dict(run_id, {"baselines": baselines, "decision_threshold": decision_threshold}, BASELINES_FILE)
+    with mlflow.start_run(run_id=run_id):
+        logged = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            registered_model_name=model,
+            input_example=input_example,
+            pip_requirements=["scikit-learn==1.9.1", "pandas", "numpy"],
+            skops_trusted_types=SKOPS_TRUSTED,
+        )
+    version = str(logged.registered_model_version)
+    set_version_tags(settings, model, version, {"reference_run_id": run_id, **tags})
+    mlflow_client.set_registered_model_alias(model, "challenger", version)
+    return version_info(settings, model, version)
+
+
+def set_version_tags(settings: Settings, model: str, version: str, tags: dict[str, str]) -> None:
+    """Set tags on a model version."""
+    mlflow_client = client(settings)
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(model, version, key, str(value))
+
+
+def promote(settings: Settings, model: str, version: str, *, reason: str) -> str | None:
+    """Make ``version`` the champion; the old champion keeps alias ``previous``. Returns the old champion's version.
+
+    The promoted version becomes the model's ``baseline_version``: its
+    reference and baselines are what later checks compare against.
+    """
+    mlflow_client = client(settings)
+    old = champion(settings, model)
+    if old is not None and old.version != str(version):
+        mlflow_client.set_registered_model_alias(model, "previous", old.version)
+    mlflow_client.set_registered_model_alias(model, "champion", str(version))
+    mlflow_client.set_registered_model_tag(model, "baseline_version", str(version))
+    set_version_tags(settings, model, str(version), {"promotion_reason": reason})
+    try:
+        mlflow_client.delete_registered_model_alias(model, "challenger")
+    except Exception:
+        pass
+    return None if old is None else old.version

@@ -1,0 +1,68 @@
+"""The MLflow client and the experiment of each monitored model.
+
+One experiment per monitored model, named ``alignment-drift/<model>``, with
+its artifacts under ``<artifact_root>/<model>`` so that Airflow workers with
+any working directory write to the same place.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from alignment_drift.settings import Settings
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+__all__ = ["client", "experiment_id", "quiet_mlflow"]
+
+
+def quiet_mlflow() -> None:
+    """Turn off MLflow's telemetry and its git/environment probing (no network, fewer warnings)."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_TRACKING_INSECURE_TLS", "false")
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@lru_cache(maxsize=8)
+def _client(tracking_uri: str) -> MlflowClient:
+    quiet_mlflow()
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+def client(settings: Settings) -> MlflowClient:
+    """The (cached) MLflow client of the settings' tracking store, creating a local store's folders."""
+    settings.ensure_local_store()
+    return _client(settings.tracking_uri)
+
+
+def experiment_id(settings: Settings, model: str) -> str:
+    """The id of the model's experiment, created on first use (safe when two tasks race to create it)."""
+    from mlflow.exceptions import MlflowException
+
+    name = f"alignment-drift/{model}"
+    mlflow_client = client(settings)
+    found = mlflow_client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            mlflow_client.restore_experiment(found.experiment_id)
+        return str(found.experiment_id)
+    try:
+        return str(
+            mlflow_client.create_experiment(
+                name,
+                artifact_location=f"{settings.artifact_root.rstrip('/')}/{model}",
+                tags={"model": model, "managed_by": "alignment-drift"},
+            )
+        )
+    except MlflowException:
+        again = mlflow_client.get_experiment_by_name(name)
+        if again is None:
+            raise
+        return str(again.experiment_id)

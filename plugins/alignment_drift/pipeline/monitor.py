@@ -1,0 +1,362 @@
+"""The steps of one check, as plain functions over JSON-able values and paths.
+
+The monitor DAG runs each step as a task, passing the small dicts these
+functions return through XCom; ``alignment-drift check`` runs the same
+functions in one process. No step imports Airflow.
+
+pull -> validate -> (drift || benchmarks) -> verdict -> record
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.settings import Settings
+
+__all__ = ["CHECK_SCHEMA", "benchmarks", "decide", "drift", "evidence_dir", "pull", "record", "validate"]
+
+CHECK_SCHEMA = "alignment-drift/check@1"
+
+
+def evidence_dir(settings: Settings, spec: AlignmentSpec, start: dt.datetime) -> Path:
+    """The folder holding one night's evidence files (validation result, drift table) until recorded."""
+    path = settings.data_dir / "_checks" / spec.model / start.strftime("%Y-%m-%d")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def pull(spec: AlignmentSpec, settings: Settings, *, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    """Locate the night's batch and fingerprint its bytes.
+
+    Returns
+    -------
+    dict
+        ``uri``, ``path``, ``format``, ``exists``, ``bytes``, ``sha256`` (None when missing),
+        and the interval as ISO strings.
+    """
+    from alignment_drift.integrations.sources import locate_batch
+
+    batch = locate_batch(spec, settings, start=start, end=end)
+    out = batch.to_dict()
+    out["sha256"] = _sha256(Path(batch.path)) if batch.exists else None
+    out["interval"] = {"start": start.isoformat(), "end": end.isoformat()}
+    return out
+
+
+def _read(pulled: dict[str, Any]) -> pd.DataFrame:
+    from alignment_drift.integrations.sources import Batch, read_batch
+
+    fields = {k: pulled[k] for k in ("uri", "path", "format", "exists", "bytes")}
+    return read_batch(Batch(**fields))
+
+
+def validate(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) -> dict[str, Any]:
+    """Validate the batch with the spec's Great Expectations suite; quarantine it when it fails.
+
+    A batch that is missing, unreadable, empty, or fails a critical
+    expectation is copied unchanged to the quarantine folder with a manifest.
+
+    Returns
+    -------
+    dict
+        ``status`` (``valid`` or ``quarantined``), ``reason``, the validation
+        summary, the number of rows, and the quarantine record when quarantined.
+    """
+    from alignment_drift.integrations.gx import validate_dataframe
+    from alignment_drift.integrations.quarantine import quarantine_batch
+
+    start = dt.datetime.fromisoformat(pulled["interval"]["start"])
+    evidence = evidence_dir(settings, spec, start)
+    summary: dict[str, Any] | None = None
+    rows = 0
+    reason: str | None = None
+    try:
+        frame = _read(pulled)
+        rows = len(frame)
+        if rows == 0:
+            reason = "the batch is empty"
+        else:
+            suite_path = settings.expectations_dir / f"{spec.expectations}.json"
+            result, full = validate_dataframe(frame, suite_path)
+            summary = result.to_dict()
+            (evidence / "validation.json").write_text(json.dumps(full, indent=1, default=str))
+            if not result.success:
+                failed = ", ".join(o.message for o in result.critical_failures[:5])
+                reason = f"{len(result.critical_failures)} critical expectation(s) failed: {failed}"
+    except FileNotFoundError as error:
+        reason = f"no batch: {error}"
+    except ValueError as error:  # BatchReadError and unusable contents
+        reason = str(error)
+    out: dict[str, Any] = {"status": "valid" if reason is None else "quarantined", "reason": reason, "rows": rows}
+    out["validation"] = summary
+    if reason is not None:
+        record = quarantine_batch(
+            Path(pulled["path"]),
+            quarantine_root=settings.quarantine_dir,
+            model=spec.model,
+            interval_start=start.strftime("%Y-%m-%d"),
+            reason=reason,
+            details={"sha256_at_pull": pulled.get("sha256"), "validation": summary},
+        )
+        out["quarantine"] = record.to_dict()
+    return out
+
+
+def _deployed_version(spec: AlignmentSpec, settings: Settings, frame: pd.DataFrame) -> str:
+    """The version that scored the batch: the log's model_version column, else the current champion."""
+    from alignment_drift.integrations.mlflow import registry
+
+    column = spec.columns.model_version
+    if column and column in frame.columns and frame[column].notna().any():
+        return str(frame[column].astype(str).mode().iloc[0])
+    champion = registry.champion(settings, spec.model)
+    if champion is None:
+        raise LookupError(f"Model {spec.model!r} has no champion; train one with the retrain DAG first.")
+    return champion.version
+
+
+def _context(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) -> tuple[pd.DataFrame, Any, Any]:
+    from alignment_drift.integrations.mlflow import registry
+
+    frame = _read(pulled)
+    version = _deployed_version(spec, settings, frame)
+    deployed = registry.version_info(settings, spec.model, version)
+    return frame, deployed, registry.load_reference(settings, spec.model, deployed)
+
+
+def drift(
+    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
+) -> dict[str, Any]:
+    """Input drift of every feature, output drift of the score, and the exposure change, against the reference."""
+    from alignment_drift.core.drift import DriftDetector, output_drift
+
+    if validation["status"] != "valid":
+        return {"skipped": True}
+    frame, deployed, reference = _context(spec, settings, pulled)
+    policy, roles = spec.drift, spec.columns
+    detector = DriftDetector(
+        reference.frame,
+        numeric=roles.numeric,
+        categorical=roles.categorical,
+        alpha=policy.alpha,
+        correction=policy.correction,
+        numeric_effect_floor=policy.numeric_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        missing_effect_floor=policy.missing_effect_floor,
+    )
+    result = detector.test(frame)
+    output = output_drift(
+        reference.frame[roles.score].to_numpy(float),
+        frame[roles.score].to_numpy(float),
+        alpha=policy.alpha,
+        effect_floor=policy.output_effect_floor,
+        correction=policy.correction,
+    )
+    out: dict[str, Any] = {
+        "skipped": False,
+        "model_version": deployed.version,
+        "reference_version": reference.version,
+        "drift": result.to_dict(),
+        "output_drift": output.to_dict(),
+        "exposure": None,
+    }
+    if roles.exposure and roles.exposure in frame.columns:
+        ref_rate = float((reference.frame[roles.score] < reference.decision_threshold).mean())
+        exposed = frame[roles.exposure].dropna().to_numpy(float)
+        out["exposure"] = _exposure(ref_rate, len(reference.frame), exposed)
+    return out
+
+
+def _exposure(ref_rate: float, n_ref: int, exposed: np.ndarray) -> dict[str, Any]:
+    cur_rate = float(exposed.mean()) if len(exposed) else float("nan")
+    pooled = (ref_rate * n_ref + exposed.sum()) / (n_ref + len(exposed)) if len(exposed) else 0.0
+    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / max(len(exposed), 1))))
+    p = 1.0 if se == 0 or not np.isfinite(cur_rate) else float(2 * stats.norm.sf(abs(cur_rate - ref_rate) / se))
+    return {"reference_rate": ref_rate, "current_rate": cur_rate, "p_value": p}
+
+
+def benchmarks(
+    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
+) -> dict[str, Any]:
+    """The spec's safety benchmarks: the deployed version on the audit set, and the batch's logged decisions."""
+    from alignment_drift.core.benchmarks import Scored, run_benchmarks
+    from alignment_drift.integrations.mlflow import registry
+
+    if validation["status"] != "valid":
+        return {"skipped": True}
+    frame, deployed, reference = _context(spec, settings, pulled)
+    audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))
+    model = registry.load_model(settings, spec.model, deployed.version)
+    threshold = spec.retraining.training.decision_threshold
+    audit_scored = Scored.from_frame(
+        audit, spec.columns, score=model.predict_proba(audit[spec.columns.feature_names])[:, 1], threshold=threshold
+    )
+    batch_scored = Scored.from_frame(
+        frame, spec.columns, score=frame[spec.columns.score].to_numpy(float), threshold=threshold
+    )
+    results = run_benchmarks(spec.benchmarks, audit=audit_scored, batch=batch_scored, baselines=reference.baselines)
+    return {
+        "skipped": False,
+        "model_version": deployed.version,
+        "reference_version": reference.version,
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def decide(
+    spec: AlignmentSpec,
+    pulled: dict[str, Any],
+    validation: dict[str, Any],
+    drift_out: dict[str, Any],
+    bench_out: dict[str, Any],
+) -> dict[str, Any]:
+    """Combine the signals into the check: verdict, reasons and attribution (JSON, schema ``check@1``)."""
+    from alignment_drift.core.benchmarks import BenchmarkResult
+    from alignment_drift.core.verdict import Exposure
+    from alignment_drift.core.verdict import decide as decide_verdict
+
+    check: dict[str, Any] = {
+        "schema": CHECK_SCHEMA,
+        "model": spec.model,
+        "data_interval": pulled["interval"],
+        "source": {"uri": pulled["uri"], "sha256": pulled.get("sha256"), "rows": validation.get("rows", 0)},
+        "validation": validation.get("validation"),
+        "quarantine": validation.get("quarantine"),
+        "model_version": None,
+        "reference_version": None,
+        "drift": None,
+        "output_drift": None,
+        "exposure": None,
+        "benchmarks": [],
+    }
+    if validation["status"] != "valid":
+        result = decide_verdict(
+            rules=spec.verdict,
+            drifted_features=[],
+            n_features=0,
+            output_drift=False,
+            benchmarks=[],
+            quarantine_reason=validation["reason"],
+        )
+    else:
+        results = [BenchmarkResult(**r) for r in bench_out["results"]]
+        drifted = [c["name"] for c in drift_out["drift"]["columns"] if c["drift"] or c["missing_drift"]]
+        exposure = drift_out.get("exposure")
+        check.update(
+            model_version=bench_out["model_version"],
+            reference_version=bench_out["reference_version"],
+            drift=drift_out["drift"],
+            output_drift=drift_out["output_drift"],
+            exposure=exposure,
+            benchmarks=bench_out["results"],
+        )
+        result = decide_verdict(
+            rules=spec.verdict,
+            drifted_features=drifted,
+            n_features=len(spec.columns.features),
+            output_drift=bool(drift_out["output_drift"]["drift"]),
+            benchmarks=results,
+            model_changed=bench_out["model_version"] != bench_out["reference_version"],
+            exposure=None if exposure is None else Exposure(**exposure),
+            alpha=spec.drift.alpha,
+        )
+    check.update(
+        verdict=result.verdict,
+        verdict_code=result.code,
+        reasons=list(result.reasons),
+        attribution=[a.to_dict() for a in result.attribution],
+    )
+    return check
+
+
+def retrain_due(spec: AlignmentSpec, settings: Settings, check: dict[str, Any]) -> tuple[bool, bool, str]:
+    """Whether this check should request retraining, whether it was coalesced into an earlier request, and why."""
+    from alignment_drift.integrations.mlflow.checks import list_checks
+
+    verdict = check["verdict"]
+    policy = spec.retraining
+    if verdict not in policy.trigger_verdicts:
+        return False, False, f"verdict {verdict} is not a trigger verdict ({', '.join(policy.trigger_verdicts)})"
+    start = dt.datetime.fromisoformat(check["data_interval"]["start"])
+    if policy.cooldown_days:
+        since = (start - dt.timedelta(days=policy.cooldown_days)).isoformat()
+        earlier = [
+            r
+            for r in list_checks(settings, spec.model, since=since, until=start.isoformat())
+            if r.data.tags.get("retrain_requested") == "true"
+        ]
+        if earlier:
+            last = earlier[-1].data.tags["data_interval_start"][:10]
+            return (
+                False,
+                True,
+                (
+                    f"verdict {verdict}, but a retrain was already requested on {last}, within the "
+                    f"{policy.cooldown_days}-day cooldown: coalesced into that request"
+                ),
+            )
+    return True, False, f"verdict {verdict}: " + "; ".join(check["reasons"][:3])
+
+
+def record(
+    spec: AlignmentSpec, settings: Settings, check: dict[str, Any], *, dag_id: str = "", run_id: str = ""
+) -> dict[str, Any]:
+    """Record the check in MLflow (one run per night, idempotent) with the retraining decision.
+
+    Returns
+    -------
+    dict
+        ``mlflow_run_id``, ``verdict``, ``retrain_due``, ``retrain_reason``.
+    """
+    from alignment_drift.integrations.mlflow.checks import record_check
+
+    due, coalesced, reason = retrain_due(spec, settings, check)
+    check = {**check, "action": {"retrain_requested": due, "retrain_coalesced": coalesced, "retrain_reason": reason}}
+    start = dt.datetime.fromisoformat(check["data_interval"]["start"])
+    evidence = evidence_dir(settings, spec, start)
+    artifacts: dict[str, Any] = {"check.json": check}
+    validation_file = evidence / "validation.json"
+    if validation_file.exists():
+        artifacts["validation/gx_result.json"] = json.loads(validation_file.read_text())
+    if check.get("drift"):
+        artifacts["drift/columns.json"] = check["drift"]["columns"]
+    tags = {
+        "model_version": check.get("model_version") or "",
+        "reference_version": check.get("reference_version") or "",
+        "verdict": check["verdict"],
+        "attribution": ",".join(a["source"] for a in check["attribution"]),
+        "retrain_requested": "true" if due else "false",
+        "retrain_reason": reason[:5000],
+        "retrain_coalesced": "true" if coalesced else "false",
+        "source_uri": check["source"]["uri"],
+        "airflow_dag_id": dag_id,
+        "airflow_run_id": run_id,
+    }
+    params = {
+        "alpha": spec.drift.alpha,
+        "correction": spec.drift.correction,
+        "numeric_effect_floor": spec.drift.numeric_effect_floor,
+        "categorical_effect_floor": spec.drift.categorical_effect_floor,
+        "expectations": spec.expectations,
+    }
+    mlflow_run = record_check(settings, check, tags=tags, params=params, artifacts=artifacts)
+    return {"mlflow_run_id": mlflow_run, "verdict": check["verdict"], "retrain_due": due, "retrain_reason": reason}

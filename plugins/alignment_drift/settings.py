@@ -1,0 +1,79 @@
+"""Where things live: folders and the MLflow store, from the environment with embedded defaults.
+
+Every location has a default below the project home (``ALIGNMENT_DRIFT_HOME``,
+or the folder the DAG file passes in), so ``make demo`` needs no set-up; in
+production each is overridden by its environment variable.
+
+| variable | default |
+|---|---|
+| ``ALIGNMENT_DRIFT_HOME`` | the current directory (the DAG factory passes the project root) |
+| ``ALIGNMENT_DRIFT_SPECS_DIR`` | ``<home>/specs`` |
+| ``ALIGNMENT_DRIFT_EXPECTATIONS_DIR`` | ``<home>/expectations`` |
+| ``ALIGNMENT_DRIFT_DATA_DIR`` | ``<home>/data`` |
+| ``ALIGNMENT_DRIFT_QUARANTINE_DIR`` | ``<data>/quarantine`` |
+| ``MLFLOW_TRACKING_URI`` | ``sqlite:///<home>/.mlflow/mlflow.db`` |
+| ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def _path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of specs, suites, data, quarantine and the MLflow store."""
+
+    home: Path
+    specs_dir: Path
+    expectations_dir: Path
+    data_dir: Path
+    quarantine_dir: Path
+    tracking_uri: str
+    artifact_root: str
+
+    @classmethod
+    def from_env(cls, home: Path | str | None = None) -> Settings:
+        """Resolve from the environment; ``home`` is the default root when ``ALIGNMENT_DRIFT_HOME`` is unset."""
+        root = _path("ALIGNMENT_DRIFT_HOME", Path(home).resolve() if home else Path.cwd().resolve())
+        data = _path("ALIGNMENT_DRIFT_DATA_DIR", root / "data")
+        tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / '.mlflow' / 'mlflow.db'}"
+        artifacts = os.environ.get("ALIGNMENT_DRIFT_ARTIFACT_ROOT") or (root / ".mlflow" / "artifacts").as_uri()
+        if "://" not in artifacts:
+            artifacts = Path(artifacts).resolve().as_uri()
+        return cls(
+            home=root,
+            specs_dir=_path("ALIGNMENT_DRIFT_SPECS_DIR", root / "specs"),
+            expectations_dir=_path("ALIGNMENT_DRIFT_EXPECTATIONS_DIR", root / "expectations"),
+            data_dir=data,
+            quarantine_dir=_path("ALIGNMENT_DRIFT_QUARANTINE_DIR", data / "quarantine"),
+            tracking_uri=tracking,
+            artifact_root=artifacts,
+        )
+
+    def resolve_data(self, relative: str) -> Path:
+        """A path of the spec, relative to the data root, that may not escape it."""
+        candidate = Path(relative)
+        path = (candidate if candidate.is_absolute() else self.data_dir / candidate).resolve()
+        if not candidate.is_absolute() and not path.is_relative_to(self.data_dir):
+            raise ValueError(
+                f"The path {relative!r} resolves outside the data root {self.data_dir}; "
+                "spec paths must stay below ALIGNMENT_DRIFT_DATA_DIR (remove any '..')."
+            )
+        return path
+
+    def ensure_local_store(self) -> None:
+        """Create the folders a local (sqlite/file) MLflow store needs."""
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        if self.artifact_root.startswith("file://"):
+            Path(self.artifact_root.removeprefix("file://")).mkdir(parents=True, exist_ok=True)

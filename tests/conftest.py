@@ -1,0 +1,50 @@
+"""Test set-up: a throw-away Airflow home (SQLite), MLflow store and data folder per session.
+
+The environment is set before anything imports Airflow. Specs and
+expectation suites are the repository's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_TMP = Path(tempfile.mkdtemp(prefix="alignment-drift-tests-"))
+
+os.environ["AIRFLOW_HOME"] = str(_TMP / "airflow")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
+os.environ["ALIGNMENT_DRIFT_HOME"] = str(ROOT)
+os.environ["ALIGNMENT_DRIFT_DATA_DIR"] = str(_TMP / "data")
+os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{_TMP / 'mlflow.db'}"
+os.environ["ALIGNMENT_DRIFT_ARTIFACT_ROOT"] = str(_TMP / "artifacts")
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("ALIGNMENT_DRIFT_KEEP_TEST_STATE") != "1":
+        shutil.rmtree(_TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository root."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """A migrated Airflow metadata DB (SQLite) for ``dag.test()``."""
+    from airflow.utils import db
+
+    db.resetdb()
+    return Path(os.environ["AIRFLOW_HOME"])

@@ -1,0 +1,169 @@
+"""The whole loop on the real stack: monitor and retrain DAGs through ``dag.test()``.
+
+Real Airflow metadata DB (SQLite), real MLflow store and registry, the
+repository's Great Expectations suite and spec. Tests run in file order and
+share one simulated world (see conftest.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import World, retrain_events, task_states
+
+pytestmark = pytest.mark.e2e
+
+
+def _asset_uri(world: World) -> str:
+    from alignment_drift.airflow.factory import retrain_request_asset
+
+    return retrain_request_asset(world.spec.model).uri
+
+
+def _check(world: World, night: int) -> dict[str, Any]:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from alignment_drift.integrations.mlflow.store import client
+
+    (run,) = world.check_runs(night)
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(
+            Path(client(world.settings).download_artifacts(run.info.run_id, "check.json", tmp)).read_text()
+        )
+
+
+def test_stable_night_is_aligned_recorded_once_and_requests_nothing(world: World) -> None:
+    events_before = retrain_events(_asset_uri(world))
+    world.serve_night(1)
+    dag_run = world.run_monitor(1)
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "success", states
+    assert states["request_retrain"] == "skipped"
+    assert {states[t] for t in ("pull", "validate", "drift", "benchmarks", "verdict", "record", "finish")} == {
+        "success"
+    }
+    (run,) = world.check_runs(1)
+    tags, metrics = run.data.tags, run.data.metrics
+    assert tags["verdict"] == "aligned"
+    assert tags["model"] == "content_safety"
+    assert tags["model_version"] == "1"
+    assert tags["data_interval"] == "2026-01-01T00:00:00+00:00/2026-01-02T00:00:00+00:00"
+    assert tags["retrain_requested"] == "false"
+    assert metrics["verdict_code"] == 0
+    assert metrics["batch.rows"] == 1500
+    for column in world.spec.columns.feature_names:
+        for field in ("statistic", "p_value", "p_adjusted", "effect", "drift"):
+            assert f"drift.{column}.{field}" in metrics
+    for bench in ("audit_unsafe_recall", "audit_roc_auc", "audit_precision"):
+        assert metrics[f"benchmark.{bench}.passed"] == 1
+        assert metrics[f"benchmark.{bench}.value"] >= metrics[f"benchmark.{bench}.threshold"]
+    assert "output_drift.score.p_value" in metrics
+    assert retrain_events(_asset_uri(world)) == events_before
+
+
+def test_rerunning_a_night_updates_its_run_never_duplicates_it(world: World) -> None:
+    (first,) = world.check_runs(1)
+    dag_run = world.run_monitor(1)
+    assert str(dag_run.state) == "success"
+    (again,) = world.check_runs(1)
+    assert again.info.run_id == first.info.run_id
+    assert again.data.metrics == first.data.metrics
+
+
+def _deploy_proxy_model(world: World, night: int) -> str:
+    """The platform's own update: trained on engagement (the proxy) and made champion without any gate."""
+    from alignment_drift.core.simulate import FEATURES, PlatformUpdate
+    from alignment_drift.demo import deploy_platform_update
+
+    update = PlatformUpdate(night, "engagement_finetune", world.platform.training_data(), "proxy", FEATURES)
+    return deploy_platform_update(world.settings, world.spec, update)
+
+
+def test_drifted_night_is_misaligned_attributed_and_requests_retraining(world: World) -> None:
+    before = len(retrain_events(_asset_uri(world)))
+    version = _deploy_proxy_model(world, 2)
+    world.serve_night(2)
+    dag_run = world.run_monitor(2)
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "success", states
+    assert states["request_retrain"] == "success"
+    check = _check(world, 2)
+    assert check["verdict"] == "misaligned"
+    assert check["model_version"] == version and check["reference_version"] == "1"
+    failed = {b["name"] for b in check["benchmarks"] if b["status"] == "fail"}
+    assert "audit_unsafe_recall" in failed or "audit_roc_auc" in failed
+    assert {"model_update", "reward_misspecification"} <= {a["source"] for a in check["attribution"]}
+    assert check["output_drift"]["drift"] is True
+    events = retrain_events(_asset_uri(world))
+    assert len(events) == before + 1
+    event = events[-1]
+    assert event["model"] == "content_safety"
+    assert event["verdict"] == "misaligned"
+    assert event["reason"].startswith("verdict misaligned:")
+    assert event["data_interval_start"] == "2026-01-02T00:00:00+00:00"
+
+
+def test_repeated_trigger_within_cooldown_is_coalesced(world: World) -> None:
+    before = len(retrain_events(_asset_uri(world)))
+    world.serve_night(3)
+    dag_run = world.run_monitor(3)
+    assert task_states(dag_run)["request_retrain"] == "skipped"
+    (run,) = world.check_runs(3)
+    assert run.data.tags["verdict"] == "misaligned"
+    assert run.data.tags["retrain_requested"] == "false"
+    assert run.data.tags["retrain_coalesced"] == "true"
+    assert "cooldown" in run.data.tags["retrain_reason"]
+    assert len(retrain_events(_asset_uri(world))) == before
+
+
+def test_retrain_promotes_a_target_trained_challenger_that_passes_the_gate(world: World) -> None:
+    from alignment_drift.integrations.mlflow import registry
+
+    bad = registry.champion(world.settings, world.spec.model)
+    event = retrain_events(_asset_uri(world))[-1]
+    dag_run = world.retrain.test(
+        run_conf={"reason": event["reason"], "as_of": event["data_interval_end"], "verdict": event["verdict"]},
+        logical_date=world.night_start(3),
+    )
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    champion = registry.champion(world.settings, world.spec.model)
+    previous = registry.champion(world.settings, world.spec.model, alias="previous")
+    assert int(champion.version) > int(bad.version)
+    assert previous is not None and previous.version == bad.version
+    assert champion.tags["gate"] == "passed"
+    assert champion.tags["trained_on"] == "target"
+    # the restored champion is aligned again on a fresh night
+    world.serve_night(4)
+    world.run_monitor(4)
+    assert _check(world, 4)["verdict"] in ("aligned", "watch")
+
+
+def test_proxy_trained_challenger_is_rejected_and_recorded(world: World) -> None:
+    from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
+
+    champion_before = registry.champion(world.settings, world.spec.model)
+    proxy_spec = world.spec.model_copy(
+        update={"retraining": world.spec.retraining.model_copy(update={"label": "proxy"})}
+    )
+    dag_run = retrain_dag(proxy_spec, world.settings.home).test(
+        run_conf={"reason": "deliberately proxy-trained"}, logical_date=world.night_start(4)
+    )
+    assert str(dag_run.state) == "success", task_states(dag_run)
+    assert registry.champion(world.settings, world.spec.model).version == champion_before.version
+    (run,) = client(world.settings).search_runs(
+        [experiment_id(world.settings, world.spec.model)],
+        filter_string=f"tags.kind = 'retrain' and tags.airflow_run_id = '{dag_run.run_id}'",
+    )
+    assert run.data.tags["gate_decision"] == "rejected"
+    assert run.data.params["label"] == "proxy"
+    rejected = registry.version_info(world.settings, world.spec.model, run.data.tags["challenger_version"])
+    assert rejected.tags["gate"] == "rejected"
+    assert "audit_" in rejected.tags["gate_reasons"]

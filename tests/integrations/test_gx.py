@@ -1,0 +1,238 @@
+"""Behaviour of the GX validation of a content-safety prediction log."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alignment_drift.integrations import gx as gxi
+
+REPO = Path(__file__).resolve().parents[2]
+SUITE = REPO / "expectations" / "content_safety_predictions.json"
+COLUMNS = [
+    "prediction_id", "timestamp", "toxicity", "sensationalism", "report_rate",
+    "author_reputation", "text_length", "category", "source_type", "region",
+    "model_version", "score", "prediction", "shown", "engaged", "unsafe",
+]  # fmt: skip
+
+
+def make_batch(n: int = 500, seed: int = 0) -> pd.DataFrame:
+    """A valid night of predictions, as the serving layer logs them."""
+    rng = np.random.default_rng(seed)
+    score = rng.beta(2, 5, n)
+    shown = (rng.random(n) < 0.8).astype(int)
+    report_rate = rng.exponential(0.02, n)
+    report_rate[rng.random(n) < 0.05] = np.nan  # not seen yet: allowed up to 10%
+    night = pd.Timestamp("2024-05-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "prediction_id": [f"p-{seed}-{i:06d}" for i in range(n)],
+            "timestamp": night + pd.to_timedelta(rng.integers(0, 86_400, n), unit="s"),
+            "toxicity": rng.beta(2, 5, n),
+            "sensationalism": rng.beta(2, 3, n),
+            "report_rate": report_rate,
+            "author_reputation": np.clip(rng.normal(0.6, 0.3, n), -1.0, 2.0),
+            "text_length": rng.integers(1, 5_000, n),
+            "category": rng.choice(["news", "entertainment", "politics", "sports", "lifestyle"], n),
+            "source_type": rng.choice(["verified", "unverified", "new_account"], n),
+            "region": rng.choice(["na", "eu", "apac", "latam"], n),
+            "model_version": "content-safety-2024.05.1",
+            "score": score,
+            "prediction": (score >= 0.5).astype(int),
+            "shown": shown,
+            "engaged": np.where(shown == 1, rng.integers(0, 2, n), np.nan),
+            "unsafe": np.where(rng.random(n) < 0.2, rng.integers(0, 2, n), np.nan),
+        }
+    )
+
+
+def _score_above_one(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[:9, "score"] = 1.5
+    return df
+
+
+def _duplicate_id(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[1, "prediction_id"] = df.loc[0, "prediction_id"]
+    return df
+
+
+def _null_timestamps(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[:4, "timestamp"] = pd.NaT
+    return df
+
+
+def _naive_timestamps(df: pd.DataFrame) -> pd.DataFrame:
+    df["timestamp"] = df["timestamp"].dt.tz_localize(None)
+    return df
+
+
+def _prediction_two(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[3, "prediction"] = 2
+    return df
+
+
+def _string_in_toxicity(df: pd.DataFrame) -> pd.DataFrame:
+    df["toxicity"] = df["toxicity"].astype(object)
+    df.loc[5, "toxicity"] = "very toxic"
+    return df
+
+
+def _unknown_category_in_bulk(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[:199, "category"] = "crypto"  # 40% of rows, far over the 5% tolerated
+    return df
+
+
+# id, mutation, column named, severity, summary.success
+BAD_BATCHES: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame], str, str, bool]] = [
+    ("score-above-1", _score_above_one, "score", "critical", False),
+    ("missing-score-column", lambda d: d.drop(columns="score"), "score", "critical", False),
+    ("duplicate-prediction-id", _duplicate_id, "prediction_id", "critical", False),
+    ("null-timestamps", _null_timestamps, "timestamp", "critical", False),
+    ("tz-naive-timestamps", _naive_timestamps, "timestamp", "critical", False),
+    ("prediction-value-2", _prediction_two, "prediction", "critical", False),
+    ("string-in-toxicity", _string_in_toxicity, "toxicity", "critical", False),
+    ("unknown-category-in-bulk", _unknown_category_in_bulk, "category", "warning", True),
+]  # fmt: skip
+
+
+def test_repo_suite_is_well_formed() -> None:
+    suite = gxi.load_suite(SUITE)
+    expectations = suite["expectations"]
+    assert suite["name"] == "content_safety_predictions"
+    assert {e["severity"] for e in expectations} <= set(gxi.SEVERITIES)
+    (schema,) = [e for e in expectations if e["type"].startswith("expect_table_col")]
+    assert set(schema["kwargs"]["column_set"]) == set(COLUMNS)
+    soft = {e["kwargs"]["column"] for e in expectations if e["severity"] != "critical"}
+    assert soft == {"category", "region", "engaged"}
+
+
+def test_valid_batch_passes() -> None:
+    summary, full = gxi.validate_dataframe(make_batch(), SUITE)
+    assert summary.success, summary.to_dict()
+    assert summary.critical_failures == () and summary.warnings == ()
+    assert summary.evaluated == summary.successful == len(gxi.load_suite(SUITE)["expectations"])
+    assert summary.suite == "content_safety_predictions"
+    json.dumps(summary.to_dict(), allow_nan=False)
+    json.dumps(full, allow_nan=False)
+    assert full["success"] is True and len(full["results"]) == summary.evaluated
+
+
+@pytest.mark.parametrize(
+    ("mutate", "column", "severity", "success"),
+    [pytest.param(*case[1:], id=case[0]) for case in BAD_BATCHES],
+)
+def test_bad_batch_fails_with_severity_and_named_column(
+    mutate: Callable[[pd.DataFrame], pd.DataFrame],
+    column: str,
+    severity: str,
+    success: bool,
+) -> None:
+    summary, full = gxi.validate_dataframe(mutate(make_batch()), SUITE)
+    assert summary.success is success
+    failures = summary.critical_failures if severity == "critical" else summary.warnings
+    about_column = [o for o in failures if o.column == column]
+    assert about_column, summary.to_dict()
+    for outcome in about_column:
+        assert outcome.severity == severity and not outcome.success
+        assert f"'{column}'" in outcome.message
+    if success:
+        assert summary.critical_failures == ()
+    json.dumps(summary.to_dict(), allow_nan=False)
+    json.dumps(full, allow_nan=False)
+
+
+def test_missing_column_errors_count_as_failures_and_schema_names_it() -> None:
+    summary, _ = gxi.validate_dataframe(make_batch().drop(columns="score"), SUITE)
+    errored = [o for o in summary.critical_failures if o.column == "score"]
+    assert errored and all("could not be evaluated" in o.message for o in errored)
+    assert all("'score'" in o.message for o in errored)
+    assert any('column "score" in BatchData does not exist' in o.message for o in errored)
+    schema = [o for o in summary.critical_failures if o.column is None]
+    assert len(schema) == 1 and "missing columns: ['score']" in schema[0].message
+
+
+def test_unknown_category_reports_share_and_tolerance() -> None:
+    summary, _ = gxi.validate_dataframe(_unknown_category_in_bulk(make_batch()), SUITE)
+    (warning,) = summary.warnings
+    assert warning.unexpected_percent == pytest.approx(40.0)
+    assert "40.00% unexpected" in warning.message and "tolerated: 5.00%" in warning.message
+    assert "crypto" in warning.message
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+SUITE_FILE_ERRORS = [
+    ("missing-file", lambda d: d / "nope.json", "does not exist"),
+    ("malformed-json", lambda d: _write(d / "bad.json", '{"name": "x",'), "not valid JSON"),
+    ("top-level-list", lambda d: _write(d / "list.json", "[]"), "not an object"),
+    ("no-expectations", lambda d: _write(d / "e.json", '{"name": "x"}'), "'expectations'"),
+    (
+        "bad-severity",
+        lambda d: _write(
+            d / "sev.json",
+            json.dumps({"name": "x", "expectations": [
+                {"type": "expect_column_to_exist", "kwargs": {"column": "a"},
+                 "severity": "fatal"}]}),
+        ),
+        "severity",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make_path", "problem"), [pytest.param(*c[1:], id=c[0]) for c in SUITE_FILE_ERRORS])
+def test_suite_file_errors_name_the_file_and_the_fix(
+    tmp_path: Path, make_path: Callable[[Path], Path], problem: str
+) -> None:
+    path = make_path(tmp_path)
+    for load in (gxi.load_suite, lambda p: gxi.validate_dataframe(make_batch(5), p)):
+        with pytest.raises(gxi.SuiteLoadError) as caught:
+            load(path)
+        assert str(path) in str(caught.value)
+        assert problem in str(caught.value) and "Fix:" in str(caught.value)
+
+
+def test_non_dataframe_is_rejected() -> None:
+    with pytest.raises(TypeError, match="pandas DataFrame"):
+        gxi.validate_dataframe(make_batch().to_dict(), SUITE)  # type: ignore[arg-type]
+
+
+def test_20_batches_reuse_one_context_and_one_loaded_suite() -> None:
+    start = time.perf_counter()
+    gxi.validate_dataframe(make_batch(seed=100), SUITE)
+    first = time.perf_counter() - start
+    before = gxi.cache_info()
+    start = time.perf_counter()
+    for seed in range(20):
+        summary, _ = gxi.validate_dataframe(make_batch(seed=seed), SUITE)
+        assert summary.success
+    twenty = time.perf_counter() - start
+    after = gxi.cache_info()
+    print(f"first validation {first:.2f}s, next 20 {twenty:.2f}s")
+    assert after["context_creations"] == before["context_creations"] == 1
+    assert after["suite_loads"] == before["suite_loads"]
+
+
+def test_edited_suite_is_reloaded_without_a_new_context(tmp_path: Path) -> None:
+    path = tmp_path / "suite.json"
+    shutil.copyfile(SUITE, path)
+    gxi.validate_dataframe(make_batch(), path)
+    before = gxi.cache_info()
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    suite["name"] = "content_safety_predictions_v2"
+    _write(path, json.dumps(suite))
+    summary, _ = gxi.validate_dataframe(make_batch(), path)
+    after = gxi.cache_info()
+    assert summary.suite == "content_safety_predictions_v2"
+    assert after["suite_loads"] == before["suite_loads"] + 1
+    assert after["cached_suites"] == before["cached_suites"]
+    assert after["context_creations"] == before["context_creations"]
