@@ -195,7 +195,9 @@ def run_demo(
         log_path = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "demo.log"
         with _logs_to(log_path) as table:
             print(f"(Airflow task logs: {log_path})", file=table)
-            return run_demo(nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table)
+            return run_demo(
+                nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
+            )
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
     from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.simulate.content import night_start
@@ -328,7 +330,7 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
     )
     print(file=out)
     print("Look further:", file=out)
-    print(f"  MLflow UI:  make mlflow-ui   (mlflow ui --backend-store-uri {settings.tracking_uri}; http://127.0.0.1:5000)", file=out)
+    print(f"  MLflow UI:  make mlflow-ui   (http://127.0.0.1:5000; store {settings.tracking_uri})", file=out)
     print(
         f"              experiment '{spec.experiment_name}', "
         f"registered model '{spec.model}' (aliases champion, previous)",

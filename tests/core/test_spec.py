@@ -84,7 +84,7 @@ def _set(data: dict, path: str, value: object) -> dict:
         pytest.param(lambda d: _set(d, "model", "Content Safety"), r"model: .*lower-case", id="model-name-format"),
         pytest.param(
             lambda d: _set(d, "source", {"kind": "files", "path": "predictions.parquet"}),
-            r"source\.path: .*\{date\}",
+            r"source\.files\.path: .*\{date\}",
             id="path-without-date",
         ),
         pytest.param(

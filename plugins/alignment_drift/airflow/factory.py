@@ -66,14 +66,14 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     def monitor() -> None:
         @task
         def pull() -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            from alignment_drift.pipeline import ingest as steps
 
             start, end = _interval()
             return steps.pull(spec, settings(), start=start, end=end)
 
         @task
         def validate(pulled: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            from alignment_drift.pipeline import ingest as steps
 
             return steps.validate(spec, settings(), pulled)
 

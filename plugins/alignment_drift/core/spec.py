@@ -28,12 +28,18 @@ __all__ = [
     "Feature",
     "FilesSource",
     "Governance",
+    "LateLabels",
     "MetricFloor",
+    "MultivariatePolicy",
+    "ObjectStoreSource",
     "ProxyTargetGap",
     "Reference",
     "RetrainingPolicy",
+    "Source",
     "SpecError",
+    "SqlSource",
     "Training",
+    "TrendPolicy",
     "VerdictRules",
     "load_spec",
     "load_specs",
@@ -74,6 +80,74 @@ class FilesSource(_Strict):
                 f"e.g. 'predictions/{{date}}.parquet'; got {value!r}"
             )
         return value
+
+
+_OBJECT_SCHEMES = ("s3", "gs", "gcs", "az", "abfs", "abfss", "file", "http", "https")
+
+
+class ObjectStoreSource(_Strict):
+    """Prediction logs in object storage, read through Airflow's ``ObjectStoragePath``.
+
+    ``uri`` is templated like ``FilesSource.path`` (e.g.
+    ``s3://bucket/content_safety/{date}.parquet``); credentials come from the
+    Airflow connection ``conn_id``, never from the spec.
+    """
+
+    kind: Literal["object_store"] = "object_store"
+    uri: str
+    conn_id: str | None = None
+    format: Literal["parquet", "csv"] = "parquet"
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in _OBJECT_SCHEMES:
+            raise ValueError(
+                f"the uri must start with one of {', '.join(s + '://' for s in _OBJECT_SCHEMES)}; got {value!r}"
+            )
+        if "{date}" not in value and "{start}" not in value:
+            raise ValueError(
+                f"the uri must be templated by the data interval with {{date}} or {{start}}; got {value!r}"
+            )
+        return value
+
+
+class SqlSource(_Strict):
+    """Prediction logs from a SQL database through an Airflow connection.
+
+    The query receives the data interval as bound parameters ``:start`` and
+    ``:end`` (never by string formatting); large results are read in chunks.
+    """
+
+    kind: Literal["sql"] = "sql"
+    conn_id: str
+    query: str
+    chunk_size: Annotated[int, Field(ge=1000)] = 100_000
+
+    @field_validator("query")
+    @classmethod
+    def _bound(cls, value: str) -> str:
+        if ":start" not in value or ":end" not in value:
+            raise ValueError(
+                "the query must select the data interval with the bound parameters :start and :end, "
+                f"e.g. 'WHERE ts >= :start AND ts < :end'; got {value!r}"
+            )
+        return value
+
+
+Source = Annotated[FilesSource | ObjectStoreSource | SqlSource, Field(discriminator="kind")]
+
+
+class LateLabels(_Strict):
+    """Labels that arrive after their night: joined back to it by id, and the night re-evaluated.
+
+    ``source`` is templated by the arrival date; its rows carry the id column
+    and the target (and/or proxy) column of the prediction log.
+    """
+
+    source: Source
+    max_delay_days: Annotated[int, Field(ge=1, le=365)] = 14
 
 
 class Feature(_Strict):
@@ -139,9 +213,33 @@ class Reference(_Strict):
     max_rows: Annotated[int, Field(ge=100)] = 50_000
 
 
+class MultivariatePolicy(_Strict):
+    """Multivariate drift: a domain classifier and an MMD test on (subsampled) rows."""
+
+    domain_classifier: bool = True
+    mmd: bool = True
+    max_rows: Annotated[int, Field(ge=100, le=200_000)] = 5_000
+    permutations: Annotated[int, Field(ge=19, le=10_000)] = 199
+
+
+class TrendPolicy(_Strict):
+    """A sequential detector over each night's signals, for gradual drift no single night shows."""
+
+    method: Literal["cusum", "page_hinkley"] = "cusum"
+    warmup_nights: Annotated[int, Field(ge=3)] = 7
+    threshold: Annotated[float, Field(gt=0.0)] = 5.0
+    slack: Annotated[float, Field(ge=0.0)] = 0.5
+
+
 class DriftPolicy(_Strict):
     """How input and output drift are tested."""
 
+    numeric_test: Literal["ks", "cvm"] = "ks"
+    categorical_test: Literal["chi2", "g_test"] = "chi2"
+    profile_bins: Annotated[int, Field(ge=64, le=65_536)] = 4_096
+    max_categories: Annotated[int, Field(ge=2, le=10_000)] = 200
+    multivariate: MultivariatePolicy = Field(default_factory=MultivariatePolicy)
+    trend: TrendPolicy = Field(default_factory=TrendPolicy)
     alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
     correction: Literal["bh", "holm", "bonferroni"] = "bh"
     numeric_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
@@ -232,7 +330,8 @@ class AlignmentSpec(_Strict):
     owner: str = ""
     schedule: str = "@daily"
     start_date: dt.date
-    source: FilesSource
+    source: Source
+    labels: LateLabels | None = None
     expectations: str
     columns: ColumnRoles
     reference: Reference

@@ -1,18 +1,17 @@
-"""The steps of one check, as plain functions over JSON-able values and paths.
+"""The measuring steps of one check, as plain functions over JSON-able values and paths.
 
 The monitor DAG runs each step as a task, passing the small dicts these
-functions return through XCom; ``alignment-drift check`` runs the same
-functions in one process. No step imports Airflow.
+functions return through XCom; the command line runs the same functions in
+one process. No step imports Airflow. Getting the batch in (pull, validate,
+quarantine) is :mod:`alignment_drift.pipeline.ingest`.
 
-pull -> validate -> (drift || benchmarks) -> verdict -> record
+(drift || benchmarks) -> decide -> record
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,105 +19,12 @@ import pandas as pd
 from scipy import stats
 
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.pipeline.ingest import evidence_dir, read_pulled
 from alignment_drift.settings import Settings
 
-__all__ = ["CHECK_SCHEMA", "benchmarks", "decide", "drift", "evidence_dir", "pull", "record", "validate"]
+__all__ = ["CHECK_SCHEMA", "benchmarks", "decide", "drift", "record", "retrain_due"]
 
 CHECK_SCHEMA = "alignment-drift/check@1"
-
-
-def evidence_dir(settings: Settings, spec: AlignmentSpec, start: dt.datetime) -> Path:
-    """The folder holding one night's evidence files (validation result, drift table) until recorded."""
-    path = settings.data_dir / "_checks" / spec.model / start.strftime("%Y-%m-%d")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def pull(spec: AlignmentSpec, settings: Settings, *, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """Locate the night's batch and fingerprint its bytes.
-
-    Returns
-    -------
-    dict
-        ``uri``, ``path``, ``format``, ``exists``, ``bytes``, ``sha256`` (None when missing),
-        and the interval as ISO strings.
-    """
-    from alignment_drift.integrations.sources import locate_batch
-
-    batch = locate_batch(spec, settings, start=start, end=end)
-    out = batch.to_dict()
-    out["sha256"] = _sha256(Path(batch.path)) if batch.exists else None
-    out["interval"] = {"start": start.isoformat(), "end": end.isoformat()}
-    return out
-
-
-def _read(pulled: dict[str, Any]) -> pd.DataFrame:
-    from alignment_drift.integrations.sources import Batch, read_batch
-
-    fields = {k: pulled[k] for k in ("uri", "path", "format", "exists", "bytes")}
-    return read_batch(Batch(**fields))
-
-
-def validate(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) -> dict[str, Any]:
-    """Validate the batch with the spec's Great Expectations suite; quarantine it when it fails.
-
-    A batch that is missing, unreadable, empty, or fails a critical
-    expectation is copied unchanged to the quarantine folder with a manifest.
-
-    Returns
-    -------
-    dict
-        ``status`` (``valid`` or ``quarantined``), ``reason``, the validation
-        summary, the number of rows, and the quarantine record when quarantined.
-    """
-    from alignment_drift.integrations.gx import validate_dataframe
-    from alignment_drift.integrations.quarantine import quarantine_batch
-
-    start = dt.datetime.fromisoformat(pulled["interval"]["start"])
-    evidence = evidence_dir(settings, spec, start)
-    summary: dict[str, Any] | None = None
-    rows = 0
-    reason: str | None = None
-    try:
-        frame = _read(pulled)
-        rows = len(frame)
-        if rows == 0:
-            reason = "the batch is empty"
-        else:
-            suite_path = settings.expectations_dir / f"{spec.expectations}.json"
-            result, full = validate_dataframe(frame, suite_path)
-            summary = result.to_dict()
-            (evidence / "validation.json").write_text(json.dumps(full, indent=1, default=str))
-            if not result.success:
-                failed = ", ".join(o.message for o in result.critical_failures[:5])
-                reason = f"{len(result.critical_failures)} critical expectation(s) failed: {failed}"
-    except FileNotFoundError as error:
-        reason = f"no batch: {error}"
-    except ValueError as error:  # BatchReadError and unusable contents
-        reason = str(error)
-    out: dict[str, Any] = {"status": "valid" if reason is None else "quarantined", "reason": reason, "rows": rows}
-    out["validation"] = summary
-    if reason is not None:
-        record = quarantine_batch(
-            Path(pulled["path"]),
-            quarantine_root=settings.quarantine_dir,
-            model=spec.model,
-            interval_start=start.strftime("%Y-%m-%d"),
-            reason=reason,
-            details={"sha256_at_pull": pulled.get("sha256"), "validation": summary},
-        )
-        out["quarantine"] = record.to_dict()
-    return out
 
 
 def _deployed_version(spec: AlignmentSpec, settings: Settings, frame: pd.DataFrame) -> str:
@@ -137,7 +43,7 @@ def _deployed_version(spec: AlignmentSpec, settings: Settings, frame: pd.DataFra
 def _context(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) -> tuple[pd.DataFrame, Any, Any]:
     from alignment_drift.integrations.mlflow import registry
 
-    frame = _read(pulled)
+    frame = read_pulled(pulled)
     version = _deployed_version(spec, settings, frame)
     deployed = registry.version_info(settings, spec.model, version)
     return frame, deployed, registry.load_reference(settings, spec.model, deployed)
