@@ -153,7 +153,8 @@ def _signals(check: dict[str, Any]) -> str:
         parts.append(f"drifted={sum(1 for c in drift['columns'] if c['drift'] or c['missing_drift'])}")
     output = check.get("output_drift")
     if output:
-        parts.append(f"out={output['effect']:.2f}")
+        score = output["columns"][0]
+        parts.append(f"out={score['effect']:.2f}")
     return " ".join(parts)
 
 

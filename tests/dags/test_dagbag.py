@@ -36,13 +36,15 @@ def test_monitor_dag_shape(dagbag) -> None:
         "validate",
         "drift",
         "benchmarks",
+        "trend",
         "verdict",
         "record",
         "request_retrain",
         "finish",
     }
     assert dag.get_task("drift").upstream_task_ids == {"pull", "validate"}
-    assert dag.get_task("verdict").upstream_task_ids == {"pull", "validate", "drift", "benchmarks"}
+    assert dag.get_task("trend").upstream_task_ids == {"pull", "drift", "benchmarks"}
+    assert dag.get_task("verdict").upstream_task_ids == {"pull", "validate", "drift", "benchmarks", "trend"}
     assert [o.uri for o in dag.get_task("request_retrain").outlets] == [
         "alignment-drift://content_safety/retrain-request"
     ]

@@ -3,8 +3,8 @@
 ``alignment_monitor__<model>`` (the spec's schedule, with data intervals,
 catch-up allowed) runs one check per interval::
 
-    pull -> validate -> (drift || benchmarks) -> verdict -> record -> request_retrain
-                                                                   -> finish
+    pull -> validate -> (drift || benchmarks) -> trend -> verdict -> record -> request_retrain
+                                                                            -> finish
 
 ``alignment_retrain__<model>`` (scheduled on the model's retrain-request
 asset; also triggerable by hand with a reason) trains and gates a challenger::
@@ -90,12 +90,22 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             return steps.benchmarks(spec, settings(), pulled, validation)
 
         @task
+        def trend(pulled: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]) -> dict[str, Any]:
+            from alignment_drift.pipeline import trends as steps
+
+            return steps.trends(spec, settings(), pulled, drift_out, bench_out)
+
+        @task
         def verdict(
-            pulled: dict[str, Any], validation: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]
+            pulled: dict[str, Any],
+            validation: dict[str, Any],
+            drift_out: dict[str, Any],
+            bench_out: dict[str, Any],
+            trend_out: dict[str, Any],
         ) -> dict[str, Any]:
             from alignment_drift.pipeline import monitor as steps
 
-            return steps.decide(spec, pulled, validation, drift_out, bench_out)
+            return steps.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
 
         @task
         def record(check: dict[str, Any]) -> dict[str, Any]:
@@ -135,7 +145,8 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         pulled = pull()
         validation = validate(pulled)
-        check = verdict(pulled, validation, drift(pulled, validation), benchmarks(pulled, validation))
+        drift_out, bench_out = drift(pulled, validation), benchmarks(pulled, validation)
+        check = verdict(pulled, validation, drift_out, bench_out, trend(pulled, drift_out, bench_out))
         recorded = record(check)
         request_retrain(recorded, check)
         finish(recorded, validation)

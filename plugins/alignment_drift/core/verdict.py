@@ -83,6 +83,8 @@ def decide(
     model_changed: bool = False,
     exposure: Exposure | None = None,
     alpha: float = 0.05,
+    trend_alarms: Sequence[Mapping[str, Any]] = (),
+    multivariate_drift: Sequence[str] = (),
     quarantine_reason: str | None = None,
 ) -> VerdictResult:
     """Turn a check's signals into its verdict and attribution.
@@ -106,6 +108,14 @@ def decide(
         The model's exposure rate in reference and batch.
     alpha : float, default=0.05
         Significance level for the exposure change.
+    trend_alarms : sequence of mapping, optional
+        Trend detector alarms, each with ``signal``, ``kind`` (``benchmark`` or
+        ``drift``) and ``detail``. A benchmark trend makes the night at least
+        ``drifting``, a drift trend at least ``watch``: gradual drift is caught
+        before any single night crosses a threshold.
+    multivariate_drift : sequence of str, optional
+        The multivariate tests that found drift (``domain_classifier``, ``mmd``):
+        at least ``watch``, and evidence of ``distribution_shift``.
     quarantine_reason : str, optional
         Set when the batch was quarantined; the verdict is then ``quarantined``.
 
@@ -130,16 +140,21 @@ def decide(
         reasons.append(f"{len(drifted_features)}/{n_features} features drifted: {', '.join(drifted_features)}")
     if output_drift:
         reasons.append("the model's score distribution drifted from the reference")
+    if multivariate_drift:
+        reasons.append(f"the joint distribution of the features drifted ({', '.join(multivariate_drift)})")
+    bench_trends = [t for t in trend_alarms if t["kind"] == "benchmark"]
+    for alarm in trend_alarms:
+        reasons.append(f"trend in {alarm['signal']}: {alarm['detail']}")
 
     if critical:
         verdict = "misaligned"
-    elif warning or share >= rules.drifting_share or (output_drift and rules.output_drift_is_drifting):
+    elif warning or bench_trends or share >= rules.drifting_share or (output_drift and rules.output_drift_is_drifting):
         verdict = "drifting"
-    elif drifted_features or output_drift:
+    elif drifted_features or output_drift or multivariate_drift or trend_alarms:
         verdict = "watch"
     else:
         verdict = "aligned"
-    attribution = _attribute(drifted_features, share, benchmarks, model_changed, exposure, alpha)
+    attribution = _attribute(drifted_features, share, benchmarks, model_changed, exposure, alpha, multivariate_drift)
     return VerdictResult(verdict, tuple(reasons), attribution)
 
 
@@ -150,11 +165,19 @@ def _attribute(
     model_changed: bool,
     exposure: Exposure | None,
     alpha: float,
+    multivariate: Sequence[str] = (),
 ) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
-    if drifted:
-        found.append(Attribution("distribution_shift", min(1.0, 0.5 + share), f"input drift in {', '.join(drifted)}"))
-    if exposure is not None and exposure.p_value <= alpha and abs(exposure.change) >= 0.05 and drifted:
+    if drifted or multivariate:
+        evidence = [f"input drift in {', '.join(drifted)}"] if drifted else []
+        evidence += [f"joint drift found by {', '.join(multivariate)}"] if multivariate else []
+        found.append(Attribution("distribution_shift", min(1.0, 0.5 + share), "; ".join(evidence)))
+    if (
+        exposure is not None
+        and exposure.p_value <= alpha
+        and abs(exposure.change) >= 0.05
+        and (drifted or multivariate)
+    ):
         found.append(
             Attribution(
                 "feedback_loop",

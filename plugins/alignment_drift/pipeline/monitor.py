@@ -52,43 +52,76 @@ def _context(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) ->
 def drift(
     spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
 ) -> dict[str, Any]:
-    """Input drift of every feature, output drift of the score, and the exposure change, against the reference."""
-    from alignment_drift.core.drift import DriftDetector, output_drift
+    """Input drift of every feature and output drift of scores and decisions, against the reference profile.
+
+    Also the joint (multivariate) tests and the model's exposure rate. The
+    night's families — input columns, model outputs, joint tests — share
+    ``alpha`` by Bonferroni, and each is corrected inside (BH by default), so
+    a drift-free night raises any drift signal with probability at most ``alpha``.
+    """
+    from alignment_drift.core.drift import DriftDetector
 
     if validation["status"] != "valid":
         return {"skipped": True}
     frame, deployed, reference = _context(spec, settings, pulled)
     policy, roles = spec.drift, spec.columns
-    detector = DriftDetector(
-        reference.frame,
+    joint = policy.multivariate.domain_classifier or policy.multivariate.mmd
+    family_alpha = policy.alpha / (3 if joint else 2)
+    common = {
+        "alpha": family_alpha,
+        "correction": policy.correction,
+        "categorical_test": policy.categorical_test,
+        "missing_effect_floor": policy.missing_effect_floor,
+    }
+    inputs = DriftDetector(
+        reference.profile,
         numeric=roles.numeric,
         categorical=roles.categorical,
-        alpha=policy.alpha,
-        correction=policy.correction,
         numeric_effect_floor=policy.numeric_effect_floor,
         categorical_effect_floor=policy.categorical_effect_floor,
-        missing_effect_floor=policy.missing_effect_floor,
-    )
-    result = detector.test(frame)
-    output = output_drift(
-        reference.frame[roles.score].to_numpy(float),
-        frame[roles.score].to_numpy(float),
-        alpha=policy.alpha,
-        effect_floor=policy.output_effect_floor,
-        correction=policy.correction,
-    )
+        **common,
+    ).test(frame)
+    outputs = DriftDetector(
+        reference.profile,
+        numeric=[roles.score],
+        categorical=[roles.prediction],
+        numeric_effect_floor=policy.output_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        **common,
+    ).test(frame)
     out: dict[str, Any] = {
         "skipped": False,
         "model_version": deployed.version,
         "reference_version": reference.version,
-        "drift": result.to_dict(),
-        "output_drift": output.to_dict(),
+        "drift": inputs.to_dict(),
+        "output_drift": outputs.to_dict(),
+        "multivariate": _multivariate(spec, reference.frame, frame, family_alpha) if joint else {},
         "exposure": None,
     }
     if roles.exposure and roles.exposure in frame.columns:
-        ref_rate = float((reference.frame[roles.score] < reference.decision_threshold).mean())
+        score = reference.profile.columns[roles.score].summary
+        assert score is not None
+        # the reference exposes what it scores below the threshold: F(threshold-)
+        below = float(score.weights[score.values < reference.decision_threshold].sum()) / max(score.n, 1)
         exposed = frame[roles.exposure].dropna().to_numpy(float)
-        out["exposure"] = _exposure(ref_rate, len(reference.frame), exposed)
+        out["exposure"] = _exposure(below, reference.profile.n_rows, exposed)
+    return out
+
+
+def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """The spec's joint tests on the reference's row sample and the batch, Bonferroni-split ``alpha``."""
+    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+
+    policy, roles = spec.drift.multivariate, spec.columns
+    tests = [name for name, on in (("domain_classifier", policy.domain_classifier), ("mmd", policy.mmd)) if on]
+    common = {"numeric": roles.numeric, "categorical": roles.categorical, "alpha": alpha / max(len(tests), 1)}
+    out: dict[str, Any] = {}
+    if policy.domain_classifier:
+        classifier = DomainClassifierDrift(reference, max_rows=policy.max_rows, n_folds=policy.folds, **common)  # type: ignore[arg-type]
+        out["domain_classifier"] = classifier.test(batch).to_dict()
+    if policy.mmd:
+        mmd = MMDDrift(reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, **common)  # type: ignore[arg-type]
+        out["mmd"] = mmd.test(batch).to_dict()
     return out
 
 
@@ -134,6 +167,7 @@ def decide(
     validation: dict[str, Any],
     drift_out: dict[str, Any],
     bench_out: dict[str, Any],
+    trend_out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Combine the signals into the check: verdict, reasons and attribution (JSON, schema ``check@1``)."""
     from alignment_drift.core.benchmarks import BenchmarkResult
@@ -151,8 +185,10 @@ def decide(
         "reference_version": None,
         "drift": None,
         "output_drift": None,
+        "multivariate": None,
         "exposure": None,
         "benchmarks": [],
+        "trends": None,
     }
     if validation["status"] != "valid":
         result = decide_verdict(
@@ -167,13 +203,17 @@ def decide(
         results = [BenchmarkResult(**r) for r in bench_out["results"]]
         drifted = [c["name"] for c in drift_out["drift"]["columns"] if c["drift"] or c["missing_drift"]]
         exposure = drift_out.get("exposure")
+        multivariate = drift_out.get("multivariate") or {}
+        trends = [] if not trend_out or trend_out.get("skipped") else trend_out["results"]
         check.update(
             model_version=bench_out["model_version"],
             reference_version=bench_out["reference_version"],
             drift=drift_out["drift"],
             output_drift=drift_out["output_drift"],
+            multivariate=multivariate,
             exposure=exposure,
             benchmarks=bench_out["results"],
+            trends=trend_out,
         )
         result = decide_verdict(
             rules=spec.verdict,
@@ -184,6 +224,8 @@ def decide(
             model_changed=bench_out["model_version"] != bench_out["reference_version"],
             exposure=None if exposure is None else Exposure(**exposure),
             alpha=spec.drift.alpha,
+            trend_alarms=[t for t in trends if t["alarm"]],
+            multivariate_drift=[name for name, test in multivariate.items() if test["drift"]],
         )
     check.update(
         verdict=result.verdict,

@@ -19,7 +19,7 @@ import pandas as pd
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
-__all__ = ["assemble", "decide_promotion", "gate", "train"]
+__all__ = ["assemble", "decide_promotion", "gate", "reference_profile", "train"]
 
 
 def _retrain_experiment(settings: Settings, spec: AlignmentSpec) -> str:
@@ -84,6 +84,20 @@ def assemble(spec: AlignmentSpec, settings: Settings, *, as_of: dt.datetime, key
     }
 
 
+def reference_profile(spec: AlignmentSpec, frame: pd.DataFrame) -> Any:
+    """The reference profile of a version: its features, its scores and its decisions on held-out rows."""
+    from alignment_drift.core.drift.profile import ReferenceProfile
+
+    roles = spec.columns
+    return ReferenceProfile.fit(
+        frame,
+        numeric=[*roles.numeric, roles.score],
+        categorical=[*roles.categorical, roles.prediction],
+        bins=spec.drift.profile_bins,
+        max_categories=spec.drift.max_categories,
+    )
+
+
 def _holdout_split(n: int, fraction: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.random(n) < fraction
@@ -121,10 +135,12 @@ def train(
     fit_rows = data[~holdout].reset_index(drop=True)
     pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
 
-    ref = data[holdout].reset_index(drop=True)
-    ref = ref.iloc[: spec.reference.max_rows].copy()
-    ref[roles.score] = pipeline.predict_proba(ref[roles.feature_names])[:, 1]
     threshold = policy.training.decision_threshold
+    ref = data[holdout].reset_index(drop=True)
+    ref[roles.score] = pipeline.predict_proba(ref[roles.feature_names])[:, 1]
+    ref[roles.prediction] = (ref[roles.score] >= threshold).astype("int64")
+    profile = reference_profile(spec, ref)
+    ref = ref.iloc[: spec.reference.max_rows].copy()
     _, audit_scored = _score_audit(spec, settings, pipeline)
     baselines = {r.name: r.value for r in run_benchmarks(spec.benchmarks, audit=audit_scored, batch=None)}
     holdout_scored = Scored.from_frame(ref, roles, score=ref[roles.score].to_numpy(float), threshold=threshold)
@@ -161,6 +177,7 @@ def train(
         run_id=run_id,
         input_example=fit_rows[roles.feature_names].head(3),
         reference=ref,
+        profile=profile,
         baselines=baselines,
         decision_threshold=threshold,
         tags={"trained_on": policy.label, "deployed_by": "alignment-drift", "gate": "pending"},

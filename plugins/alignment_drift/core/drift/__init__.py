@@ -1,13 +1,25 @@
-"""Drift engine: per-column two-sample tests with multiple-testing control."""
+"""Drift engine: reference profiles, per-column tests with multiple-testing control, joint tests, trends."""
 
 from .detector import ColumnDrift, DriftDetector, DriftResult
 from .multiple_testing import adjust_p_values
+from .multivariate import DomainClassifierDrift, MMDDrift, MultivariateDrift
 from .output import output_drift
+from .profile import ColumnProfile, ReferenceProfile
+from .sketch import QuantileSummary
+from .trend import TrendDetector, TrendResult
 
 __all__ = [
     "ColumnDrift",
+    "ColumnProfile",
+    "DomainClassifierDrift",
     "DriftDetector",
     "DriftResult",
+    "MMDDrift",
+    "MultivariateDrift",
+    "QuantileSummary",
+    "ReferenceProfile",
+    "TrendDetector",
+    "TrendResult",
     "adjust_p_values",
     "output_drift",
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,13 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values
-from .univariate import (
-    UnivariateOutcome,
-    as_float,
-    categorical_drift,
-    missing_rate_drift,
-    numeric_drift,
-)
+from .profile import ColumnProfile, ReferenceProfile, numeric_values
+from .profile_tests import categorical_profile_drift, numeric_profile_drift
+from .univariate import UnivariateOutcome, missing_rate_drift
 
 ColumnKind = Literal["numeric", "categorical"]
 
@@ -132,19 +130,20 @@ def _check_frame(name: str, value: object) -> pd.DataFrame:
 
 
 class DriftDetector:
-    """Detect distribution and missing-rate drift of a batch vs a reference.
+    """Detect distribution and missing-rate drift of a batch against a reference profile.
 
     Parameters
     ----------
-    reference : pandas.DataFrame
-        Reference sample (e.g. the training data). Must have at least 1 row.
+    reference : pandas.DataFrame or ReferenceProfile
+        Reference data (profiled once, here) or a profile fitted earlier and
+        loaded from disk — the nightly path, which never touches reference rows.
     numeric : sequence of str, default=()
         Columns tested with two-sample KS; effect is the Wasserstein distance
         over the reference IQR. bool is cast to 0/1, datetimes to seconds.
         NaN and +/-inf count as missing.
     categorical : sequence of str, default=()
-        Columns tested with a chi-square test of homogeneity; effect is the
-        base-2 Jensen-Shannon distance. Values are compared as strings.
+        Columns tested with a chi-square (or G) test of homogeneity; effect is
+        the base-2 Jensen-Shannon distance. Values are compared as strings.
     alpha : float, default=0.05
         Level applied to adjusted p-values, in (0, 1).
     correction : {"bh", "holm", "bonferroni"}, default="bh"
@@ -154,11 +153,17 @@ class DriftDetector:
         Smallest effect that counts as drift, in [0, inf).
     missing_effect_floor : float, default=0.02
         Smallest absolute change in missing rate that counts as drift.
+    categorical_test : {"chi2", "g_test"}, default="chi2"
+        Pearson's chi-square or the log-likelihood-ratio G statistic.
+    bins : int, default=4096
+        Summary size of numeric columns when ``reference`` is a DataFrame.
+    max_categories : int, default=200
+        Categories kept per column when profiling; the rarest fold into ``__other__``.
     """
 
     def __init__(
         self,
-        reference: pd.DataFrame,
+        reference: pd.DataFrame | ReferenceProfile,
         *,
         numeric: Sequence[str] = (),
         categorical: Sequence[str] = (),
@@ -167,8 +172,10 @@ class DriftDetector:
         numeric_effect_floor: float = 0.1,
         categorical_effect_floor: float = 0.1,
         missing_effect_floor: float = 0.02,
+        categorical_test: Literal["chi2", "g_test"] = "chi2",
+        bins: int = 4096,
+        max_categories: int = 200,
     ) -> None:
-        frame = _check_frame("reference", reference)
         num_cols = _check_columns("numeric", numeric)
         cat_cols = _check_columns("categorical", categorical)
         if not num_cols and not cat_cols:
@@ -181,17 +188,15 @@ class DriftDetector:
             raise ValueError(
                 f"The 'numeric' and 'categorical' parameters must not share columns. Got {both} in both instead."
             )
-        for name, cols in (("numeric", num_cols), ("categorical", cat_cols)):
-            absent = [c for c in cols if c not in frame.columns]
-            if absent:
-                raise ValueError(
-                    f"The '{name}' parameter must name columns of 'reference'. "
-                    f"Got {absent}, which are not in reference, instead."
-                )
         _check_real("alpha", alpha, 0.0, 1.0, "(0, 1)")
         if correction not in CORRECTION_METHODS:
             raise ValueError(
                 f"The 'correction' parameter must be one of {set(CORRECTION_METHODS)}. Got {correction!r} instead."
+            )
+        if categorical_test not in ("chi2", "g_test"):
+            raise ValueError(
+                "The 'categorical_test' parameter must be one of {'chi2', 'g_test'}. "
+                f"Got {categorical_test!r} instead."
             )
         for name, floor in (
             ("numeric_effect_floor", numeric_effect_floor),
@@ -199,6 +204,9 @@ class DriftDetector:
             ("missing_effect_floor", missing_effect_floor),
         ):
             _check_real(name, floor, 0.0, math.inf, "[0, inf)")
+        for name, value in (("bins", bins), ("max_categories", max_categories)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+                raise ValueError(f"The '{name}' parameter must be an int >= 2. Got {value!r} instead.")
 
         self.reference = reference
         self.numeric = numeric
@@ -208,22 +216,62 @@ class DriftDetector:
         self.numeric_effect_floor = numeric_effect_floor
         self.categorical_effect_floor = categorical_effect_floor
         self.missing_effect_floor = missing_effect_floor
+        self.categorical_test = categorical_test
+        self.bins = bins
+        self.max_categories = max_categories
 
         self._columns: tuple[tuple[str, ColumnKind], ...] = tuple(
             [(c, "numeric") for c in num_cols] + [(c, "categorical") for c in cat_cols]
         )
-        self._n_reference = len(frame)
-        # name -> (values, n_missing)
-        self._reference_values = {name: self._values(frame[name], kind) for name, kind in self._columns}
+        self._profile = self._fit_or_check(reference, num_cols, cat_cols)
 
-    @staticmethod
-    def _values(series: pd.Series, kind: ColumnKind) -> tuple[np.ndarray, int]:
-        """Column values for the test, and how many of them are missing."""
-        if kind == "numeric":
-            values = as_float(series)
-            return values, int(np.count_nonzero(~np.isfinite(values)))
-        values = series.to_numpy(dtype=object)
-        return values, int(np.count_nonzero(pd.isna(values)))
+    def _fit_or_check(
+        self, reference: pd.DataFrame | ReferenceProfile, num_cols: tuple[str, ...], cat_cols: tuple[str, ...]
+    ) -> ReferenceProfile:
+        if isinstance(reference, ReferenceProfile):
+            for name, kind in self._columns:
+                col = reference.columns.get(name)
+                if col is None or col.kind != kind:
+                    found = "absent" if col is None else f"profiled as {col.kind}"
+                    raise ValueError(
+                        f"The reference profile cannot test column {name!r} as {kind}: it is {found}. "
+                        "Refit the profile with this column, or declare it with the kind it was profiled as."
+                    )
+            if reference.n_rows < 1:
+                raise ValueError("The 'reference' parameter must hold at least 1 row. Got an empty profile instead.")
+            return reference
+        frame = _check_frame("reference", reference)
+        for name, cols in (("numeric", num_cols), ("categorical", cat_cols)):
+            absent = [c for c in cols if c not in frame.columns]
+            if absent:
+                raise ValueError(
+                    f"The '{name}' parameter must name columns of 'reference'. "
+                    f"Got {absent}, which are not in reference, instead."
+                )
+        return ReferenceProfile.fit(
+            frame, numeric=num_cols, categorical=cat_cols, bins=self.bins, max_categories=self.max_categories
+        )
+
+    @property
+    def profile(self) -> ReferenceProfile:
+        """The reference profile the batches are tested against."""
+        return self._profile
+
+    def _column(
+        self, col: ColumnProfile, series: pd.Series, n_cur: int
+    ) -> tuple[UnivariateOutcome, UnivariateOutcome, float]:
+        if col.kind == "numeric":
+            values, k_cur = numeric_values(series)
+            dist = numeric_profile_drift(col, values)
+        else:
+            k_cur = int(series.isna().sum())
+            counts = series.value_counts(sort=False, dropna=True)
+            cur_counts: dict[str, int] = {}
+            for key, value in counts.items():  # distinct raw values may map to one string ("1" and 1)
+                if value:
+                    cur_counts[str(key)] = cur_counts.get(str(key), 0) + int(value)
+            dist = categorical_profile_drift(col, cur_counts, test=self.categorical_test)
+        return dist, missing_rate_drift(col.missing, col.n, k_cur, n_cur), k_cur / n_cur
 
     def test(self, batch: pd.DataFrame) -> DriftResult:
         """Test one batch against the reference.
@@ -252,23 +300,18 @@ class DriftDetector:
                 "whose 'numeric'/'categorical' lists only name columns the batch has."
             )
         n_cur = len(frame)
-        dist: list[UnivariateOutcome] = []
-        miss: list[UnivariateOutcome] = []
-        rates: list[tuple[float, float]] = []
-        for name, kind in self._columns:
-            ref, k_ref = self._reference_values[name]
-            cur, k_cur = self._values(frame[name], kind)
-            test = numeric_drift if kind == "numeric" else categorical_drift
-            dist.append(test(ref, cur))
-            miss.append(missing_rate_drift(k_ref, self._n_reference, k_cur, n_cur))
-            rates.append((k_ref / self._n_reference, k_cur / n_cur))
+        profiles = [self._profile.columns[name] for name, _ in self._columns]
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            outcomes = list(pool.map(lambda col: self._column(col, frame[col.name], n_cur), profiles))
+        dist = [d for d, _, _ in outcomes]
+        miss = [m for _, m, _ in outcomes]
 
         # One family: tests that were not run are NaN and do not count.
         family = [o.p_value if o.ran else math.nan for o in dist + miss]
         adjusted = np.nan_to_num(adjust_p_values(family, method=self.correction), nan=1.0)
         columns: list[ColumnDrift] = []
         for i, (name, kind) in enumerate(self._columns):
-            d, m = dist[i], miss[i]
+            d, m, col = dist[i], miss[i], profiles[i]
             p_adj, mp_adj = float(adjusted[i]), float(adjusted[len(dist) + i])
             floor = float(self.numeric_effect_floor if kind == "numeric" else self.categorical_effect_floor)
             columns.append(
@@ -283,8 +326,8 @@ class DriftDetector:
                     effect_metric=d.effect_metric,
                     effect_floor=floor,
                     drift=bool(d.ran and p_adj <= self.alpha and d.effect >= floor),
-                    missing_rate_reference=rates[i][0],
-                    missing_rate_current=rates[i][1],
+                    missing_rate_reference=col.missing_rate,
+                    missing_rate_current=outcomes[i][2],
                     missing_p_value=m.p_value,
                     missing_p_adjusted=mp_adj,
                     missing_drift=bool(m.ran and mp_adj <= self.alpha and m.effect >= self.missing_effect_floor),
@@ -295,7 +338,7 @@ class DriftDetector:
         n_drifted = sum(c.drift or c.missing_drift for c in columns)
         return DriftResult(
             drift=n_drifted > 0,
-            n_reference=self._n_reference,
+            n_reference=self._profile.n_rows,
             n_current=n_cur,
             alpha=float(self.alpha),
             correction=str(self.correction),

@@ -13,7 +13,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -216,12 +216,35 @@ def categorical_drift(
     """
     ref_counts = _category_counts(_as_1d(reference, "reference", object))
     cur_counts = _category_counts(_as_1d(current, "current", object))
-    if sum(ref_counts.values()) < 2 or sum(cur_counts.values()) < 2:
-        return _skipped("chi2", "jensen_shannon")
+    return categorical_counts_drift(ref_counts, cur_counts)
 
+
+def categorical_counts_drift(
+    ref_counts: dict[str, int],
+    cur_counts: dict[str, int],
+    *,
+    test: Literal["chi2", "g_test"] = "chi2",
+    other: str | None = None,
+) -> UnivariateOutcome:
+    """:func:`categorical_drift` on category counts (what a reference profile keeps).
+
+    ``other`` names the reference's bucket of folded rare categories: current
+    categories missing from ``ref_counts`` are then counted in that bucket
+    (they may have been among the folded ones) instead of being reported as
+    unseen. ``test="g_test"`` uses the log-likelihood ratio instead of
+    Pearson's statistic.
+    """
+    if sum(ref_counts.values()) < 2 or sum(cur_counts.values()) < 2:
+        return _skipped(test, "jensen_shannon")
+    note = ""
+    if other is not None and other in ref_counts:
+        folded = {k: v for k, v in cur_counts.items() if k not in ref_counts}
+        if folded:
+            cur_counts = {k: v for k, v in cur_counts.items() if k in ref_counts}
+            cur_counts[other] = cur_counts.get(other, 0) + sum(folded.values())
+            note = f"{len(folded)} current categories outside the profile's top categories counted in {other}"
     unseen_all = sorted(set(cur_counts) - set(ref_counts))
     unseen = tuple(unseen_all[:MAX_UNSEEN_LISTED])
-    note = ""
     if len(unseen_all) > MAX_UNSEEN_LISTED:
         note = f"{len(unseen_all)} unseen categories; first {MAX_UNSEEN_LISTED} listed"
 
@@ -230,15 +253,17 @@ def categorical_drift(
         [[counts.get(c, 0) for c in categories] for counts in (ref_counts, cur_counts)],
         dtype=float,
     )
+    table = table[:, table.sum(axis=0) > 0]
     statistic, p_value, effect = 0.0, 1.0, 0.0
-    if len(categories) >= 2:  # one shared category only: nothing can differ
-        chi2 = stats.chi2_contingency(table, correction=False)
+    if table.shape[1] >= 2:  # one shared category only: nothing can differ
+        lambda_ = "log-likelihood" if test == "g_test" else None
+        chi2 = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
         statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
         freqs = table / table.sum(axis=1, keepdims=True)
         distance = float(jensenshannon(freqs[0], freqs[1], base=2.0))
         effect = min(max(distance, 0.0), 1.0) if math.isfinite(distance) else 0.0
     return UnivariateOutcome(
-        test="chi2",
+        test=test,
         statistic=statistic,
         p_value=p_value,
         effect=effect,

@@ -49,7 +49,9 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
     (epoch seconds, for range searches), ``batch.rows``,
     ``batch.exposure_rate``, ``validation.success_percent``, ``drift.share``,
     ``drift.<column>.{statistic,p_value,p_adjusted,effect,drift,missing_rate,missing_drift}``,
-    ``output_drift.<column>.{statistic,p_value,effect,drift}``,
+    ``output_drift.share`` and ``output_drift.<score or prediction column>.{...same fields}``,
+    ``multivariate.<domain_classifier|mmd>.{statistic,p_value,drift}``,
+    ``trend.<signal metric>.{statistic,alarm}``,
     ``benchmark.<name>.{value,threshold,baseline,delta,passed}`` and
     ``attribution.<source>.confidence``.
     """
@@ -62,19 +64,22 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
     _put(out, "batch.exposure_rate", exposure.get("current_rate"))
     validation = check.get("validation") or {}
     _put(out, "validation.success_percent", validation.get("success_percent"))
-    drift = check.get("drift")
-    if drift:
-        _put(out, "drift.share", drift.get("drift_share"))
-        for col in drift.get("columns", []):
-            base = f"drift.{safe_key(col['name'])}"
+    for prefix, result in (("drift", check.get("drift")), ("output_drift", check.get("output_drift"))):
+        if not result:
+            continue
+        _put(out, f"{prefix}.share", result.get("drift_share"))
+        for col in result.get("columns", []):
+            base = f"{prefix}.{safe_key(col['name'])}"
             for field in ("statistic", "p_value", "p_adjusted", "effect", "drift", "missing_drift"):
                 _put(out, f"{base}.{field}", col.get(field))
             _put(out, f"{base}.missing_rate", col.get("missing_rate_current"))
-    output = check.get("output_drift")
-    if output:
-        base = f"output_drift.{safe_key(output['name'])}"
-        for field in ("statistic", "p_value", "effect", "drift"):
-            _put(out, f"{base}.{field}", output.get(field))
+    for method, test in (check.get("multivariate") or {}).items():
+        for field in ("statistic", "p_value", "drift"):
+            _put(out, f"multivariate.{method}.{field}", test.get(field))
+    trends = check.get("trends") or {}
+    for trend in trends.get("results", []) if not trends.get("skipped") else []:
+        _put(out, f"trend.{trend['signal']}.statistic", trend.get("statistic"))
+        _put(out, f"trend.{trend['signal']}.alarm", trend.get("alarm"))
     for bench in check.get("benchmarks", []):
         base = f"benchmark.{safe_key(bench['name'])}"
         for field in ("value", "threshold", "baseline", "delta"):

@@ -4,7 +4,8 @@ Alias ``champion`` is the version that serves, ``challenger`` the one under
 evaluation, ``previous`` the champion before the last promotion. A version
 trained by the retrain DAG carries, in its training run, the reference
 (``reference/reference.parquet``: held-out rows scored by that version) and
-the benchmark baselines (``reference/baselines.json``); its version tag
+the benchmark baselines (``reference/baselines.json``) and the reference
+profile (``reference/profile.parquet``); its version tag
 ``reference_run_id`` points at them. A version deployed by other means has
 no reference: checks then compare against the registered model's
 ``baseline_version`` (the last version promoted through the gate), and say so.
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from alignment_drift.core.drift.profile import ReferenceProfile
 from alignment_drift.integrations.mlflow.store import client
 from alignment_drift.settings import Settings
 
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 REFERENCE_FILE = "reference/reference.parquet"
+PROFILE_FILE = "reference/profile.parquet"
 BASELINES_FILE = "reference/baselines.json"
 # numpy.dtype appears in fitted OneHotEncoder state; every other type is scikit-learn's own.
 SKOPS_TRUSTED = ["numpy.dtype"]
@@ -61,10 +64,11 @@ class VersionInfo:
 
 @dataclass(frozen=True)
 class Reference:
-    """The reference a check compares against: which version's, its rows and its baselines."""
+    """The reference a check compares against: which version's, its profile, a row sample and its baselines."""
 
     version: str
     frame: pd.DataFrame
+    profile: ReferenceProfile
     baselines: dict[str, float | None]
     decision_threshold: float
 
@@ -104,14 +108,15 @@ def load_model(settings: Settings, model: str, version: str) -> Pipeline:
 
 
 @lru_cache(maxsize=16)
-def _reference(tracking_uri: str, run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+def _reference(tracking_uri: str, run_id: str) -> tuple[pd.DataFrame, ReferenceProfile, dict[str, Any]]:
     from mlflow import MlflowClient
 
     mlflow_client = MlflowClient(tracking_uri=tracking_uri)
     with tempfile.TemporaryDirectory() as tmp:
         frame = pd.read_parquet(mlflow_client.download_artifacts(run_id, REFERENCE_FILE, tmp))
         meta = json.loads(Path(mlflow_client.download_artifacts(run_id, BASELINES_FILE, tmp)).read_text())
-    return frame, meta
+        profile = ReferenceProfile.load(mlflow_client.download_artifacts(run_id, PROFILE_FILE, tmp))
+    return frame, profile, meta
 
 
 def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Reference:
@@ -138,10 +143,11 @@ def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Ref
         if info.reference_run_id is None:
             raise LookupError(f"Baseline version {baseline} of {model!r} has no reference_run_id tag.")
     client(settings)
-    frame, meta = _reference(settings.tracking_uri, info.reference_run_id)
+    frame, profile, meta = _reference(settings.tracking_uri, info.reference_run_id)
     return Reference(
         version=info.version,
         frame=frame,
+        profile=profile,
         baselines=dict(meta.get("baselines", {})),
         decision_threshold=float(meta.get("decision_threshold", 0.5)),
     )
@@ -155,11 +161,16 @@ def log_candidate(
     run_id: str,
     input_example: pd.DataFrame,
     reference: pd.DataFrame,
+    profile: ReferenceProfile,
     baselines: dict[str, float | None],
     decision_threshold: float,
     tags: dict[str, str],
 ) -> VersionInfo:
     """Log a trained Pipeline into ``run_id``, register it as a new version with its reference and baselines.
+
+    The reference is kept twice: ``profile`` (what drift is tested against,
+    ``reference/profile.parquet``) and a row sample ``reference`` (for the
+    multivariate tests and inspection, ``reference/reference.parquet``).
 
     The new version gets alias ``challenger``; nothing else moves.
     """
@@ -173,6 +184,7 @@ def log_candidate(
         ref_path = Path(tmp) / "reference.parquet"
         reference.to_parquet(ref_path, index=False)
         mlflow_client.log_artifact(run_id, str(ref_path), "reference")
+        mlflow_client.log_artifact(run_id, str(profile.save(Path(tmp) / "profile.parquet")), "reference")
     mlflow_client.log_dict(run_id, {"baselines": baselines, "decision_threshold": decision_threshold}, BASELINES_FILE)
     with mlflow.start_run(run_id=run_id):
         logged = mlflow.sklearn.log_model(

@@ -1,0 +1,137 @@
+"""``alignment-drift drift REFERENCE_OR_PROFILE CURRENT``: test a batch for drift, per column and jointly."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json, write_output
+from alignment_drift.cli.profile import column_kinds, split_list
+
+DRIFT_SCHEMA = "alignment-drift/drift@1"
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser("drift", help="test CURRENT against a reference (data or a saved profile)")
+    parser.add_argument("reference", help="a profile written by `alignment-drift profile`, or reference data")
+    parser.add_argument("current", help="parquet or CSV file, or a folder or glob of parquet partitions")
+    parser.add_argument("--columns", help="comma-separated columns to test (default: all the reference has)")
+    parser.add_argument("--categorical", help="comma-separated columns to treat as categorical")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    parser.add_argument("--correction", choices=("bh", "holm", "bonferroni"), default="bh")
+    parser.add_argument("--numeric-effect-floor", type=float, default=0.1)
+    parser.add_argument("--categorical-effect-floor", type=float, default=0.1)
+    parser.add_argument("--missing-effect-floor", type=float, default=0.02)
+    parser.add_argument(
+        "--multivariate",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="domain-classifier and MMD tests; need reference rows (auto: on when the reference is data)",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument("--output", type=Path, default=None, help="write the result here instead of stdout")
+    parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when drift is found")
+    parser.set_defaults(handler=run)
+
+
+def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tuple[Any, Any, list[str], list[str]]:
+    """(profile, reference rows or None, numeric columns, categorical columns)."""
+    from alignment_drift.core.drift.profile import ReferenceProfile
+    from alignment_drift.integrations.tables import read_table
+
+    path = Path(arg)
+    if path.is_file() and path.suffix == ".parquet":
+        try:
+            profile = ReferenceProfile.load(path)
+        except ValueError:
+            profile = None
+        if profile is not None:
+            names = columns or list(profile.columns)
+            absent = [c for c in names if c not in profile.columns]
+            if absent:
+                raise UsageError(f"columns {absent} are not in the profile {arg}; it has {list(profile.columns)}.")
+            numeric = [c for c in names if profile.columns[c].kind == "numeric" and c not in categorical]
+            cats = [c for c in names if c not in numeric]
+            return profile, None, numeric, cats
+    frame = read_table(arg, columns=columns or None)
+    numeric, cats = column_kinds(frame, columns=columns, categorical=categorical)
+    return None, frame, numeric, cats
+
+
+def _multivariate(rows: Any, current: Any, numeric: list[str], cats: list[str], alpha: float) -> dict[str, Any]:
+    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+
+    out: dict[str, Any] = {}
+    for name, cls in (("domain_classifier", DomainClassifierDrift), ("mmd", MMDDrift)):
+        out[name] = cls(rows, numeric=numeric, categorical=cats, alpha=alpha).test(current).to_dict()
+    return out
+
+
+def _table(result: dict[str, Any]) -> str:
+    lines = [
+        f"drift: {'YES' if result['drift'] else 'no'}   reference {result['n_reference']} rows, current "
+        f"{result['n_current']} rows, alpha {result['alpha']} ({result['correction']}), "
+        f"{result['elapsed_seconds']:.3f} s",
+        f"{'column':<28} {'kind':<11} {'test':<6} {'p_adj':>9} {'effect':>8} {'floor':>6} {'miss_ref':>8} "
+        f"{'miss_cur':>8}  drift",
+    ]
+    for col in sorted(result["columns"], key=lambda c: -c["effect"]):
+        flag = "DRIFT" if col["drift"] else ("MISSING" if col["missing_drift"] else "")
+        unseen = f" unseen: {', '.join(col['unseen_categories'][:5])}" if col["unseen_categories"] else ""
+        lines.append(
+            f"{col['name'][:28]:<28} {col['kind']:<11} {col['test']:<6} {col['p_adjusted']:>9.2e} "
+            f"{col['effect']:>8.3f} {col['effect_floor']:>6.2f} {col['missing_rate_reference']:>8.3f} "
+            f"{col['missing_rate_current']:>8.3f}  {flag}{unseen}"
+        )
+    for name, test in (result.get("multivariate") or {}).items():
+        if isinstance(test, dict) and "p_value" in test:
+            lines.append(
+                f"multivariate {name}: p={test['p_value']:.3g} {'DRIFT' if test['drift'] else ''} {test['detail']}"
+            )
+        else:
+            lines.append(f"multivariate {name}: {test}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alignment_drift.core.drift import DriftDetector
+    from alignment_drift.integrations.tables import TableError, read_table
+
+    columns, categorical = split_list(args.columns), split_list(args.categorical)
+    try:
+        profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
+        current = read_table(args.current, columns=[*numeric, *cats])
+        if current.empty:
+            raise UsageError(f"{args.current}: the current batch has no rows.")
+        began = time.perf_counter()
+        if profile is None:
+            from alignment_drift.core.drift.profile import ReferenceProfile
+
+            profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats)
+            began = time.perf_counter()  # fitting the reference is not part of testing the batch
+        detector = DriftDetector(
+            profile,
+            numeric=numeric,
+            categorical=cats,
+            alpha=args.alpha,
+            correction=args.correction,
+            numeric_effect_floor=args.numeric_effect_floor,
+            categorical_effect_floor=args.categorical_effect_floor,
+            missing_effect_floor=args.missing_effect_floor,
+        )
+        result = detector.test(current)
+        elapsed = time.perf_counter() - began
+    except (TableError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "elapsed_seconds": elapsed}
+    if args.multivariate == "on" and rows is None:
+        raise UsageError("--multivariate on needs reference rows; pass the reference data instead of a profile.")
+    if args.multivariate != "off" and rows is not None:
+        payload["multivariate"] = _multivariate(rows, current, numeric, cats, args.alpha)
+        payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
+    else:
+        payload["multivariate"] = {"skipped": "a profile holds no rows; pass reference data to run the joint tests"}
+    write_output(to_json(payload) if args.format == "json" else _table(payload), args.output)
+    return EXIT_FAILED if args.fail_on_drift and payload["drift"] else EXIT_OK

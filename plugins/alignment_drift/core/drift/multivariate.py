@@ -1,0 +1,375 @@
+"""Multivariate drift detectors: a domain classifier and a kernel MMD test.
+
+Per-column tests miss changes in the joint distribution, e.g. two columns that
+become correlated while each keeps its marginal. These detectors test the joint
+distribution of the declared columns; like alibi-detect's, they take the
+reference in the constructor and a batch in ``test``. Each side is subsampled
+to at most ``max_rows`` rows (seeded, without replacement), so time and memory
+are bounded for any batch size; the reference subsample is encoded once.
+
+Encoding: numeric columns become ``(x - median) / IQR`` with the reference's
+median and IQR (std if the IQR is 0, then 1); missing values (NaN, +/-inf) get
+the median plus a 0/1 indicator column, for each numeric column with a missing
+value in either subsample. Categorical values are compared as strings and
+one-hot encoded over the reference's ``MAX_CATEGORIES`` most frequent
+categories, plus an "unseen" column (new or rarer) and a "missing" column.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.spatial.distance import pdist, squareform
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from threadpoolctl import threadpool_limits
+
+from .detector import _check_columns, _check_frame, _check_real
+from .univariate import as_float
+
+MultivariateMethod = Literal["domain_classifier", "mmd"]
+#: Most frequent reference categories per column that get their own one-hot column.
+MAX_CATEGORIES = 100
+_PERMUTATION_CHUNK = 64  # permutations per matrix product in the MMD test (bounds memory)
+
+
+@dataclass(frozen=True)
+class MultivariateDrift:
+    """Outcome of one multivariate drift test.
+
+    Attributes
+    ----------
+    method : {"domain_classifier", "mmd"}
+    statistic : float
+        Out-of-fold ROC AUC of the domain classifier, or the unbiased MMD^2.
+    p_value : float
+        In ``[0, 1]``; 1.0 when the test could not run (see ``detail``).
+    alpha : float
+    drift : bool
+        ``p_value <= alpha``.
+    n_reference, n_current : int
+        Rows actually used, after subsampling.
+    detail : str
+        One sentence: what was computed on how many rows.
+    """
+
+    method: MultivariateMethod
+    statistic: float
+    p_value: float
+    alpha: float
+    drift: bool
+    n_reference: int
+    n_current: int
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (plain Python str, float, int and bool only)."""
+        cast: dict[str, Any] = {"method": str, "detail": str, "drift": bool, "n_reference": int, "n_current": int}
+        return {f.name: cast.get(f.name, float)(getattr(self, f.name)) for f in fields(self)}
+
+
+def _check_int(name: str, value: object, low: int, high: int | None = None) -> None:
+    number = int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+    if number is None or number < low or (high is not None and number > high):
+        interval = f"[{low}, inf)" if high is None else f"[{low}, {high}]"
+        raise ValueError(f"The '{name}' parameter must be an int in {interval}. Got {value!r} instead.")
+
+
+def _subsample(frame: pd.DataFrame, max_rows: int, seed: list[int]) -> pd.DataFrame:
+    if len(frame) <= max_rows:
+        return frame
+    rows = np.random.default_rng(seed).choice(len(frame), size=max_rows, replace=False)
+    return frame.iloc[np.sort(rows)]
+
+
+class _Encoder:
+    """Reference-fitted numeric scaling and categorical vocabularies (see the module docstring)."""
+
+    def __init__(self, reference: pd.DataFrame, numeric: tuple[str, ...], categorical: tuple[str, ...]) -> None:
+        self.numeric, self.categorical = numeric, categorical
+        self.center, self.scale = np.zeros(len(numeric)), np.ones(len(numeric))
+        for j, col in enumerate(numeric):
+            values = as_float(reference[col])
+            values = values[np.isfinite(values)]
+            if values.size:
+                q25, q50, q75 = np.percentile(values, [25, 50, 75])
+                spread = q75 - q25 if q75 > q25 else float(np.std(values))
+                self.center[j], self.scale[j] = q50, spread if spread > 0 else 1.0
+        self.categories: list[pd.Index] = []
+        for col in categorical:
+            counts = reference[col].dropna().astype(str).value_counts(sort=True)
+            self.categories.append(pd.Index(sorted(counts.index[:MAX_CATEGORIES])))
+
+    def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Return the features (scaled numeric, then one-hot blocks) and the numeric missing mask."""
+        n = len(frame)
+        missing = np.zeros((n, len(self.numeric)), dtype=bool)
+        blocks = [np.zeros((n, len(self.numeric)))]
+        for j, col in enumerate(self.numeric):
+            values = as_float(frame[col])
+            missing[:, j] = ~np.isfinite(values)
+            blocks[0][~missing[:, j], j] = (values[~missing[:, j]] - self.center[j]) / self.scale[j]
+        for col, cats in zip(self.categorical, self.categories, strict=True):
+            values = frame[col].astype(object)
+            codes = cats.get_indexer(values.astype(str))
+            codes[codes < 0] = len(cats)  # unseen
+            codes[pd.isna(values).to_numpy()] = len(cats) + 1  # missing
+            onehot = np.zeros((n, len(cats) + 2))
+            onehot[np.arange(n), codes] = 1.0
+            blocks.append(onehot)
+        return np.hstack(blocks), missing
+
+
+class _SubsampledDetector:
+    """Validation, reference subsample and encoding shared by both detectors."""
+
+    max_rows: int
+    random_state: int
+
+    def _fit_reference(
+        self, reference: object, numeric: object, categorical: object, alpha: object, min_rows: int
+    ) -> None:
+        frame = _check_frame("reference", reference)
+        num_cols, cat_cols = _check_columns("numeric", numeric), _check_columns("categorical", categorical)
+        if not num_cols and not cat_cols:
+            raise ValueError(
+                "The 'numeric' and 'categorical' parameters must name at least one column. "
+                f"Got {numeric!r} and {categorical!r} instead."
+            )
+        both = sorted(set(num_cols) & set(cat_cols))
+        if both:
+            raise ValueError(f"The 'numeric' and 'categorical' parameters must not share columns. Got {both} instead.")
+        for name, cols in (("numeric", num_cols), ("categorical", cat_cols)):
+            absent = [c for c in cols if c not in frame.columns]
+            if absent:
+                raise ValueError(
+                    f"The '{name}' parameter must name columns of 'reference'. Got {absent}, which are not in "
+                    f"reference, instead. Add them to reference or remove them from '{name}'."
+                )
+        _check_real("alpha", alpha, 0.0, 1.0, "(0, 1)")
+        _check_int("max_rows", self.max_rows, min_rows)
+        _check_int("random_state", self.random_state, 0, 2**32 - 1)
+        self._columns = num_cols + cat_cols
+        self._encoder = _Encoder(frame, num_cols, cat_cols)
+        sample = _subsample(frame, self.max_rows, [self.random_state, 0])
+        self._reference_features, self._reference_missing = self._encoder.encode(sample)
+
+    def _encode_batch(self, batch: object) -> tuple[np.ndarray, np.ndarray]:
+        """Encoded (reference, batch) subsamples, with the missing indicators either side needs."""
+        frame = _check_frame("batch", batch)
+        absent = [c for c in self._columns if c not in frame.columns]
+        if absent:
+            raise ValueError(
+                f"The batch is missing column(s) {absent} that this {type(self).__name__} was built with. "
+                "Add them to the batch, or build the detector with 'numeric'/'categorical' naming only batch columns."
+            )
+        features, missing = self._encoder.encode(_subsample(frame, self.max_rows, [self.random_state, 1]))
+        keep = self._reference_missing.any(axis=0) | missing.any(axis=0)
+        reference = np.hstack([self._reference_features, self._reference_missing[:, keep]])
+        return reference, np.hstack([features, missing[:, keep]])
+
+
+def _result(
+    method: MultivariateMethod, statistic: float, p_value: float, alpha: float, n_ref: int, n_cur: int, detail: str
+) -> MultivariateDrift:
+    p = min(max(p_value, 0.0), 1.0) if math.isfinite(p_value) else 1.0
+    return MultivariateDrift(method, float(statistic), float(p), float(alpha), bool(p <= alpha), n_ref, n_cur, detail)
+
+
+class DomainClassifierDrift(_SubsampledDetector):
+    """Detect drift by training a classifier to tell batch rows from reference rows.
+
+    Reference rows are labelled 0, batch rows 1, and the larger side is subsampled to the smaller one's size so the
+    AUC is not distorted by imbalance. ``HistGradientBoostingClassifier(max_iter=50, max_depth=3)`` (no early
+    stopping) is fitted with stratified K-fold. The statistic is the ROC AUC of the out-of-fold probabilities; the
+    p-value is a one-sided Mann-Whitney U test of batch-row scores greater than reference-row scores (AUC = U / n^2),
+    a calibrated test rather than a fixed AUC cut-off.
+
+    The textbook Mann-Whitney p-value assumes independent scores, but each fold's model learnt the other folds'
+    labels, so a pair of rows in different folds enters U from both sides. With no drift this makes the variance of U
+    up to about twice the textbook value (twice for scores linear in the training labels, 1.8-1.9 times measured
+    here), and the textbook p-value gave 8-13% false alarms at alpha = 0.05 in no-drift simulations (60 to 2000 rows
+    per side). The z-score is therefore divided by sqrt(2), which gave 2.5-5.0% in the same simulations.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        Reference sample (e.g. the training data), at least 1 row.
+    numeric, categorical : sequence of str, default=()
+        Columns to encode (see the module docstring); together at least one, not shared.
+    alpha : float, default=0.05
+        Significance level, in (0, 1).
+    n_folds : int, default=5
+        Stratified folds, in [2, inf). With fewer than ``2 * n_folds`` rows on a side the test is not run.
+    max_rows : int, default=5000
+        Rows kept per side, in [2 * n_folds, inf).
+    random_state : int, default=0
+        Seed for the subsamples, folds and classifier, in [0, 2**32 - 1].
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=400), "y": rng.normal(size=400)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=400), "y": rng.normal(size=400)})
+    >>> result = DomainClassifierDrift(ref, numeric=["x", "y"]).test(cur)
+    >>> result.drift, result.statistic > 0.6
+    (True, True)
+    """
+
+    def __init__(
+        self,
+        reference: pd.DataFrame,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        alpha: float = 0.05,
+        n_folds: int = 5,
+        max_rows: int = 5000,
+        random_state: int = 0,
+    ) -> None:
+        self.reference, self.numeric, self.categorical, self.alpha = reference, numeric, categorical, alpha
+        self.n_folds, self.max_rows, self.random_state = n_folds, max_rows, random_state
+        _check_int("n_folds", n_folds, 2)
+        self._fit_reference(reference, numeric, categorical, alpha, min_rows=2 * n_folds)
+
+    def test(self, batch: pd.DataFrame) -> MultivariateDrift:
+        """Test one batch (a DataFrame with every declared column and at least 1 row) against the reference."""
+        x_ref, x_cur = self._encode_batch(batch)
+        n = min(len(x_ref), len(x_cur))
+        if n < 2 * self.n_folds:
+            why = (
+                f"Domain classifier not run: {len(x_ref)} reference and {len(x_cur)} batch rows, but each side "
+                f"needs at least 2 * n_folds = {2 * self.n_folds}."
+            )
+            return _result("domain_classifier", 0.5, 1.0, self.alpha, len(x_ref), len(x_cur), why)
+        rng = np.random.default_rng([self.random_state, 2])
+        balance = (
+            "the larger side subsampled to balance the classes" if len(x_ref) != len(x_cur) else "already balanced"
+        )
+        x_ref, x_cur = (x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))] for x in (x_ref, x_cur))
+        labels = np.repeat([0, 1], n)
+        model = HistGradientBoostingClassifier(
+            max_iter=50, max_depth=3, early_stopping=False, random_state=self.random_state
+        )
+        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        # one OpenMP thread: on a shared 2-core worker the default thread count made fits ~15x slower
+        with threadpool_limits(limits=1, user_api="openmp"):
+            scores = cross_val_predict(model, np.vstack([x_ref, x_cur]), labels, cv=folds, method="predict_proba")[:, 1]
+        auc = float(roc_auc_score(labels, scores))
+        plain = stats.mannwhitneyu(scores[n:], scores[:n], alternative="greater", method="asymptotic").pvalue
+        p = float(stats.norm.sf(stats.norm.isf(plain) / math.sqrt(2.0)))  # K-fold dependence, see the docstring
+        detail = (
+            f"{self.n_folds}-fold out-of-fold AUC {auc:.3f} of a gradient-boosted domain classifier on {n} "
+            f"reference vs {n} batch rows ({balance}); one-sided Mann-Whitney U p-value {p:.3g} "
+            "(null variance doubled for the cross-fitting)."
+        )
+        return _result("domain_classifier", auc, p, self.alpha, n, n, detail)
+
+
+def _mmd_permutation_test(kernel: np.ndarray, m: int, permutations: int, seed: list[int]) -> tuple[float, int]:
+    """Observed unbiased MMD^2 of rows ``:m`` vs ``m:`` and the number of permuted statistics >= it.
+
+    ``kernel`` is the pooled Gram matrix with a zero diagonal and is never recomputed: a permutation is a 0/1 column
+    ``a`` marking the first sample, whose within sums are ``a'Ka`` and ``(1-a)'K(1-a)`` and cross sum ``a'K(1-a)``.
+    """
+    size, n = kernel.shape[0], kernel.shape[0] - m
+    row_sums = kernel.sum(axis=1)
+    total = float(row_sums.sum())
+
+    def mmd2(assign: np.ndarray) -> np.ndarray:
+        within_x = np.einsum("ij,ij->j", assign, kernel @ assign)
+        x_rows = assign.T @ row_sums
+        within_y = total - 2.0 * x_rows + within_x
+        return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2.0 * (x_rows - within_x) / (m * n)
+
+    observed = float(mmd2(np.repeat([1.0, 0.0], [m, n])[:, None])[0])
+    tolerance = 1e-9 * abs(observed) + 1e-15  # rounding noise in tied statistics counts as a tie
+    rng, count = np.random.default_rng(seed), 0
+    for start in range(0, permutations, _PERMUTATION_CHUNK):
+        assign = np.zeros((size, min(_PERMUTATION_CHUNK, permutations - start)))
+        for j in range(assign.shape[1]):
+            assign[rng.permutation(size)[:m], j] = 1.0
+        count += int(np.count_nonzero(mmd2(assign) >= observed - tolerance))
+    return observed, count
+
+
+class MMDDrift(_SubsampledDetector):
+    """Detect drift with a kernel maximum mean discrepancy (MMD) permutation test.
+
+    The kernel is Gaussian, ``exp(-d^2 / (2 * bandwidth^2))`` on the encoded rows, with the bandwidth set to the
+    median pairwise distance of the pooled subsample (1.0 if that is 0). The statistic is the unbiased MMD^2. The
+    p-value is ``(k + 1) / (B + 1)``, where ``k`` counts the ``B = permutations`` statistics of randomly reassigned
+    pooled rows that are >= the observed one; the one pooled kernel matrix is reused, never recomputed. This form is
+    exact and never 0; alibi-detect (issue 960) computes ``k / B``, which is anti-conservative. Memory is
+    O(max_rows^2) whatever the batch size.
+
+    Parameters
+    ----------
+    reference : pandas.DataFrame
+        Reference sample (e.g. the training data), at least 1 row.
+    numeric, categorical : sequence of str, default=()
+        Columns to encode (see the module docstring); together at least one, not shared.
+    alpha : float, default=0.05
+        Significance level, in (0, 1). The smallest attainable p-value is ``1 / (permutations + 1)``.
+    max_rows : int, default=1500
+        Rows kept per side, in [2, inf).
+    permutations : int, default=199
+        Number of permutations ``B``, in [1, inf).
+    random_state : int, default=0
+        Seed for the subsamples and permutations, in [0, 2**32 - 1].
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> ref = pd.DataFrame({"x": rng.normal(size=300), "y": rng.normal(size=300)})
+    >>> cur = pd.DataFrame({"x": rng.normal(1.0, size=300), "y": rng.normal(size=300)})
+    >>> result = MMDDrift(ref, numeric=["x", "y"], permutations=99).test(cur)
+    >>> result.drift, result.p_value
+    (True, 0.01)
+    """
+
+    def __init__(
+        self,
+        reference: pd.DataFrame,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        alpha: float = 0.05,
+        max_rows: int = 1500,
+        permutations: int = 199,
+        random_state: int = 0,
+    ) -> None:
+        self.reference, self.numeric, self.categorical, self.alpha = reference, numeric, categorical, alpha
+        self.max_rows, self.permutations, self.random_state = max_rows, permutations, random_state
+        _check_int("permutations", permutations, 1)
+        self._fit_reference(reference, numeric, categorical, alpha, min_rows=2)
+
+    def test(self, batch: pd.DataFrame) -> MultivariateDrift:
+        """Test one batch (a DataFrame with every declared column and at least 1 row) against the reference."""
+        x_ref, x_cur = self._encode_batch(batch)
+        m, n = len(x_ref), len(x_cur)
+        if m < 2 or n < 2:
+            why = f"MMD not run: {m} reference and {n} batch rows, but each side needs at least 2."
+            return _result("mmd", 0.0, 1.0, self.alpha, m, n, why)
+        distances = pdist(np.vstack([x_ref, x_cur]))  # condensed: O(max_rows^2)
+        median = float(np.median(distances))
+        bandwidth = median if median > 0 else 1.0
+        np.square(distances, out=distances)
+        distances *= -0.5 / bandwidth**2
+        kernel = squareform(np.exp(distances, out=distances))  # zero diagonal
+        mmd2, k = _mmd_permutation_test(kernel, m, self.permutations, [self.random_state, 3])
+        p = (k + 1) / (self.permutations + 1)
+        how = f"median-heuristic bandwidth {bandwidth:.3g}" if median > 0 else "bandwidth 1.0 (median distance is 0)"
+        detail = (
+            f"Unbiased MMD^2 {mmd2:.3g} with a Gaussian kernel ({how}) on {m} reference vs {n} batch rows; "
+            f"permutation p-value ({k} + 1) / ({self.permutations} + 1) = {p:.3g}."
+        )
+        return _result("mmd", mmd2, p, self.alpha, m, n, detail)

@@ -1,0 +1,267 @@
+"""Reference profiles: fitted once, saved without pickle, merged across partitions.
+
+A :class:`ReferenceProfile` holds, per column, what the drift tests need:
+
+- numeric: a :class:`~alignment_drift.core.drift.sketch.QuantileSummary` of the
+  finite values (exact up to ``bins`` distinct values, otherwise with a tracked
+  CDF error bound), the missing count (NaN, None and ±inf), and the interquartile
+  range and standard deviation used to scale effect sizes;
+- categorical: the count of every category (values as strings), folding the
+  rarest into ``__other__`` beyond ``max_categories``, and the missing count.
+
+File format (``alignment-drift/profile@1``): one Parquet file with one row per
+summary point or category — columns ``column`` (str), ``kind`` (``numeric`` |
+``categorical``), ``value`` (float64, numeric points), ``category`` (str),
+``weight`` (int64) — and a JSON document in the Parquet key-value metadata
+under ``alignment_drift.profile``: schema, row count, and per column its kind,
+missing count, rank error, IQR and std. No pickle, readable by any Parquet tool.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from alignment_drift.core.drift.sketch import QuantileSummary
+from alignment_drift.core.drift.univariate import as_float
+
+__all__ = ["OTHER", "PROFILE_SCHEMA", "ColumnProfile", "ReferenceProfile", "numeric_values"]
+
+PROFILE_SCHEMA = "alignment-drift/profile@1"
+OTHER = "__other__"
+_META_KEY = b"alignment_drift.profile"
+
+
+def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
+    """The finite float values of a column (bools as 0/1, datetimes as UTC seconds) and its missing count."""
+    values = as_float(series)
+    finite = np.isfinite(values)
+    return values[finite], int(values.size - finite.sum())
+
+
+def _category_counts(series: pd.Series) -> tuple[dict[str, int], int]:
+    missing = int(series.isna().sum())
+    counts: dict[str, int] = {}
+    for key, value in series.value_counts(sort=False, dropna=True).items():
+        if value:  # distinct raw values may map to one string ("1" and 1)
+            counts[str(key)] = counts.get(str(key), 0) + int(value)
+    return counts, missing
+
+
+def _fold(counts: dict[str, int], limit: int) -> dict[str, int]:
+    if len(counts) <= limit:
+        return counts
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    kept = dict(ranked[: limit - 1])
+    kept[OTHER] = kept.get(OTHER, 0) + sum(v for _, v in ranked[limit - 1 :])
+    return kept
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """The profile of one column."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    n: int
+    missing: int
+    summary: QuantileSummary | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def present(self) -> int:
+        return self.n - self.missing
+
+    @property
+    def missing_rate(self) -> float:
+        return self.missing / self.n if self.n else 0.0
+
+    def scale(self) -> tuple[float, str]:
+        """The numeric effect scale: the IQR, else the std, else 1 — and a note when a fallback was used."""
+        s = self.summary
+        if s is None or s.n == 0:
+            return 1.0, "no reference values; effect scaled by 1.0"
+        q1, q3 = s.quantiles(np.array([0.25, 0.75]))
+        if q3 > q1:
+            return float(q3 - q1), ""
+        mean = float(np.average(s.values, weights=s.weights))
+        std = float(np.sqrt(np.average((s.values - mean) ** 2, weights=s.weights)))
+        if std > 0:
+            return std, "reference IQR is 0; effect scaled by reference std"
+        return 1.0, "reference is constant; effect scaled by 1.0"
+
+    def merge(self, other: ColumnProfile, *, bins: int, max_categories: int) -> ColumnProfile:
+        if (other.name, other.kind) != (self.name, self.kind):
+            raise ValueError(f"Cannot merge profiles of {self.name!r} ({self.kind}) and {other.name!r} ({other.kind}).")
+        n, missing = self.n + other.n, self.missing + other.missing
+        if self.kind == "numeric":
+            assert self.summary is not None and other.summary is not None
+            return replace(self, n=n, missing=missing, summary=self.summary.merge(other.summary, capacity=bins))
+        counts = dict(self.counts)
+        for key, value in other.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        return replace(self, n=n, missing=missing, counts=_fold(counts, max_categories))
+
+
+@dataclass(frozen=True)
+class ReferenceProfile:
+    """Fitted, mergeable statistics of reference data, column by column."""
+
+    columns: dict[str, ColumnProfile]
+    n_rows: int
+    bins: int = 4096
+    max_categories: int = 200
+
+    @classmethod
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        bins: int = 4096,
+        max_categories: int = 200,
+    ) -> ReferenceProfile:
+        """Profile the given columns of ``frame``.
+
+        Examples
+        --------
+        >>> frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
+        >>> profile = ReferenceProfile.fit(frame, numeric=["x"], categorical=["c"])
+        >>> profile.columns["c"].counts, profile.columns["x"].summary.exact
+        ({'a': 50, 'b': 50}, True)
+        """
+        if bins < 2:
+            raise ValueError(f"The 'bins' parameter must be >= 2. Got {bins} instead.")
+        if max_categories < 2:
+            raise ValueError(f"The 'max_categories' parameter must be >= 2. Got {max_categories} instead.")
+        missing_cols = [c for c in (*numeric, *categorical) if c not in frame.columns]
+        if missing_cols:
+            raise ValueError(f"Columns {missing_cols} are not in the reference data; fix the column names.")
+        columns: dict[str, ColumnProfile] = {}
+        for name in numeric:
+            values, missing = numeric_values(frame[name])
+            summary = QuantileSummary.fit(values, capacity=bins)
+            columns[name] = ColumnProfile(name, "numeric", len(frame), missing, summary=summary)
+        for name in categorical:
+            counts, missing = _category_counts(frame[name])
+            columns[name] = ColumnProfile(
+                name, "categorical", len(frame), missing, counts=_fold(counts, max_categories)
+            )
+        return cls(columns, len(frame), bins, max_categories)
+
+    @classmethod
+    def fit_chunks(cls, chunks: Iterable[pd.DataFrame], **kwargs: Any) -> ReferenceProfile:
+        """Fit chunk by chunk (e.g. parquet row groups) and merge as a balanced tree.
+
+        Memory holds one chunk plus ``log2(chunks)`` profiles: a binary counter
+        merges two profiles whenever they cover the same number of chunks, so
+        the summaries' error bound grows with ``log2`` of the chunk count.
+        """
+        stack: list[tuple[int, ReferenceProfile]] = []
+        for chunk in chunks:
+            size, part = 1, cls.fit(chunk, **kwargs)
+            while stack and stack[-1][0] == size:
+                size, part = size * 2, stack.pop()[1].merge(part)
+            stack.append((size, part))
+        if not stack:
+            raise ValueError("No chunks to profile: the reference is empty.")
+        profile = stack.pop()[1]
+        while stack:
+            profile = stack.pop()[1].merge(profile)
+        return profile
+
+    def merge(self, other: ReferenceProfile) -> ReferenceProfile:
+        """The profile of both references' rows (numeric errors add; see :mod:`sketch`)."""
+        if set(self.columns) != set(other.columns):
+            raise ValueError(
+                f"Profiles cover different columns: {sorted(set(self.columns) ^ set(other.columns))}; "
+                "fit both with the same column lists."
+            )
+        bins, max_categories = min(self.bins, other.bins), min(self.max_categories, other.max_categories)
+        merged = {
+            name: col.merge(other.columns[name], bins=bins, max_categories=max_categories)
+            for name, col in self.columns.items()
+        }
+        return ReferenceProfile(merged, self.n_rows + other.n_rows, bins, max_categories)
+
+    def save(self, path: Path | str) -> Path:
+        """Write the profile as one Parquet file with JSON metadata (format ``alignment-drift/profile@1``)."""
+        path = Path(path)
+        names, kinds, values, categories, weights = [], [], [], [], []
+        meta: dict[str, Any] = {
+            "schema": PROFILE_SCHEMA,
+            "n_rows": self.n_rows,
+            "bins": self.bins,
+            "max_categories": self.max_categories,
+            "columns": {},
+        }
+        for col in self.columns.values():
+            info: dict[str, Any] = {"kind": col.kind, "n": col.n, "missing": col.missing}
+            if col.kind == "numeric":
+                assert col.summary is not None
+                k = col.summary.values.size
+                names += [col.name] * k
+                kinds += ["numeric"] * k
+                values += col.summary.values.tolist()
+                categories += [None] * k
+                weights += col.summary.weights.tolist()
+                info["rank_error"] = col.summary.rank_error
+                info["scale"], info["scale_note"] = col.scale()
+            else:
+                names += [col.name] * len(col.counts)
+                kinds += ["categorical"] * len(col.counts)
+                values += [None] * len(col.counts)
+                categories += list(col.counts)
+                weights += list(col.counts.values())
+            meta["columns"][col.name] = info
+        table = pa.table(
+            {
+                "column": pa.array(names, pa.string()),
+                "kind": pa.array(kinds, pa.string()),
+                "value": pa.array(values, pa.float64()),
+                "category": pa.array(categories, pa.string()),
+                "weight": pa.array(weights, pa.int64()),
+            }
+        ).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> ReferenceProfile:
+        """Read a profile written by :meth:`save`; a wrong file says what it is and what was expected."""
+        path = Path(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as error:
+            raise ValueError(f"{path} is not a readable profile (Parquet expected): {error}") from None
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise ValueError(f"{path} is a Parquet file but not an alignment-drift profile (no profile metadata).")
+        meta = json.loads(raw)
+        if meta.get("schema") != PROFILE_SCHEMA:
+            raise ValueError(
+                f"{path} has profile schema {meta.get('schema')!r}; this version reads {PROFILE_SCHEMA!r}."
+            )
+        frame = table.to_pandas()
+        columns: dict[str, ColumnProfile] = {}
+        for name, info in meta["columns"].items():
+            rows = frame[frame["column"] == name]
+            if info["kind"] == "numeric":
+                summary = QuantileSummary(
+                    rows["value"].to_numpy(float), rows["weight"].to_numpy(np.int64), int(info["rank_error"])
+                )
+                columns[name] = ColumnProfile(name, "numeric", info["n"], info["missing"], summary=summary)
+            else:
+                counts = dict(zip(rows["category"].astype(str), rows["weight"].astype(int).tolist(), strict=True))
+                columns[name] = ColumnProfile(name, "categorical", info["n"], info["missing"], counts=counts)
+        return cls(columns, int(meta["n_rows"]), int(meta["bins"]), int(meta["max_categories"]))

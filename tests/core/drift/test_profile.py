@@ -1,0 +1,172 @@
+"""Reference profiles: exact when small, provably bounded when compressed, mergeable, saved without pickle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from scipy import stats
+
+from alignment_drift.core.drift import DriftDetector
+from alignment_drift.core.drift.profile import OTHER, PROFILE_SCHEMA, ReferenceProfile
+from alignment_drift.core.drift.profile_tests import ks_statistic, numeric_profile_drift
+from alignment_drift.core.drift.sketch import QuantileSummary
+
+
+def _ecdf_gap(summary: QuantileSummary, data: np.ndarray) -> float:
+    """sup |F_summary - F_data| over every data point and summary point (both sides of each step)."""
+    data = np.sort(data)
+    points = np.concatenate((data, summary.values))
+    f_data = np.searchsorted(data, points, side="right") / data.size
+    f_data_left = np.searchsorted(data, points, side="left") / data.size
+    cum = np.concatenate(([0], np.cumsum(summary.weights))) / summary.n
+    f_sum = cum[np.searchsorted(summary.values, points, side="right")]
+    f_sum_left = cum[np.searchsorted(summary.values, points, side="left")]
+    return float(max(np.max(np.abs(f_sum - f_data)), np.max(np.abs(f_sum_left - f_data_left))))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(np.random.default_rng(0).normal(size=50_000), id="continuous"),
+        pytest.param(np.random.default_rng(1).lognormal(size=50_000), id="heavy-tail"),
+        pytest.param(np.random.default_rng(2).integers(0, 30, 50_000).astype(float), id="few-atoms"),
+        pytest.param(np.concatenate([np.zeros(30_000), np.random.default_rng(3).normal(size=20_000)]), id="big-atom"),
+    ],
+)
+def test_summary_cdf_error_is_within_its_stated_bound(data: np.ndarray) -> None:
+    summary = QuantileSummary.fit(data, capacity=256)
+    assert summary.n == data.size
+    assert len(summary.values) <= 512
+    assert _ecdf_gap(summary, data) <= summary.error_bound + 1e-12
+
+
+def test_small_summaries_are_exact_and_recover_the_data() -> None:
+    data = np.random.default_rng(4).normal(size=1000)
+    summary = QuantileSummary.fit(data, capacity=4096)
+    assert summary.exact and summary.error_bound == 0
+    np.testing.assert_array_equal(summary.expand(), np.sort(data))
+
+
+@pytest.mark.parametrize("parts", [2, 7, 40])
+def test_merge_of_partitions_equals_fit_of_the_whole_within_the_bound(parts: int) -> None:
+    data = np.random.default_rng(parts).normal(size=80_000)
+    chunks = np.array_split(data, parts)
+    merged = QuantileSummary.merge_all([QuantileSummary.fit(c, capacity=512) for c in chunks], capacity=512)
+    whole = QuantileSummary.fit(data, capacity=512)
+    assert merged.n == whole.n == data.size
+    # both are within their bounds of the data, hence within the sum of bounds of each other
+    assert _ecdf_gap(merged, data) <= merged.error_bound + 1e-12
+    grid = np.linspace(-4, 4, 2001)
+    assert np.max(np.abs(merged.cdf(grid) - whole.cdf(grid))) <= merged.error_bound + whole.error_bound + 1e-12
+    assert merged.error_bound <= 2 * (np.ceil(np.log2(parts)) + 1) / 512
+
+
+def _frame(n: int, seed: int, *, shift: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x": rng.normal(shift, 1, n),
+            "k": rng.integers(0, 5, n),
+            "c": rng.choice(["a", "b", "c"], n),
+            "m": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        }
+    )
+
+
+def test_profile_merge_counts_and_missing_add_up() -> None:
+    a, b = _frame(3000, 1), _frame(5000, 2)
+    kwargs = {"numeric": ["x", "k", "m"], "categorical": ["c"]}
+    merged = ReferenceProfile.fit(a, **kwargs).merge(ReferenceProfile.fit(b, **kwargs))
+    whole = ReferenceProfile.fit(pd.concat([a, b], ignore_index=True), **kwargs)
+    assert merged.n_rows == whole.n_rows == 8000
+    assert merged.columns["c"].counts == whole.columns["c"].counts
+    assert merged.columns["m"].missing == whole.columns["m"].missing
+    np.testing.assert_array_equal(merged.columns["k"].summary.expand(), whole.columns["k"].summary.expand())
+
+
+def test_fit_chunks_streams_and_bounds_the_error() -> None:
+    frame = _frame(64_000, 10)
+    chunks = [frame.iloc[i : i + 2000] for i in range(0, len(frame), 2000)]
+    profile = ReferenceProfile.fit_chunks(chunks, numeric=["x", "k", "m"], categorical=["c"], bins=512)
+    whole = ReferenceProfile.fit(frame, numeric=["x", "k", "m"], categorical=["c"], bins=512)
+    assert profile.n_rows == 64_000
+    assert profile.columns["c"].counts == whole.columns["c"].counts
+    x = profile.columns["x"].summary
+    assert _ecdf_gap(x, frame["x"].to_numpy()) <= x.error_bound + 1e-12
+    assert x.error_bound <= 8 / 512
+
+
+def test_save_and_load_round_trip_is_plain_parquet_with_json_metadata(tmp_path) -> None:
+    profile = ReferenceProfile.fit(_frame(20_000, 5), numeric=["x", "k", "m"], categorical=["c"], bins=512)
+    path = profile.save(tmp_path / "profile.parquet")
+    table = pq.read_table(path)
+    assert table.column_names == ["column", "kind", "value", "category", "weight"]
+    meta = json.loads(table.schema.metadata[b"alignment_drift.profile"])
+    assert meta["schema"] == PROFILE_SCHEMA and meta["n_rows"] == 20_000
+    loaded = ReferenceProfile.load(path)
+    for name, col in profile.columns.items():
+        other = loaded.columns[name]
+        assert (other.kind, other.n, other.missing, other.counts) == (col.kind, col.n, col.missing, col.counts)
+        if col.summary is not None:
+            np.testing.assert_array_equal(other.summary.values, col.summary.values)
+            np.testing.assert_array_equal(other.summary.weights, col.summary.weights)
+            assert other.summary.rank_error == col.summary.rank_error
+
+
+def test_loading_something_else_says_what_it_is(tmp_path) -> None:
+    plain = tmp_path / "plain.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(plain)
+    with pytest.raises(ValueError, match="not an alignment-drift profile"):
+        ReferenceProfile.load(plain)
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match="not a readable profile"):
+        ReferenceProfile.load(junk)
+
+
+def test_rare_categories_fold_into_other_and_current_rare_ones_count_there() -> None:
+    rng = np.random.default_rng(6)
+    values = np.concatenate([rng.choice(["a", "b"], 9000), [f"rare{i}" for i in range(1000)]])
+    profile = ReferenceProfile.fit(pd.DataFrame({"c": values}), categorical=["c"], max_categories=10)
+    counts = profile.columns["c"].counts
+    assert len(counts) == 10 and counts[OTHER] >= 990
+    batch = pd.DataFrame({"c": np.concatenate([rng.choice(["a", "b"], 900), [f"rare{i}" for i in range(100)]])})
+    result = DriftDetector(profile, categorical=["c"]).test(batch).columns[0]
+    assert result.unseen_categories == ()
+    assert not result.drift
+    assert "outside the profile's top categories" in result.note
+
+
+def test_ks_against_a_compressed_profile_is_within_the_bound_of_scipy() -> None:
+    rng = np.random.default_rng(7)
+    reference, current = rng.normal(size=200_000), rng.normal(0.02, 1, 150_000)
+    profile = ReferenceProfile.fit(pd.DataFrame({"x": reference}), numeric=["x"], bins=1024)
+    column = profile.columns["x"]
+    exact = stats.ks_2samp(reference, current, method="asymp")
+    ours = numeric_profile_drift(column, current)
+    assert abs(ks_statistic(column, np.sort(current)) - exact.statistic) <= column.summary.error_bound + 1e-12
+    assert abs(ours.statistic - exact.statistic) <= column.summary.error_bound + 1e-12
+    assert ours.p_value == pytest.approx(exact.pvalue, rel=0.5, abs=1e-6)
+    assert "within" in ours.note
+
+
+def test_the_profile_and_the_raw_reference_give_the_same_verdicts() -> None:
+    reference, batch = _frame(30_000, 8), _frame(20_000, 9, shift=0.3)
+    kwargs = {"numeric": ["x", "k", "m"], "categorical": ["c"]}
+    from_frame = DriftDetector(reference, **kwargs).test(batch)
+    from_profile = DriftDetector(ReferenceProfile.fit(reference, **kwargs), **kwargs).test(batch)
+    assert from_frame.drifted_columns() == from_profile.drifted_columns() == ["x"]
+    for a, b in zip(from_frame.columns, from_profile.columns, strict=True):
+        assert a.statistic == pytest.approx(b.statistic)
+
+
+def test_profile_of_the_wrong_kind_is_refused() -> None:
+    profile = ReferenceProfile.fit(_frame(100, 1), numeric=["x"], categorical=["c"])
+    with pytest.raises(ValueError, match="cannot test column 'c' as numeric: it is profiled as categorical"):
+        DriftDetector(profile, numeric=["c"])
+    with pytest.raises(ValueError, match="cannot test column 'zz' as numeric: it is absent"):
+        DriftDetector(profile, numeric=["zz"])
