@@ -32,6 +32,15 @@ __all__ = ["build_dags", "monitor_dag", "retrain_dag", "retrain_request_asset"]
 _PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
 
 
+def _pipeline(module: str) -> Any:
+    """A pipeline module, imported inside a task with Airflow connections available to the sources."""
+    import importlib
+
+    import alignment_drift.airflow.connections  # noqa: F401  registers the conn_id resolver for this process
+
+    return importlib.import_module(f"alignment_drift.pipeline.{module}")
+
+
 def retrain_request_asset(model: str) -> Asset:
     """The asset whose events are a model's retrain requests (``extra``: model, verdict, reason, interval)."""
     return Asset(name=f"alignment_drift.{model}.retrain_request", uri=f"alignment-drift://{model}/retrain-request")
@@ -66,32 +75,32 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     def monitor() -> None:
         @task
         def pull() -> dict[str, Any]:
-            from alignment_drift.pipeline import ingest as steps
+            steps = _pipeline("ingest")
 
             start, end = _interval()
             return steps.pull(spec, settings(), start=start, end=end)
 
         @task
         def validate(pulled: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import ingest as steps
+            steps = _pipeline("ingest")
 
             return steps.validate(spec, settings(), pulled)
 
         @task
         def drift(pulled: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            steps = _pipeline("monitor")
 
             return steps.drift(spec, settings(), pulled, validation)
 
         @task
         def benchmarks(pulled: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            steps = _pipeline("monitor")
 
             return steps.benchmarks(spec, settings(), pulled, validation)
 
         @task
         def trend(pulled: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import trends as steps
+            steps = _pipeline("trends")
 
             return steps.trends(spec, settings(), pulled, drift_out, bench_out)
 
@@ -103,13 +112,13 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             bench_out: dict[str, Any],
             trend_out: dict[str, Any],
         ) -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            steps = _pipeline("monitor")
 
             return steps.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
 
         @task
         def record(check: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import monitor as steps
+            steps = _pipeline("monitor")
 
             context = get_current_context()
             return steps.record(spec, settings(), check, dag_id=context["dag"].dag_id, run_id=context["run_id"])
@@ -209,7 +218,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def assemble(req: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import retrain as steps
+            steps = _pipeline("retrain")
 
             end = req.get("data_interval_end")
             as_of = dt.datetime.fromisoformat(end) if end else dt.datetime.now(dt.UTC)
@@ -217,7 +226,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def train(req: dict[str, Any], assembled: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import retrain as steps
+            steps = _pipeline("retrain")
 
             tags = {
                 "airflow_dag_id": req["dag_id"],
@@ -228,13 +237,13 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import retrain as steps
+            steps = _pipeline("retrain")
 
             return steps.gate(spec, settings(), trained)
 
         @task
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-            from alignment_drift.pipeline import retrain as steps
+            steps = _pipeline("retrain")
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 

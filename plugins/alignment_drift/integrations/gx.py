@@ -3,7 +3,8 @@
 GX is called directly and imported lazily (the import costs seconds). The
 ephemeral context, its pandas batch definition and each loaded suite are cached
 per process; suites are keyed by resolved path, mtime and size, so an edited
-suite file is reloaded without a restart.
+suite file is reloaded without a restart. Outcomes and summaries are built by
+:mod:`alignment_drift.integrations.gx_report`.
 """
 
 from __future__ import annotations
@@ -11,91 +12,41 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import enum
 import json
-import math
 import os
 import threading
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-SEVERITIES = ("critical", "warning", "info")
-_DEFAULT_SEVERITY = "critical"  # what GX 1.x assigns when a suite gives none
+from alignment_drift.integrations.gx_report import (
+    DEFAULT_SEVERITY,
+    SEVERITIES,
+    ExpectationOutcome,
+    ValidationSummary,
+    evidence_safe,
+    outcome,
+)
+
+__all__ = [
+    "SEVERITIES",
+    "ExpectationOutcome",
+    "SuiteLoadError",
+    "ValidationSummary",
+    "cache_info",
+    "load_suite",
+    "validate_dataframe",
+]
+
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {"context": None, "batch_definition": None}
 _SUITES: dict[tuple[str, int, int], Any] = {}
 _COUNTERS = {"context_creations": 0, "suite_loads": 0}
-_SKIP = {"column", "batch_id", "row_condition", "condition_parser"}
 
 
 class SuiteLoadError(ValueError):
     """An expectation suite file is missing, unreadable or malformed."""
-
-
-@dataclass(frozen=True)
-class ExpectationOutcome:
-    """Outcome of one expectation, flattened for logs, XCom and reports.
-
-    Attributes
-    ----------
-    type, column, severity : str
-        GX expectation type, column checked (``None`` for table expectations),
-        and ``"critical"``, ``"warning"`` or ``"info"``.
-    success : bool
-        False if the expectation failed or raised while being evaluated.
-    unexpected_percent, observed_value : float or None, Any
-        Percent of non-null values breaking a column-map expectation; JSON-able
-        observed value of an aggregate expectation.
-    message : str
-        What was expected and what was observed.
-    """
-
-    type: str
-    column: str | None
-    severity: str
-    success: bool
-    unexpected_percent: float | None
-    observed_value: Any
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ValidationSummary:
-    """Result of validating one batch against one suite.
-
-    Attributes
-    ----------
-    suite : str
-    success : bool
-        True when no critical expectation failed; warnings do not count.
-    evaluated, successful : int
-        Expectations evaluated and passed, as counted by GX.
-    critical_failures, warnings, infos : tuple of ExpectationOutcome
-        Failed or errored expectations, by severity.
-    """
-
-    suite: str
-    success: bool
-    evaluated: int
-    successful: int
-    critical_failures: tuple[ExpectationOutcome, ...]
-    warnings: tuple[ExpectationOutcome, ...]
-    infos: tuple[ExpectationOutcome, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        out = asdict(self)
-        for key in ("critical_failures", "warnings", "infos"):
-            out[key] = list(out[key])
-        return out
 
 
 def load_suite(path: Path) -> dict[str, Any]:
@@ -155,7 +106,7 @@ def _suite_problems(data: Any) -> list[str]:
             problems.append(f"expectations[{i}].type must be an 'expect_...' name")
         if not isinstance(exp.get("kwargs", {}), dict):
             problems.append(f"expectations[{i}].kwargs must be an object")
-        if exp.get("severity", _DEFAULT_SEVERITY) not in SEVERITIES:
+        if exp.get("severity", DEFAULT_SEVERITY) not in SEVERITIES:
             problems.append(f"expectations[{i}].severity must be in {SEVERITIES}")
     return problems
 
@@ -262,7 +213,7 @@ def validate_dataframe(df: pd.DataFrame, suite_path: Path) -> tuple[ValidationSu
     with _LOCK:
         batch = _get_context()[1].get_batch(batch_parameters={"dataframe": df})
         result = batch.validate(suite, result_format="SUMMARY")
-    failed = [o for o in map(_outcome, result.results) if not o.success]
+    failed = [o for o in map(outcome, result.results) if not o.success]
     critical = tuple(o for o in failed if o.severity == "critical")
     summary = ValidationSummary(
         suite=str(suite.name),
@@ -273,92 +224,4 @@ def validate_dataframe(df: pd.DataFrame, suite_path: Path) -> tuple[ValidationSu
         warnings=tuple(o for o in failed if o.severity == "warning"),
         infos=tuple(o for o in failed if o.severity == "info"),
     )
-    return summary, _json_safe(result.to_json_dict())
-
-
-def _outcome(er: Any) -> ExpectationOutcome:
-    cfg, result = er.expectation_config, er.result or {}
-    kwargs = dict(cfg.kwargs)
-    severity = getattr(cfg, "severity", None)  # a FailureSeverity enum in GX 1.24
-    severity = str(getattr(severity, "value", severity) or _DEFAULT_SEVERITY).lower()
-    error = _exception_message(er.exception_info)
-    unexpected = _json_safe(result.get("unexpected_percent"))
-    observed = _json_safe(result.get("observed_value"))
-    success = bool(er.success) and error is None
-    desc = _describe(cfg.type, kwargs)
-    if error is not None:
-        message = f"{desc}; it could not be evaluated: {error}"
-    elif success:
-        message = f"{desc}; passed"
-    elif cfg.type == "expect_table_columns_to_match_set":
-        missing = (result.get("details") or {}).get("mismatched", {}).get("missing")
-        message = f"{desc}; observed missing columns: {_json_safe(missing)}"
-    elif unexpected is not None:
-        sample = _json_safe(result.get("partial_unexpected_list") or [])[:5]
-        tolerated = 100.0 * (1.0 - float(kwargs.get("mostly") or 1.0))
-        message = f"{desc}; observed {unexpected:.2f}% unexpected values (tolerated: {tolerated:.2f}%), e.g. {sample}"
-    else:
-        message = f"{desc}; observed {observed!r}"
-    return ExpectationOutcome(
-        type=str(cfg.type),
-        column=kwargs.get("column"),
-        severity=severity,
-        success=success,
-        unexpected_percent=None if unexpected is None else float(unexpected),
-        observed_value=observed,
-        message=message,
-    )
-
-
-def _exception_message(info: Any) -> str | None:
-    """Return the error of an expectation that raised, else ``None``."""
-    # GX 1.24: {raised_exception, exception_message, ...} for an expectation that
-    # ran; a dict of those keyed by metric id when a metric raised.
-    if not isinstance(info, dict) or not info:
-        return None
-    entries = [info] if "raised_exception" in info else list(info.values())
-    messages = [
-        str(e.get("exception_message") or "unknown error")
-        for e in entries
-        if isinstance(e, dict) and e.get("raised_exception")
-    ]
-    return "; ".join(dict.fromkeys(messages)) or None
-
-
-def _describe(kind: str, kw: dict[str, Any]) -> str:
-    """Say what an expectation wants, e.g. "column 'score': expected values to be ..."."""
-    args = ", ".join(f"{k}={_json_safe(v)}" for k, v in kw.items() if k not in _SKIP)
-    what = kind.removeprefix("expect_").removeprefix("column_").replace("_", " ")
-    text = f"column '{kw['column']}'" if kw.get("column") else "table"
-    text += f": expected {what}" + (f" ({args})" if args else "")
-    cond = kw.get("row_condition")
-    if isinstance(cond, dict) and cond.get("type") == "comparison":  # GX 1.x JSON
-        name = (cond.get("column") or {}).get("name")
-        cond = f"{name} {cond.get('operator')} {cond.get('parameter')!r}"
-    elif isinstance(cond, dict):  # e.g. a deprecated string condition
-        cond = cond.get("pass_through_filter") or cond
-    return text + (f" where {cond}" if cond else "")
-
-
-def _json_safe(value: Any) -> Any:
-    """Convert numpy, pandas, datetime and enum values to plain JSON (NaN -> None)."""
-    value = value.value if isinstance(value, enum.Enum) else value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.datetime64):
-        value = pd.Timestamp(value)  # NaT becomes pd.NaT
-    elif isinstance(value, (np.generic, np.ndarray)):
-        return _json_safe(value.tolist())
-    if value is None or value is pd.NA or value is pd.NaT or isinstance(value, bool):
-        return value if isinstance(value, bool) else None
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    return str(value)
+    return summary, evidence_safe(result.to_json_dict())

@@ -1,26 +1,29 @@
 """Quarantine a prediction-log batch that failed validation.
 
 The original bytes are copied (a single file, or every file of a folder of
-partitions with relative paths kept) to ``<quarantine_root>/<model>/<interval_start>/``
-with a ``manifest.json`` beside them. Every copy is checked against the sha256
-of its source. The folder is built in a hidden temporary sibling and renamed into
-place, so a reader never sees a half-written quarantine and quarantining the
-same night again replaces the previous contents.
+partitions with relative paths kept, from local disk or streamed from an object
+store) to ``<quarantine_root>/<model>/<interval_start>/`` with a ``manifest.json``
+beside them. Every copy is checked against the sha256 of its source. The folder
+is built in a hidden temporary sibling and renamed into place, so a reader never
+sees a half-written quarantine and quarantining the same night again replaces
+the previous contents (the earlier manifest's gist is kept in ``history``).
+A release (``alignment-drift release-quarantine``) is recorded in the manifest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import hashlib
 import json
-import math
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Protocol
+
+from alignment_drift.integrations.gx_report import json_safe
 
 SCHEMA = "alignment-drift/quarantine@1"
 MANIFEST_NAME = "manifest.json"
@@ -31,19 +34,19 @@ class QuarantineError(RuntimeError):
     """A batch could not be quarantined faithfully."""
 
 
+class NothingQuarantined(LookupError):
+    """No quarantine (or no unreleased one) exists for the night asked for."""
+
+
+class Openable(Protocol):
+    """A member file that is not on local disk (e.g. an object in a store)."""
+
+    def open(self) -> IO[bytes]: ...
+
+
 @dataclass(frozen=True)
 class QuarantinedFile:
-    """One copied file.
-
-    Attributes
-    ----------
-    path : str
-        POSIX path relative to the quarantine folder (and to a source folder).
-    bytes : int
-        Size of the copy.
-    sha256 : str
-        Hex digest of the copy, equal to that of the source.
-    """
+    """One copied file: ``path`` relative to the quarantine folder (POSIX), ``bytes``, ``sha256`` (= the source's)."""
 
     path: str
     bytes: int
@@ -60,16 +63,16 @@ class QuarantineRecord:
 
     Attributes
     ----------
-    path : Path
-        The quarantine folder ``<root>/<model>/<interval_start>``.
-    manifest_path : Path
-        Its ``manifest.json``.
+    path, manifest_path : Path
+        The quarantine folder ``<root>/<model>/<interval_start>`` and its ``manifest.json``.
     files : tuple of QuarantinedFile
-        Copied files; empty when the batch was missing.
-    reason : str
-        Why the batch was quarantined.
-    model, interval_start : str
-        The model and the night, as given.
+        Copied files; empty when the batch was missing (or refused).
+    reason, model, interval_start : str
+        Why, and the model and night as given.
+    sha256 : str or None
+        Digest of the copies concatenated in order (equal to the batch's fingerprint at pull); None without files.
+    bytes : int
+        Total size of the copies.
     """
 
     path: Path
@@ -78,6 +81,8 @@ class QuarantineRecord:
     reason: str
     model: str
     interval_start: str
+    sha256: str | None = None
+    bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -88,16 +93,20 @@ class QuarantineRecord:
             "reason": self.reason,
             "model": self.model,
             "interval_start": self.interval_start,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
         }
 
 
-def sha256_file(path: Path) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks.
+def sha256_file(path: Path | Openable, *also: Any) -> str:
+    """Return the hex sha256 of a file (or a store object), read in 1 MiB chunks.
 
     Parameters
     ----------
-    path : Path
+    path : Path or Openable
         File to hash.
+    *also : hashlib objects
+        Also fed every chunk (e.g. the digest of a whole batch).
 
     Returns
     -------
@@ -105,39 +114,50 @@ def sha256_file(path: Path) -> str:
         64 hex characters.
     """
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open(path, "rb") if isinstance(path, (str, os.PathLike)) else path.open() as fh:
         while chunk := fh.read(CHUNK_SIZE):
             digest.update(chunk)
+            for other in also:
+                other.update(chunk)
     return digest.hexdigest()
 
 
 def quarantine_batch(
-    source: Path,
+    source: Path | str,
     *,
     quarantine_root: Path,
     model: str,
     interval_start: str,
     reason: str,
     details: dict[str, Any],
+    members: Sequence[tuple[str, Path | Openable]] | None = None,
+    data_interval: dict[str, str] | None = None,
+    source_exists: bool | None = None,
 ) -> QuarantineRecord:
     """Copy a batch's original bytes into quarantine and write its manifest.
 
     Parameters
     ----------
-    source : Path
-        The batch file, or a folder of partition files. If it does not exist,
-        only the manifest is written (``files: []``).
+    source : Path or str
+        The batch file or folder of partitions (missing: only the manifest is
+        written, ``files: []``); with ``members``, only its name (e.g. an ``s3://`` URI).
     quarantine_root : Path
         Root of all quarantines.
-    model : str
-        Model name; one folder level, so no path separators.
-    interval_start : str
-        Start of the night's data interval (e.g. ISO timestamp); one folder level.
+    model, interval_start : str
+        Model name and start of the night's interval; one folder level each, no separators.
     reason : str
         Why the batch is quarantined, for humans.
     details : dict
-        JSON-able context, e.g. a validation summary. numpy scalars, datetimes
-        and paths are converted; NaN and infinities become ``null``.
+        JSON-able context (e.g. the validation summary); numpy, datetimes and
+        paths are converted, NaN and infinities become ``null``.
+    members : sequence of (str, Path or Openable), optional
+        The files to copy and their relative paths, when they are not simply
+        ``source`` (a glob's matches, objects in a store); ``[]`` copies nothing
+        (a batch that must not be read).
+    data_interval : dict, optional
+        ``{"start", "end"}`` ISO strings, recorded in the manifest.
+    source_exists : bool, optional
+        Recorded as is; default: whether ``source`` exists (or ``members`` is non-empty).
 
     Returns
     -------
@@ -146,13 +166,12 @@ def quarantine_batch(
     Raises
     ------
     ValueError
-        If ``model`` or ``interval_start`` is not a single folder name, or
-        ``reason`` is empty.
+        If ``model`` or ``interval_start`` is not one folder name, or ``reason`` is empty.
     TypeError
         If ``details`` is not a dict.
     QuarantineError
         If a copy does not match its source, or ``source`` is neither a file nor
-        a folder. Any previous quarantine of the same night is then kept as is.
+        a folder; any previous quarantine of the night is then kept as is.
     """
     _check_folder_name("model", model)
     _check_folder_name("interval_start", interval_start)
@@ -162,28 +181,40 @@ def quarantine_batch(
         raise TypeError(
             f"details must be a dict, got {type(details).__name__}. Fix: pass e.g. ValidationSummary.to_dict()."
         )
-    source = Path(source)
+    if members is None:
+        pairs: list[tuple[str, Path | Openable]] = [(rel, src) for src, rel in _files(Path(source))]
+        exists = Path(source).exists()
+    else:
+        pairs, exists = list(members), bool(members)
+        if any(rel == MANIFEST_NAME for rel, _ in pairs):
+            raise QuarantineError(f"Batch {source} has its own top-level {MANIFEST_NAME}. Fix: rename that file.")
     dest = Path(quarantine_root) / model / interval_start
     dest.parent.mkdir(parents=True, exist_ok=True)
+    previous = _previous(dest)
     staging = dest.parent / f".{interval_start}.tmp-{uuid.uuid4().hex}"
     staging.mkdir()
-    source_exists = source.exists()
     try:
-        files = tuple(_copy_verified(src, rel, staging) for src, rel in _files(source))
+        total = hashlib.sha256()
+        files = tuple(_copy_verified(src, rel, staging, total) for rel, src in pairs)
+        digest = total.hexdigest() if files else None
         manifest = {
             "schema": SCHEMA,
             "model": model,
             "interval_start": interval_start,
+            "data_interval": data_interval,
+            "status": "quarantined",
             "reason": reason,
-            "details": _jsonable(details),
+            "details": json_safe(details),
             "source": str(source),
-            "source_exists": source_exists,
+            "source_exists": exists if source_exists is None else source_exists,
             "files": [f.to_dict() for f in files],
+            "sha256": digest,
+            "bytes": sum(f.bytes for f in files),
             "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+            "releases": [],
+            "history": previous,
         }
-        manifest_path = staging / MANIFEST_NAME
-        manifest_path.write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        _fsync(manifest_path)
+        write_manifest(staging, manifest)
         _swap_in(staging, dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -195,7 +226,64 @@ def quarantine_batch(
         reason=reason,
         model=model,
         interval_start=interval_start,
+        sha256=digest,
+        bytes=manifest["bytes"],
     )
+
+
+def load_manifest(quarantine_root: Path, model: str, interval_start: str) -> dict[str, Any]:
+    """Read the manifest of a night's quarantine.
+
+    Raises
+    ------
+    NothingQuarantined
+        When that night has no quarantine.
+    """
+    _check_folder_name("model", model)
+    _check_folder_name("interval_start", interval_start)
+    path = Path(quarantine_root) / model / interval_start / MANIFEST_NAME
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NothingQuarantined(
+            f"Nothing is quarantined for {model} on {interval_start} (no {path}). Fix: check the model and "
+            f"the date; quarantined nights are the folders under {Path(quarantine_root) / model}."
+        ) from None
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
+    """Write ``manifest.json`` in ``folder`` atomically (temporary file, fsync, rename)."""
+    path = Path(folder) / MANIFEST_NAME
+    tmp = path.with_name(f".{MANIFEST_NAME}.tmp-{uuid.uuid4().hex}")
+    tmp.write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    _fsync(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def verify_quarantine(folder: Path) -> list[str]:
+    """Re-hash a quarantine's files against its manifest; returns the problems found (none: intact)."""
+    manifest = json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
+    problems, total = [], hashlib.sha256()
+    for entry in manifest["files"]:
+        path = Path(folder) / entry["path"]
+        if not path.is_file():
+            problems.append(f"{entry['path']} is missing")
+        elif (digest := sha256_file(path, total)) != entry["sha256"]:
+            problems.append(f"{entry['path']} has sha256 {digest}, the manifest says {entry['sha256']}")
+    if manifest["files"] and manifest.get("sha256") not in (None, total.hexdigest()):
+        problems.append(f"the batch sha256 is {total.hexdigest()}, the manifest says {manifest['sha256']}")
+    return problems
+
+
+def _previous(dest: Path) -> list[dict[str, Any]]:
+    """The gist of the quarantine being replaced (and its own history), newest first."""
+    try:
+        old = json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    keep = ("reason", "quarantined_at", "sha256", "status", "releases")
+    return [{k: old.get(k) for k in keep}, *old.get("history", [])][:20]
 
 
 def _check_folder_name(name: str, value: str) -> None:
@@ -226,18 +314,22 @@ def _files(source: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
-def _copy_bytes(src: Path, dst: Path) -> None:
-    """Copy the bytes of ``src`` to ``dst`` (no metadata) and flush them to disk."""
-    shutil.copyfile(src, dst)
+def _copy_bytes(src: Path | Openable, dst: Path) -> None:
+    """Copy the bytes of ``src`` (a local file, or streamed from a store) to ``dst`` and flush them to disk."""
+    if isinstance(src, Path):
+        shutil.copyfile(src, dst)
+    else:
+        with src.open() as fin, open(dst, "wb") as fout:
+            shutil.copyfileobj(fin, fout, CHUNK_SIZE)
     _fsync(dst)
 
 
-def _copy_verified(src: Path, rel: str, staging: Path) -> QuarantinedFile:
+def _copy_verified(src: Path | Openable, rel: str, staging: Path, total: Any) -> QuarantinedFile:
     before = sha256_file(src)
     target = staging / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     _copy_bytes(src, target)
-    after = sha256_file(target)
+    after = sha256_file(target, total)
     if after != before:
         raise QuarantineError(
             f"Quarantine copy of {src} does not match it (sha256 {before} before "
@@ -269,25 +361,3 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _jsonable(value: Any) -> Any:
-    """Return ``value`` with numpy, datetime, path and enum values made JSON-able."""
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
-        return [_jsonable(v) for v in items]
-    if hasattr(value, "tolist") and type(value).__module__.startswith("numpy"):
-        return _jsonable(value.tolist())
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    return str(value)

@@ -1,0 +1,217 @@
+"""``alignment-drift check SPEC --date YYYY-MM-DD``: one night's check outside Airflow, with the DAG's code.
+
+Runs ``pipeline.ingest.pull`` and ``validate``, then ``pipeline.monitor.drift``,
+``benchmarks``, ``pipeline.trends.trends``, ``decide`` and ``record``, exactly as the monitor DAG's tasks
+do (the check is recorded in MLflow as that night's run, updated on rerun), and
+prints the result. Connections come from Airflow as in a task (the
+``AIRFLOW_CONN_<ID>`` variables work outside Airflow too).
+
+Exit codes: 0 checked; 1 the verdict is at least ``--fail-on``; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json
+
+SCHEMA = "alignment-drift/check-result@1"
+_PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser(
+        "check",
+        help="run one night's check outside Airflow (pull, validate, drift, benchmarks, verdict, record)",
+        description="Run the monitor DAG's steps for the data interval of --date in this process and print the "
+        "result. The night is recorded in MLflow like a DAG run (a rerun updates the same run).",
+    )
+    parser.add_argument("spec", type=Path, help="the alignment spec (YAML)")
+    parser.add_argument("--date", required=True, help="the night, YYYY-MM-DD: the data interval starting then (UTC)")
+    parser.add_argument(
+        "--batch",
+        type=Path,
+        default=None,
+        help="check this local file or folder instead of the spec's source for that night",
+    )
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--fail-on",
+        choices=("drifting", "misaligned", "quarantined"),
+        default=None,
+        help="exit 1 when the verdict is at least this (aligned < watch < drifting < misaligned < quarantined)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def parse_date(value: str) -> dt.date:
+    """``YYYY-MM-DD`` as a date, or a :class:`UsageError` naming the fix."""
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"--date must be a calendar date YYYY-MM-DD; got {value!r}. Fix: e.g. --date 2026-01-06."
+        ) from None
+
+
+def interval_for(schedule: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """The data interval of ``schedule`` that starts at (or contains) midnight UTC of ``day``."""
+    from croniter import croniter
+
+    expression = _PRESETS.get(schedule, schedule)
+    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    try:
+        start = croniter(expression, midnight + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+        end = croniter(expression, start).get_next(dt.datetime)
+    except (ValueError, KeyError) as error:
+        raise UsageError(f"the spec's schedule {schedule!r} is not a cron expression ({error}).") from None
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def _connections(spec: Any, batch: Path | None) -> Any:
+    if batch is not None or not getattr(spec.source, "conn_id", None):
+        return None
+    from alignment_drift.airflow.connections import AirflowConnections  # importing it registers it too
+
+    return AirflowConnections()
+
+
+def run_check(spec: Any, day: dt.date, *, batch: Path | None = None) -> dict[str, Any]:
+    """Run the night's check with the DAG's steps; return the ``check-result@1`` document.
+
+    Raises
+    ------
+    UsageError
+        When the source, its connection, the suite or the model's champion is not usable.
+    """
+    from mlflow.exceptions import MlflowException
+
+    from alignment_drift.integrations.gx import SuiteLoadError
+    from alignment_drift.integrations.sources import SourceError
+    from alignment_drift.pipeline import ingest, monitor, trends
+    from alignment_drift.settings import Settings
+
+    start, end = interval_for(spec.schedule, day)
+    settings = Settings.from_env()
+    try:
+        connections = _connections(spec, batch)
+        pulled = ingest.pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
+        validation = ingest.validate(spec, settings, pulled, connections=connections)
+        drift_out = monitor.drift(spec, settings, pulled, validation)
+        bench_out = monitor.benchmarks(spec, settings, pulled, validation)
+        trend_out = trends.trends(spec, settings, pulled, drift_out, bench_out)
+    except LookupError as error:  # an undefined connection, or no champion to compare with
+        raise UsageError(f"{error}") from None
+    except (SourceError, SuiteLoadError) as error:
+        raise UsageError(str(error)) from None
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        version = _logged_version(spec, pulled)
+        raise UsageError(
+            f"the batch was scored by version {version} of {spec.model!r}, which is not registered in MLflow "
+            f"({settings.tracking_uri}). Fix: register that version, or check the batch's "
+            f"{spec.columns.model_version} column."
+        ) from None
+    check = monitor.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
+    recorded = monitor.record(spec, settings, check)
+    return _result(spec, pulled, validation, check, recorded)
+
+
+def _logged_version(spec: Any, pulled: dict[str, Any]) -> str:
+    from alignment_drift.pipeline.ingest import read_pulled
+
+    column = spec.columns.model_version
+    try:
+        return str(read_pulled(pulled)[column].astype(str).mode().iloc[0])
+    except Exception:  # only for the message
+        return "(unknown)"
+
+
+def _result(
+    spec: Any, pulled: dict[str, Any], validation: dict[str, Any], check: dict[str, Any], recorded: dict[str, Any]
+) -> dict[str, Any]:
+    quarantine = validation.get("quarantine")
+    drift = check.get("drift") or {}
+    return {
+        "schema": SCHEMA,
+        "model": spec.model,
+        "data_interval": check["data_interval"],
+        "verdict": check["verdict"],
+        "verdict_code": check["verdict_code"],
+        "reasons": check["reasons"],
+        "attribution": check["attribution"],
+        "warnings": validation.get("warnings", []),
+        "source": {**check["source"], "kind": pulled.get("kind"), "layout": pulled.get("layout")},
+        "validation": {k: validation.get(k) for k in ("status", "reason", "rows")},
+        "quarantine": None
+        if quarantine is None
+        else {
+            "path": quarantine["path"],
+            "manifest": quarantine["manifest_path"],
+            "sha256": quarantine["sha256"],
+            "bytes": quarantine["bytes"],
+            "matches_pull": quarantine.get("matches_pull"),
+        },
+        "model_version": check.get("model_version"),
+        "reference_version": check.get("reference_version"),
+        "drift": None
+        if not drift
+        else {
+            "share": drift.get("drift_share"),
+            "drifted": [c["name"] for c in drift.get("columns", []) if c.get("drift") or c.get("missing_drift")],
+        },
+        "benchmarks": [
+            {k: b.get(k) for k in ("name", "status", "value", "threshold", "severity")}
+            for b in check.get("benchmarks", [])
+        ],
+        "mlflow_run_id": recorded["mlflow_run_id"],
+        "retrain_due": recorded["retrain_due"],
+        "retrain_reason": recorded["retrain_reason"],
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    """The result as a human reads it."""
+    interval, source = result["data_interval"], result["source"]
+    lines = [
+        f"{result['model']}  {interval['start']} -> {interval['end']}",
+        f"verdict     {result['verdict']}",
+        f"source      {source['uri']}  ({source['rows']} rows, sha256 {source['sha256']})",
+    ]
+    lines += [f"reason      {r}" for r in result["reasons"]]
+    lines += [f"warning     {w}" for w in result["warnings"]]
+    lines += [f"attributed  {a['source']} ({a['confidence']:.2f}): {a['evidence']}" for a in result["attribution"]]
+    for bench in result["benchmarks"]:
+        value = "-" if bench["value"] is None else f"{bench['value']:.3f}"
+        lines.append(f"benchmark   {bench['name']}: {bench['status']} ({value}, threshold {bench['threshold']})")
+    if result["drift"]:
+        lines.append(
+            f"drift       share {result['drift']['share']}; drifted: {', '.join(result['drift']['drifted']) or '-'}"
+        )
+    if result["quarantine"]:
+        q = result["quarantine"]
+        lines.append(f"quarantine  {q['path']} (sha256 {q['sha256']}, {q['bytes']} bytes)")
+    lines.append(f"mlflow run  {result['mlflow_run_id']}; retrain due: {result['retrain_due']}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alignment_drift.core.spec import VERDICTS, SpecError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecError as error:
+        raise UsageError(str(error)) from None
+    day = parse_date(args.date)
+    if args.batch is not None and not args.batch.exists():
+        raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the path of a parquet or CSV batch.")
+    result = run_check(spec, day, batch=args.batch)
+    sys.stdout.write((to_json(result) if args.format == "json" else table(result)) + "\n")
+    if args.fail_on and VERDICTS.index(result["verdict"]) >= VERDICTS.index(args.fail_on):
+        return EXIT_FAILED
+    return EXIT_OK

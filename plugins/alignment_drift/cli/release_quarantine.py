@@ -1,0 +1,156 @@
+"""``alignment-drift release-quarantine MODEL --date YYYY-MM-DD --reason TEXT``: re-admit a fixed batch.
+
+The fixed batch (``--batch PATH``, or the original fixed in place) is
+validated first with the night's own checks; then, for a ``files`` or
+``object_store`` source, ``--batch`` is written back to where the source reads
+the night. The release (who, when, why, the new checksum) is recorded in the
+quarantine's manifest, which stays as the record of what happened; the command
+prints how to rerun the night.
+
+Exit codes: 0 released; 2 nothing quarantined for that night, or bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from alignment_drift.cli.common import EXIT_OK, UsageError
+
+
+def register(verbs: Any) -> None:
+    parser = verbs.add_parser(
+        "release-quarantine",
+        help="re-admit a fixed batch that was quarantined, and say how to rerun its night",
+        description="Validate the fixed batch, write it back to the source location (files and object stores), "
+        "record the release in the quarantine manifest and print how to rerun the night.",
+    )
+    parser.add_argument("model", help="the model whose night was quarantined")
+    parser.add_argument("--date", required=True, help="the quarantined night, YYYY-MM-DD")
+    parser.add_argument(
+        "--batch",
+        type=Path,
+        default=None,
+        help="the fixed batch (file or folder); default: the original, fixed in place",
+    )
+    parser.add_argument("--reason", required=True, help="what was fixed (recorded in the manifest)")
+    parser.add_argument("--spec", type=Path, default=None, help="the model's spec (default: <specs dir>/MODEL.yaml)")
+    parser.set_defaults(handler=run)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER") or "unknown"
+
+
+def run(args: argparse.Namespace) -> int:
+    from alignment_drift.cli.check import interval_for, parse_date
+    from alignment_drift.core.spec import SpecError, load_spec
+    from alignment_drift.integrations.quarantine import NothingQuarantined, load_manifest
+    from alignment_drift.settings import Settings
+
+    day = parse_date(args.date)
+    if not args.reason.strip():
+        raise UsageError("--reason is empty. Fix: say what was fixed, e.g. --reason 'removed duplicate rows'.")
+    settings = Settings.from_env()
+    try:
+        manifest = load_manifest(settings.quarantine_dir, args.model, day.isoformat())
+    except (NothingQuarantined, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if manifest.get("status") == "released":
+        last = manifest["releases"][-1]
+        raise UsageError(
+            f"nothing is quarantined for {args.model} on {day}: it was released on {last['released_at']} by "
+            f"{last['released_by']} ({last['reason']}). Fix: rerun the night; if it is quarantined again, release that."
+        )
+    if args.batch is not None and not args.batch.exists():
+        raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the fixed file or folder.")
+    try:
+        spec = load_spec(args.spec or settings.specs_dir / f"{args.model}.yaml")
+    except SpecError as error:
+        raise UsageError(f"{error} Fix: pass --spec PATH.") from None
+    if spec.model != args.model:
+        raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
+    interval = manifest.get("data_interval") or {}
+    if interval:
+        import datetime as dt
+
+        start, end = (dt.datetime.fromisoformat(interval[k]) for k in ("start", "end"))
+    else:
+        start, end = interval_for(spec.schedule, day)
+    entry, location = _release(spec, settings, manifest, args, start, end)
+    _report(spec, day, manifest, entry, location)
+    return EXIT_OK
+
+
+def _release(
+    spec: Any, settings: Any, manifest: dict[str, Any], args: argparse.Namespace, start: Any, end: Any
+) -> tuple[dict[str, Any], str]:
+    from alignment_drift.integrations.gx import SuiteLoadError
+    from alignment_drift.integrations.quarantine import MANIFEST_NAME
+    from alignment_drift.integrations.sources import Batch, SourceError, fingerprint, locate_batch
+    from alignment_drift.integrations.sources.release import record_release, write_back
+    from alignment_drift.pipeline import ingest
+
+    if args.batch is not None and spec.source.kind == "sql":
+        raise UsageError(
+            "a sql source cannot be written back. Fix: correct the rows in the database, then release "
+            "without --batch (the night's query is run again and validated)."
+        )
+    connections = None
+    if getattr(spec.source, "conn_id", None):
+        from alignment_drift.airflow.connections import AirflowConnections
+
+        connections = AirflowConnections()
+    try:
+        candidate = ingest.pull(spec, settings, start=start, end=end, batch=args.batch, connections=connections)
+        verdict = ingest.assess(spec, settings, candidate, connections=connections)
+        if verdict.reason is not None:
+            raise UsageError(
+                f"the fixed batch would be quarantined again: {verdict.reason}. Fix the batch (or the suite "
+                f"expectations/{spec.expectations}.json if the expectation is wrong) and release again."
+            )
+        if args.batch is not None:
+            target = locate_batch(spec, settings, start=start, end=end, connections=connections)
+            write_back(target, args.batch, connections=connections)
+            released = Batch.from_dict(ingest.pull(spec, settings, start=start, end=end, connections=connections))
+        else:
+            released = Batch.from_dict(candidate)
+    except (SourceError, SuiteLoadError, LookupError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    sha = fingerprint(released, connections)
+    if args.batch is not None and sha != candidate["sha256"]:
+        raise UsageError(f"the batch written to {released.uri} does not match {args.batch}. Fix: release again.")
+    folder = Path(settings.quarantine_dir) / spec.model / manifest["interval_start"]
+    if not (folder / MANIFEST_NAME).exists():
+        raise UsageError(f"the quarantine {folder} disappeared while releasing. Fix: check the quarantine folder.")
+    entry = record_release(
+        folder,
+        manifest,
+        by=_user(),
+        reason=args.reason,
+        batch=str(args.batch.resolve()) if args.batch is not None else "fixed in place",
+        sha256=sha,
+        size=released.bytes,
+    )
+    return {**entry, "manifest": str(folder / MANIFEST_NAME)}, released.uri
+
+
+def _report(spec: Any, day: Any, manifest: dict[str, Any], entry: dict[str, Any], location: str) -> None:
+    note = " (the same bytes as quarantined: the suite or the source must have changed)" if entry["unchanged"] else ""
+    lines = [
+        f"released {spec.model} {day} (quarantined for: {manifest['reason'][:200]})",
+        f"  batch     {location} (sha256 {entry['sha256']}, {entry['bytes']} bytes){note}",
+        f"  from      {entry['batch']}",
+        f"  manifest  {entry['manifest']}",
+        "rerun the night:",
+        f"  airflow tasks clear {spec.monitor_dag_id} --start-date {day} --end-date {day} --yes",
+        f"  or, outside Airflow: alignment-drift check specs/{spec.model}.yaml --date {day}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")

@@ -1,0 +1,250 @@
+"""What every source kind shares: the batch record, errors, path templates, containment, parsing.
+
+A :class:`Batch` says where one night's prediction log is (a file, a folder
+of partitions, the files a glob matches, a SQL snapshot) and lists its member
+files relative to ``path``; it is JSON-able (it travels through XCom) and
+never holds credentials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+import pandas as pd
+
+__all__ = [
+    "GLOB_CHARS",
+    "Batch",
+    "BatchReadError",
+    "RemoteFile",
+    "SourceError",
+    "inside",
+    "member_key",
+    "parse_frame",
+    "render_path",
+    "static_root",
+]
+
+GLOB_CHARS = frozenset("*?[")
+LAYOUTS = ("file", "folder", "glob", "missing", "refused")
+
+
+class BatchReadError(ValueError):
+    """The batch exists but its bytes cannot be read as the spec's format (the batch is quarantined)."""
+
+
+class SourceError(RuntimeError):
+    """The source itself cannot be reached or is misconfigured (the task fails and is retried; nothing to keep)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Where one night's prediction log is.
+
+    Attributes
+    ----------
+    kind : str
+        The spec's source kind: ``files``, ``object_store`` or ``sql``.
+    uri : str
+        ``file://``, ``s3://`` ... of the batch (for ``sql``: of the snapshot written at pull).
+    path : str
+        Local path, or the file system path of an object store (no protocol).
+        For a glob it is the folder the pattern's wildcards start below.
+    format : str
+        ``parquet`` or ``csv``.
+    layout : str
+        ``file``, ``folder`` (of partitions), ``glob``, ``missing`` or ``refused``.
+    files : tuple of str
+        Member files, POSIX paths relative to ``path`` (a ``file`` batch: its own name).
+    bytes : int
+        Total size of the members.
+    refused : str or None
+        Why the batch may not be read (it escapes its root); it is quarantined unread.
+    protocol : str
+        fsspec protocol of ``path`` (``file``, ``s3``, ``gs`` ...).
+    conn_id : str or None
+        Airflow connection the credentials come from (resolved again where the batch is read).
+    read : dict
+        Parsing hints: ``timestamp`` (column to parse from CSV text) and ``text`` (columns kept as strings).
+    origin : dict
+        What produced the batch, e.g. the path template, or the SQL connection, query digest and chunk count.
+    """
+
+    kind: str
+    uri: str
+    path: str
+    format: str
+    layout: str
+    files: tuple[str, ...] = ()
+    bytes: int = 0
+    refused: str | None = None
+    protocol: str = "file"
+    conn_id: str | None = None
+    read: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}; got {self.layout!r}. Fix: use a known layout.")
+        if self.format not in ("parquet", "csv"):
+            raise ValueError(f"format must be 'parquet' or 'csv'; got {self.format!r}. Fix: set source.format.")
+
+    @property
+    def exists(self) -> bool:
+        """True when the batch has bytes to read (not missing, not refused)."""
+        return self.layout in ("file", "folder", "glob")
+
+    def member_paths(self) -> list[str]:
+        """Full paths of the members, in fingerprint order."""
+        if self.layout == "file":
+            return [self.path]
+        join = os.path.join if self.protocol == "file" else posixpath.join
+        return [join(self.path, rel) for rel in self.files]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dict (``exists`` included, for readers of older pulls)."""
+        out = asdict(self)
+        out["files"] = list(self.files)
+        out["exists"] = self.exists
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Batch:
+        """Rebuild a batch from :meth:`to_dict` output (extra keys, e.g. ``sha256``, are ignored)."""
+        names = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in names}
+        values["files"] = tuple(values.get("files") or ())
+        if "layout" not in values:  # a pull recorded before layouts existed
+            values["layout"] = "file" if data.get("exists") else "missing"
+            values["kind"] = values.get("kind", "files")
+            if values["layout"] == "file" and not values["files"]:
+                values["files"] = (os.path.basename(data["path"]),)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A member file in an object store: what quarantine streams its bytes from."""
+
+    fs: Any
+    path: str
+
+    def open(self) -> IO[bytes]:
+        """Open the object for binary reading."""
+        return self.fs.open(self.path, "rb")
+
+    def __str__(self) -> str:
+        return str(self.fs.unstrip_protocol(self.path))
+
+
+def render_path(template: str, *, model: str, start: dt.datetime, end: dt.datetime) -> str:
+    """Fill a path template with the data interval: ``{date}``, ``{start}``, ``{end}``, ``{model}``."""
+    try:
+        return template.format(
+            date=start.strftime("%Y-%m-%d"), start=start.isoformat(), end=end.isoformat(), model=model
+        )
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"The source path {template!r} cannot be filled ({error}); "
+            "allowed fields: {date}, {start}, {end}, {model}. Fix: correct the template in the spec."
+        ) from None
+
+
+def static_root(template: str, *, sep: str = "/") -> str:
+    """The folder part of a template before its first field or wildcard: the root it may not leave."""
+    cut = len(template)
+    for i, char in enumerate(template):
+        if char == "{" or char in GLOB_CHARS:
+            cut = i
+            break
+    head = template[:cut]
+    return head if head.endswith(sep) or cut == len(template) else head.rsplit(sep, 1)[0] + sep
+
+
+def inside(path: str, root: str, *, posix: bool = False) -> bool:
+    """Whether ``path`` is ``root`` or below it, compared lexically (normalise and resolve first)."""
+    mod = posixpath if posix else os.path
+    try:
+        return mod.commonpath([path, root]) == mod.normpath(root)
+    except ValueError:  # one absolute and one relative, or different drives
+        return False
+
+
+def member_key(rel: str) -> tuple[str, ...]:
+    """Sort key of a member path: by path components, the order in which batches are fingerprinted."""
+    return tuple(rel.split("/"))
+
+
+def parse_frame(
+    opener: Callable[[str], IO[bytes]],
+    members: Iterable[tuple[str, str]],
+    *,
+    fmt: str,
+    read: dict[str, Any],
+) -> pd.DataFrame:
+    """Parse member files into one DataFrame, raising :class:`BatchReadError` when any is not valid.
+
+    Every file is read on its own (a folder is not handed to a dataset reader,
+    which could skip a corrupt part); ``key=value`` folders of a partitioned
+    layout become text columns unless the files carry that column themselves.
+
+    Parameters
+    ----------
+    opener : callable
+        Opens a member path for binary reading.
+    members : iterable of (str, str)
+        ``(relative path, full path)`` of the files to read, in order.
+    fmt : str
+        ``parquet`` or ``csv``.
+    read : dict
+        ``timestamp``: column parsed from ISO text (CSV); ``text``: columns kept as strings (CSV).
+    """
+    try:
+        frames = []
+        for rel, path in members:
+            frame = _parse_one(opener, path, fmt, read)
+            for part in rel.split("/")[:-1]:
+                key, eq, value = part.partition("=")
+                if eq and key and key not in frame.columns:
+                    frame[key] = value
+            frames.append(frame)
+        if not frames:
+            raise BatchReadError("the batch folder has no data files")
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    except BatchReadError:
+        raise
+    except Exception as error:  # every parser error of every format means: not a readable batch
+        raise BatchReadError(f"not a readable {fmt} batch: {type(error).__name__}: {_short(error)}") from error
+    return _normalise_timestamp(frame, read.get("timestamp"))
+
+
+def _parse_one(opener: Callable[[str], IO[bytes]], path: str, fmt: str, read: dict[str, Any]) -> pd.DataFrame:
+    with opener(path) as handle:
+        if fmt == "parquet":
+            return pd.read_parquet(handle)
+        text = {c: str for c in read.get("text", [])}
+        frame = pd.read_csv(handle, encoding="utf-8-sig", dtype=text, encoding_errors="strict")
+    column = read.get("timestamp")
+    if column and column in frame.columns and not pd.api.types.is_datetime64_any_dtype(frame[column]):
+        try:
+            frame[column] = pd.to_datetime(frame[column], format="ISO8601")
+        except (ValueError, TypeError):
+            pass  # left as text: the suite's type expectation names the column
+    return frame
+
+
+def _normalise_timestamp(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
+    """Express a tz-aware timestamp column in UTC (a naive one is left for the suite to reject)."""
+    if column and column in frame.columns and isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+        frame[column] = frame[column].dt.tz_convert("UTC")
+    return frame
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = str(error).replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
