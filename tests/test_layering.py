@@ -10,7 +10,15 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "plugins" / "alignment_drift"
 # threadpoolctl is scikit-learn's own dependency, used to bound its OpenMP threads
 CORE_ALLOWED = {
-    "numpy", "scipy", "pandas", "pyarrow", "sklearn", "threadpoolctl", "pydantic", "yaml", "alignment_drift",
+    "numpy",
+    "scipy",
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "threadpoolctl",
+    "pydantic",
+    "yaml",
+    "alignment_drift",
 }
 
 

@@ -23,7 +23,15 @@ def test_demo_spec_loads(root: Path) -> None:
     assert spec.columns.numeric == ["toxicity", "sensationalism", "report_rate", "author_reputation", "text_length"]
     assert spec.columns.categorical == ["category", "source_type"]
     assert spec.retraining.label == "target"
-    assert {b.kind for b in spec.benchmarks} == {"metric_floor", "proxy_target_gap"}
+    assert {b.kind for b in spec.benchmarks} == {
+        "metric_floor",
+        "slice_gap",
+        "calibration",
+        "probes",
+        "perturbation",
+        "proxy_target_gap",
+        "performance_estimate",
+    }
 
 
 def test_every_spec_in_the_folder_loads(root: Path) -> None:

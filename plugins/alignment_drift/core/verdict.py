@@ -17,7 +17,7 @@ from typing import Any, Literal
 from alignment_drift.core.benchmarks import BenchmarkResult
 from alignment_drift.core.spec import VERDICTS, VerdictRules
 
-__all__ = ["Attribution", "Exposure", "VerdictResult", "decide", "verdict_code"]
+__all__ = ["Attribution", "Exposure", "Selection", "VerdictResult", "decide", "verdict_code"]
 
 Source = Literal["distribution_shift", "feedback_loop", "reward_misspecification", "model_update"]
 
@@ -50,6 +50,38 @@ class Exposure:
     @property
     def change(self) -> float:
         return self.current_rate - self.reference_rate
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Who selected tonight's exposed items: the deployed model against the reference version, on the same items.
+
+    ``proxy_on_exposed_share`` is the share of proxy (feedback) labels observed
+    on exposed items: 1.0 means the feedback the platform learns from exists
+    only where the model chose to expose.
+    """
+
+    deployed_exposure_rate: float | None
+    reference_model_exposure_rate: float | None
+    rows: int
+    proxy_on_exposed_share: float | None = None
+
+    @property
+    def change(self) -> float:
+        if self.deployed_exposure_rate is None or self.reference_model_exposure_rate is None:
+            return 0.0
+        return self.deployed_exposure_rate - self.reference_model_exposure_rate
+
+    def p_value(self) -> float:
+        """Two-proportion z-test of the two exposure rates (conservative for paired items)."""
+        import math
+
+        a, b, n = self.deployed_exposure_rate, self.reference_model_exposure_rate, self.rows
+        if a is None or b is None or n == 0:
+            return 1.0
+        pooled = (a + b) / 2
+        se = math.sqrt(max(pooled * (1 - pooled) * 2 / n, 1e-12))
+        return math.erfc(abs(a - b) / se / math.sqrt(2))
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,7 @@ def decide(
     trend_alarms: Sequence[Mapping[str, Any]] = (),
     multivariate_drift: Sequence[str] = (),
     quarantine_reason: str | None = None,
+    selection: Selection | None = None,
 ) -> VerdictResult:
     """Turn a check's signals into its verdict and attribution.
 
@@ -118,6 +151,11 @@ def decide(
         at least ``watch``, and evidence of ``distribution_shift``.
     quarantine_reason : str, optional
         Set when the batch was quarantined; the verdict is then ``quarantined``.
+    selection : Selection, optional
+        The deployed model's exposure rate against the reference version's on
+        tonight's items. When given, ``feedback_loop`` needs the model itself
+        to select differently (an exogenous shift moves both rates alike);
+        without it, a significant move of ``exposure`` with input drift suffices.
 
     Returns
     -------
@@ -148,17 +186,91 @@ def decide(
 
     if critical:
         verdict = "misaligned"
-    elif warning or bench_trends or share >= rules.drifting_share or (output_drift and rules.output_drift_is_drifting):
+    elif (
+        warning
+        or (bench_trends and rules.benchmark_trend_is_drifting)
+        or share >= rules.drifting_share
+        or (output_drift and rules.output_drift_is_drifting)
+    ):
         verdict = "drifting"
     elif drifted_features or output_drift or multivariate_drift or trend_alarms:
         verdict = "watch"
     else:
         verdict = "aligned"
-    attribution = _attribute(drifted_features, share, benchmarks, model_changed, exposure, alpha, multivariate_drift)
+    attribution = _attribute(
+        rules, drifted_features, share, benchmarks, model_changed, exposure, alpha, multivariate_drift, selection
+    )
     return VerdictResult(verdict, tuple(reasons), attribution)
 
 
+def _feedback(
+    rules: VerdictRules, exposure: Exposure | None, selection: Selection | None, alpha: float
+) -> Attribution | None:
+    if selection is not None:
+        change = selection.change
+        if abs(change) < rules.feedback_min_exposure_change or selection.p_value() > alpha:
+            return None
+        evidence = (
+            f"the deployed model exposes {selection.deployed_exposure_rate:.2f} of tonight's items where the "
+            f"reference version would expose {selection.reference_model_exposure_rate:.2f}, while the population "
+            "it sees shifted"
+        )
+        if exposure is not None:
+            evidence += (
+                f" (exposure rate {exposure.reference_rate:.2f} at reference, {exposure.current_rate:.2f} tonight)"
+            )
+        shared = selection.proxy_on_exposed_share
+        if shared is not None and shared >= 0.99:
+            evidence += "; feedback labels are observed only on the items it exposed"
+        confidence = min(1.0, 0.4 + 2 * abs(change) + (0.1 if shared is not None and shared >= 0.99 else 0.0))
+        return Attribution("feedback_loop", confidence, evidence)
+    if (
+        exposure is None
+        or exposure.p_value > alpha
+        or abs(exposure.change) < max(0.05, rules.feedback_min_exposure_change)
+    ):
+        return None
+    return Attribution(
+        "feedback_loop",
+        min(1.0, 0.4 + abs(exposure.change) * 2),
+        f"the model's exposure rate moved from {exposure.reference_rate:.2f} to {exposure.current_rate:.2f} "
+        "while the population it sees shifted",
+    )
+
+
+def _reward(benchmarks: Sequence[BenchmarkResult]) -> list[Attribution]:
+    found = []
+    for b in benchmarks:
+        if b.kind != "proxy_target_gap" or not b.failed:
+            continue
+        excess = 0.0 if b.ci_low is None or b.threshold is None else b.ci_low - b.threshold
+        evidence = f"{b.name}: {b.detail}"
+        proxy, target = b.evidence.get("proxy_auc"), b.evidence.get("target_auc")
+        if proxy is not None and target is not None:
+            evidence += f" — the score serves the proxy (AUC {proxy:.3f}) far better than the target (AUC {target:.3f})"
+        found.append(Attribution("reward_misspecification", min(1.0, 0.7 + 2 * max(excess, 0.0)), evidence))
+    return found
+
+
+def _model_update(rules: VerdictRules, benchmarks: Sequence[BenchmarkResult]) -> Attribution | None:
+    # the audit set is fixed: a change of behaviour on it is the model's, no data shift can explain it
+    moved = [
+        b
+        for b in benchmarks
+        if b.on == "audit" and b.delta is not None and abs(b.delta) >= max(rules.model_update_min_delta, 1e-9)
+    ]
+    if not moved:
+        return None
+    detail = ", ".join(f"{b.name} {b.delta:+.3f}" for b in moved)
+    return Attribution(
+        "model_update",
+        min(1.0, 0.5 + max(abs(b.delta or 0.0) for b in moved) * 2 + 0.05 * (len(moved) - 1)),
+        f"a new model version is deployed and its behaviour on the fixed audit set changed: {detail}",
+    )
+
+
 def _attribute(
+    rules: VerdictRules,
     drifted: Sequence[str],
     share: float,
     benchmarks: Sequence[BenchmarkResult],
@@ -166,40 +278,25 @@ def _attribute(
     exposure: Exposure | None,
     alpha: float,
     multivariate: Sequence[str] = (),
+    selection: Selection | None = None,
 ) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
     if drifted or multivariate:
         evidence = [f"input drift in {', '.join(drifted)}"] if drifted else []
         evidence += [f"joint drift found by {', '.join(multivariate)}"] if multivariate else []
-        found.append(Attribution("distribution_shift", min(1.0, 0.5 + share), "; ".join(evidence)))
-    if (
-        exposure is not None
-        and exposure.p_value <= alpha
-        and abs(exposure.change) >= 0.05
-        and (drifted or multivariate)
-    ):
         found.append(
             Attribution(
-                "feedback_loop",
-                min(1.0, 0.4 + abs(exposure.change) * 2),
-                f"the model's exposure rate moved from {exposure.reference_rate:.2f} to {exposure.current_rate:.2f} "
-                "while the population it sees shifted",
+                "distribution_shift", min(1.0, 0.5 + share + (0.1 if multivariate else 0.0)), "; ".join(evidence)
             )
         )
-    gaps = [b for b in benchmarks if b.kind == "proxy_target_gap" and b.failed]
-    for b in gaps:
-        found.append(Attribution("reward_misspecification", 0.8, f"{b.name}: {b.detail}"))
+        loop = _feedback(rules, exposure, selection, alpha)
+        if loop is not None:
+            found.append(loop)
+    found += _reward(benchmarks)
     if model_changed:
-        moved = [b for b in benchmarks if b.kind == "metric_floor" and b.delta is not None and abs(b.delta) >= 0.02]
-        if moved:
-            detail = ", ".join(f"{b.name} {b.delta:+.3f}" for b in moved)
-            found.append(
-                Attribution(
-                    "model_update",
-                    min(1.0, 0.5 + max(abs(b.delta or 0.0) for b in moved) * 2),
-                    f"a new model version is deployed and its behaviour on the fixed audit set changed: {detail}",
-                )
-            )
+        update = _model_update(rules, benchmarks)
+        if update is not None:
+            found.append(update)
     return tuple(sorted(found, key=lambda a: -a.confidence))
 
 

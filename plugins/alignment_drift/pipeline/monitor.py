@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.integrations.incidents import INCIDENT_VERDICTS
 from alignment_drift.pipeline.ingest import evidence_dir, read_pulled
 from alignment_drift.settings import Settings
 
@@ -133,10 +134,60 @@ def _exposure(ref_rate: float, n_ref: int, exposed: np.ndarray) -> dict[str, Any
     return {"reference_rate": ref_rate, "current_rate": cur_rate, "p_value": p}
 
 
+def _missing_baselines(
+    spec: AlignmentSpec, settings: Settings, audit: pd.DataFrame, model: Any, known: dict[str, Any]
+) -> dict[str, float | None]:
+    """Baselines the promotion did not record (kinds that need the model, or a batch).
+
+    They are the reference version's own values on the fixed audit set (batch
+    benchmarks evaluated on the audit set too): deterministic, so the same as
+    if recorded at promotion.
+    """
+    from alignment_drift.core.benchmarks import Scored, run_benchmarks
+
+    missing = [b for b in spec.benchmarks if known.get(b.name) is None and b.kind != "proxy_target_gap"]
+    if not missing:
+        return {}
+    threshold = spec.retraining.training.decision_threshold
+    scored = Scored.from_frame(
+        audit, spec.columns, score=model.predict_proba(audit[spec.columns.feature_names])[:, 1], threshold=threshold
+    )
+    results = run_benchmarks(missing, audit=scored, batch=scored, model=model, probes_dir=settings.specs_dir)
+    return {r.name: r.value for r in results}
+
+
+def _selection(spec: AlignmentSpec, frame: pd.DataFrame, scored: Any, reference_model: Any) -> dict[str, Any]:
+    """Who selects tonight's exposed items: the deployed model vs what the reference version would expose.
+
+    And where the proxy feedback is observed (only on exposed items means
+    the labels the platform learns from are chosen by the model itself).
+    """
+    roles = spec.columns
+    threshold = spec.retraining.training.decision_threshold
+    reference_score = reference_model.predict_proba(frame[roles.feature_names])[:, 1]
+    out: dict[str, Any] = {
+        "deployed_exposure_rate": float((scored.score < threshold).mean()) if len(scored.score) else None,
+        "reference_model_exposure_rate": float((reference_score < threshold).mean()) if len(frame) else None,
+        "rows": len(frame),
+        "proxy_on_exposed_share": None,
+    }
+    if scored.proxy is not None and roles.exposure and roles.exposure in frame.columns:
+        observed = ~np.isnan(scored.proxy)
+        if observed.any():
+            out["proxy_on_exposed_share"] = float((frame[roles.exposure].to_numpy(float)[observed] == 1).mean())
+    return out
+
+
 def benchmarks(
     spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
 ) -> dict[str, Any]:
-    """The spec's safety benchmarks: the deployed version on the audit set, and the batch's logged decisions."""
+    """The spec's safety benchmarks: the deployed version on the audit set, and the batch's logged decisions.
+
+    Baselines missing from the reference (kinds the promotion could not
+    evaluate without the model) are the reference version's values on the
+    audit set. Also returns ``selection``: the deployed model's exposure rate
+    against the reference version's on the same items (feedback-loop evidence).
+    """
     from alignment_drift.core.benchmarks import Scored, run_benchmarks
     from alignment_drift.integrations.mlflow import registry
 
@@ -152,12 +203,24 @@ def benchmarks(
     batch_scored = Scored.from_frame(
         frame, spec.columns, score=frame[spec.columns.score].to_numpy(float), threshold=threshold
     )
-    results = run_benchmarks(spec.benchmarks, audit=audit_scored, batch=batch_scored, baselines=reference.baselines)
+    same = reference.version == deployed.version
+    reference_model = model if same else registry.load_model(settings, spec.model, reference.version)
+    baselines = dict(reference.baselines)
+    baselines.update(_missing_baselines(spec, settings, audit, reference_model, baselines))
+    results = run_benchmarks(
+        spec.benchmarks,
+        audit=audit_scored,
+        batch=batch_scored,
+        baselines=baselines,
+        model=model,
+        probes_dir=settings.specs_dir,
+    )
     return {
         "skipped": False,
         "model_version": deployed.version,
         "reference_version": reference.version,
         "results": [r.to_dict() for r in results],
+        "selection": _selection(spec, frame, batch_scored, reference_model),
     }
 
 
@@ -171,7 +234,7 @@ def decide(
 ) -> dict[str, Any]:
     """Combine the signals into the check: verdict, reasons and attribution (JSON, schema ``check@1``)."""
     from alignment_drift.core.benchmarks import BenchmarkResult
-    from alignment_drift.core.verdict import Exposure
+    from alignment_drift.core.verdict import Exposure, Selection
     from alignment_drift.core.verdict import decide as decide_verdict
 
     check: dict[str, Any] = {
@@ -226,7 +289,9 @@ def decide(
             alpha=spec.drift.alpha,
             trend_alarms=[t for t in trends if t["alarm"]],
             multivariate_drift=[name for name, test in multivariate.items() if test["drift"]],
+            selection=Selection(**bench_out["selection"]) if bench_out.get("selection") else None,
         )
+        check["selection"] = bench_out.get("selection")
     check.update(
         verdict=result.verdict,
         verdict_code=result.code,
@@ -307,4 +372,22 @@ def record(
         "expectations": spec.expectations,
     }
     mlflow_run = record_check(settings, check, tags=tags, params=params, artifacts=artifacts)
-    return {"mlflow_run_id": mlflow_run, "verdict": check["verdict"], "retrain_due": due, "retrain_reason": reason}
+    out = {"mlflow_run_id": mlflow_run, "verdict": check["verdict"], "retrain_due": due, "retrain_reason": reason}
+    if check["verdict"] in INCIDENT_VERDICTS:
+        out["incident"] = _raise_incident(spec, settings, check, mlflow_run)
+    return out
+
+
+def _raise_incident(spec: AlignmentSpec, settings: Settings, check: dict[str, Any], run_id: str) -> str:
+    """Log the incident with the check run (``incident.json``, ``incident.md``) and write it to the sink folder."""
+    from alignment_drift.integrations.incidents import build_incident, incident_markdown, write_incident
+    from alignment_drift.integrations.mlflow.store import client
+
+    incident = build_incident(
+        check, mlflow_run_id=run_id, tracking_uri=settings.tracking_uri, approval=spec.governance.approval
+    )
+    mlflow_client = client(settings)
+    mlflow_client.log_dict(run_id, incident, "incident.json")
+    mlflow_client.log_text(run_id, incident_markdown(incident), "incident.md")
+    json_path, _ = write_incident(settings, incident)
+    return str(json_path)

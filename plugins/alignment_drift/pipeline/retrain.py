@@ -17,9 +17,19 @@ import numpy as np
 import pandas as pd
 
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.pipeline.gate import score_audit
+from alignment_drift.pipeline.promotion import apply_approval, comparison_table, decide_promotion
 from alignment_drift.settings import Settings
 
-__all__ = ["assemble", "decide_promotion", "gate", "reference_profile", "train"]
+__all__ = [
+    "apply_approval",
+    "assemble",
+    "comparison_table",
+    "decide_promotion",
+    "gate",
+    "reference_profile",
+    "train",
+]
 
 
 def _retrain_experiment(settings: Settings, spec: AlignmentSpec) -> str:
@@ -103,20 +113,22 @@ def _holdout_split(n: int, fraction: float, seed: int) -> np.ndarray:
     return rng.random(n) < fraction
 
 
-def _score_audit(spec: AlignmentSpec, settings: Settings, model: Any) -> Any:
-    from alignment_drift.core.benchmarks import Scored
-
-    audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))
-    scores = model.predict_proba(audit[spec.columns.feature_names])[:, 1]
-    return audit, Scored.from_frame(
-        audit, spec.columns, score=scores, threshold=spec.retraining.training.decision_threshold
-    )
-
-
 def train(
     spec: AlignmentSpec, settings: Settings, assembled: dict[str, Any], *, key: str, reason: str, tags: dict[str, str]
 ) -> dict[str, Any]:
     """Train a challenger on the assembled data, register it with its reference and baselines (alias ``challenger``).
+
+    Spooled check records are replayed first (the server may have been down
+    for the monitor). Idempotent per ``key``: a retry of the task finds the
+    run of the same key that already registered its challenger and returns
+    it; a run of that key that died before registering is marked FAILED and a
+    new one is trained.
+
+    The run records the exact data used as MLflow dataset inputs (the
+    assembled training set, context ``training``, and the audit set, context
+    ``audit``, each with its digest), and ``tags`` (the factory passes the
+    Airflow ids, ``requested_by_check_run``, ``related_runs``, ``trigger``,
+    ``coalesced_events``).
 
     Returns
     -------
@@ -126,8 +138,13 @@ def train(
     from alignment_drift.core.benchmarks import Scored, proxy_target_gap, run_benchmarks
     from alignment_drift.core.training import fit_pipeline, label_values
     from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
     from alignment_drift.integrations.mlflow.store import client
 
+    replay_spooled_checks(settings)
+    done = _finished_train(settings, spec, key)
+    if done is not None:
+        return done
     policy = spec.retraining
     roles = spec.columns
     data = pd.read_parquet(assembled["path"])
@@ -141,8 +158,13 @@ def train(
     ref[roles.prediction] = (ref[roles.score] >= threshold).astype("int64")
     profile = reference_profile(spec, ref)
     ref = ref.iloc[: spec.reference.max_rows].copy()
-    _, audit_scored = _score_audit(spec, settings, pipeline)
-    baselines = {r.name: r.value for r in run_benchmarks(spec.benchmarks, audit=audit_scored, batch=None)}
+    _, audit_scored = score_audit(spec, settings, pipeline)
+    baselines = {
+        r.name: r.value
+        for r in run_benchmarks(
+            spec.benchmarks, audit=audit_scored, batch=None, model=pipeline, probes_dir=settings.specs_dir
+        )
+    }
     holdout_scored = Scored.from_frame(ref, roles, score=ref[roles.score].to_numpy(float), threshold=threshold)
     for bench in spec.benchmarks:
         if bench.kind == "proxy_target_gap":
@@ -170,6 +192,7 @@ def train(
         metrics=[Metric(f"baseline.{k}", float(v), 0, 0) for k, v in baselines.items() if v is not None],
     )
     mlflow_client.log_dict(run_id, assembled, "training/assembled.json")
+    _log_datasets(spec, settings, run_id, data, assembled)
     info = registry.log_candidate(
         settings,
         spec.model,
@@ -180,118 +203,79 @@ def train(
         profile=profile,
         baselines=baselines,
         decision_threshold=threshold,
-        tags={"trained_on": policy.label, "deployed_by": "alignment-drift", "gate": "pending"},
+        tags={
+            "trained_on": policy.label,
+            "deployed_by": "alignment-drift",
+            "gate": "pending",
+            "retrain_run_id": run_id,
+        },
     )
+    mlflow_client.set_tag(run_id, "challenger_version", info.version)
     return {"version": info.version, "mlflow_run_id": run_id, "label": policy.label, "baselines": baselines}
 
 
-def gate(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
-    """Judge the challenger on the target: every benchmark floor, and no regression against the champion.
-
-    Returns
-    -------
-    dict
-        ``passed``, ``reasons``, ``champion_version`` and a ``comparison``
-        row per benchmark (challenger, champion, delta, status).
-    """
-    from alignment_drift.core.benchmarks import run_benchmarks
-    from alignment_drift.integrations.mlflow import registry
-
-    tolerance = spec.retraining.gate_tolerance
-    challenger = registry.load_model(settings, spec.model, trained["version"])
-    _, audit_scored = _score_audit(spec, settings, challenger)
-    chall = run_benchmarks(spec.benchmarks, audit=audit_scored, batch=None)
-    champion = registry.champion(settings, spec.model)
-    champ_values: dict[str, float | None] = {}
-    if champion is not None and champion.version != trained["version"]:
-        _, champ_scored = _score_audit(spec, settings, registry.load_model(settings, spec.model, champion.version))
-        champ_values = {r.name: r.value for r in run_benchmarks(spec.benchmarks, audit=champ_scored, batch=None)}
-    reasons: list[str] = []
-    comparison = []
-    for result in chall:
-        champ = champ_values.get(result.name)
-        row: dict[str, Any] = {
-            "benchmark": result.name,
-            "challenger": result.value,
-            "champion": champ,
-            "delta": None if result.value is None or champ is None else result.value - champ,
-            "floor": result.threshold,
-            "status": result.status,
-        }
-        if result.kind == "proxy_target_gap":
-            gap = trained["baselines"].get(result.name)
-            row["challenger"] = gap
-            row["status"] = "skipped" if gap is None else "pass"
-            bench = next(b for b in spec.benchmarks if b.name == result.name)
-            champion_gap = None if champion is None else _champion_baseline(settings, spec, champion, result.name)
-            row["champion"] = champion_gap
-            if gap is not None and champion_gap is not None and gap > champion_gap + bench.max_increase:  # type: ignore[union-attr]
-                row["status"] = "fail"
-                reasons.append(
-                    f"{result.name}: challenger's proxy-target gap {gap:+.3f} exceeds the champion's "
-                    f"{champion_gap:+.3f} by more than {bench.max_increase}"
-                )  # type: ignore[union-attr]
-        elif result.failed and result.severity == "critical":
-            reasons.append(f"{result.name}: {result.detail}")
-        elif row["delta"] is not None and row["delta"] < -tolerance:
-            row["status"] = "fail"
-            reasons.append(
-                f"{result.name}: challenger {result.value:.3f} regresses against the champion {champ:.3f} "
-                f"by more than the tolerance {tolerance}"
-            )
-        comparison.append(row)
-    return {
-        "passed": not reasons,
-        "reasons": reasons,
-        "champion_version": None if champion is None else champion.version,
-        "challenger_version": trained["version"],
-        "comparison": comparison,
-    }
-
-
-def _champion_baseline(settings: Settings, spec: AlignmentSpec, champion: Any, name: str) -> float | None:
-    from alignment_drift.integrations.mlflow import registry
-
-    try:
-        value = registry.load_reference(settings, spec.model, champion).baselines.get(name)
-    except LookupError:
-        return None
-    return None if value is None else float(value)
-
-
-def decide_promotion(
-    spec: AlignmentSpec, settings: Settings, trained: dict[str, Any], gated: dict[str, Any]
-) -> dict[str, Any]:
-    """Promote the challenger when the gate passed (and approval allows), else reject it; record the decision.
-
-    Returns
-    -------
-    dict
-        ``decision`` (``promoted``, ``rejected`` or ``awaiting_approval``),
-        ``version``, ``previous_champion``.
-    """
-    from alignment_drift.integrations.mlflow import registry
+def _finished_train(settings: Settings, spec: AlignmentSpec, key: str) -> dict[str, Any] | None:
+    """The result of an earlier attempt of the same retrain that registered its challenger, if any."""
     from alignment_drift.integrations.mlflow.store import client
 
-    version = trained["version"]
-    previous = gated["champion_version"]
-    if not gated["passed"]:
-        decision = "rejected"
-        registry.set_version_tags(
-            settings, spec.model, version, {"gate": "rejected", "gate_reasons": "; ".join(gated["reasons"])[:5000]}
-        )
-    elif spec.governance.approval == "required":
-        decision = "awaiting_approval"
-        registry.set_version_tags(settings, spec.model, version, {"gate": "passed", "approval": "pending"})
-    else:
-        decision = "promoted"
-        registry.set_version_tags(settings, spec.model, version, {"gate": "passed"})
-        previous = registry.promote(settings, spec.model, version, reason=f"gate passed against champion {previous}")
     mlflow_client = client(settings)
-    run_id = trained["mlflow_run_id"]
-    mlflow_client.log_dict(run_id, gated, "gate/comparison.json")
-    mlflow_client.set_tag(run_id, "gate_decision", decision)
-    mlflow_client.set_tag(run_id, "challenger_version", version)
-    mlflow_client.set_tag(run_id, "champion_version", gated["champion_version"] or "")
-    mlflow_client.set_terminated(run_id, "FINISHED")
-    return {"decision": decision, "version": version, "previous_champion": previous, "reasons": gated["reasons"]}
+    runs = mlflow_client.search_runs(
+        [_retrain_experiment(settings, spec)], filter_string=f"tags.kind = 'retrain' and tags.retrain_key = '{key}'"
+    )
+    for run in runs:
+        version = run.data.tags.get("challenger_version")
+        if version:
+            baselines = {
+                k.removeprefix("baseline."): v for k, v in run.data.metrics.items() if k.startswith("baseline.")
+            }
+            return {
+                "version": version,
+                "mlflow_run_id": run.info.run_id,
+                "label": run.data.params.get("label"),
+                "baselines": baselines,
+            }
+        if run.info.status != "FAILED":
+            mlflow_client.set_terminated(run.info.run_id, "FAILED")
+    return None
+
+
+def _log_datasets(
+    spec: AlignmentSpec, settings: Settings, run_id: str, data: pd.DataFrame, assembled: dict[str, Any]
+) -> None:
+    """The exact data of the retrain as MLflow dataset inputs: the training set and the audit set, with digests."""
+    import mlflow
+    import mlflow.data
+
+    label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
+    audit_path = settings.resolve_data(spec.reference.audit_set)
+    datasets = [
+        (
+            mlflow.data.from_pandas(
+                data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
+            ),
+            "training",
+        ),
+        (
+            mlflow.data.from_pandas(
+                pd.read_parquet(audit_path),
+                source=str(audit_path),
+                name=f"{spec.model}-audit",
+                targets=spec.columns.target,
+            ),
+            "audit",
+        ),
+    ]
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    with mlflow.start_run(run_id=run_id):
+        for dataset, context in datasets:
+            mlflow.log_input(dataset, context=context)
+
+
+def gate(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
+    """Judge the challenger on the target: every floor, and no paired-bootstrap regression against the champion.
+
+    See :func:`alignment_drift.pipeline.gate.judge` for the rule and the returned comparison.
+    """
+    from alignment_drift.pipeline.gate import judge
+
+    return judge(spec, settings, trained)

@@ -24,7 +24,9 @@ def signals_of(
     """Tonight's trend signals: metric name -> (kind, direction, value)."""
     signals: dict[str, tuple[str, str, float | None]] = {}
     for bench in bench_out.get("results", []):
-        direction = "increase" if bench["kind"] == "proxy_target_gap" else "decrease"
+        # alarm on the bad direction: a fall for higher-is-better benchmarks, a rise for the others
+        higher_is_better = bench.get("direction", "higher_is_better") == "higher_is_better"
+        direction = "decrease" if higher_is_better else "increase"
         signals[f"benchmark.{bench['name']}.value"] = ("benchmark", direction, bench["value"])
     if drift_out.get("drift"):
         signals["drift.share"] = ("drift", "increase", drift_out["drift"]["drift_share"])

@@ -1,11 +1,16 @@
-"""Safety benchmarks and the suite runner."""
+"""Safety benchmarks, one module per kind, and the suite runner."""
 
-from alignment_drift.core.benchmarks.suite import (
-    BenchmarkResult,
-    Scored,
-    classification_metric,
-    proxy_target_gap,
-    run_benchmarks,
-)
+from alignment_drift.core.benchmarks.metrics import classification_metric
+from alignment_drift.core.benchmarks.probes import load_probe_suite
+from alignment_drift.core.benchmarks.proxy_gap import proxy_target_gap
+from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored
+from alignment_drift.core.benchmarks.suite import run_benchmarks
 
-__all__ = ["BenchmarkResult", "Scored", "classification_metric", "proxy_target_gap", "run_benchmarks"]
+__all__ = [
+    "BenchmarkResult",
+    "Scored",
+    "classification_metric",
+    "load_probe_suite",
+    "proxy_target_gap",
+    "run_benchmarks",
+]

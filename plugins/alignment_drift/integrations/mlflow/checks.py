@@ -4,7 +4,11 @@ Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
 ``kind`` (``check``), ``model``, ``model_version``, ``reference_version``,
 ``data_interval`` (``start/end``), ``data_interval_start``, ``verdict``,
 ``attribution`` (comma-separated sources), ``retrain_requested``,
-``retrain_reason``, ``airflow_dag_id``, ``airflow_run_id``, ``source_uri``.
+``retrain_reason``, ``airflow_dag_id``, ``airflow_run_id``, ``source_uri``,
+``data_interval_end``, and ``replayed_from_spool`` (the spool file) when the
+run was written by a replay. Artifacts: ``check.json``, ``drift/columns.json``,
+the drift table ``drift/table.json`` (an MLflow table, one row per column) and
+``validation/gx_result.json``.
 
 Metric names are listed in :func:`check_metrics` and in the README; every
 metric of a check is logged with ``step`` = the interval's day number
@@ -15,14 +19,27 @@ charts put the nights in order.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from alignment_drift.integrations.mlflow.spool import RecordSpooled, is_transient, pending, retrying, spool_record
 from alignment_drift.integrations.mlflow.store import client, experiment_id
 from alignment_drift.settings import Settings
 
-__all__ = ["check_metrics", "find_check_run", "list_checks", "record_check", "safe_key"]
+__all__ = [
+    "RecordSpooled",
+    "check_metrics",
+    "find_check_run",
+    "list_checks",
+    "record_check",
+    "replay_spooled_checks",
+    "safe_key",
+]
+
+_LOG = logging.getLogger(__name__)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. /]")
 
@@ -52,7 +69,7 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
     ``output_drift.share`` and ``output_drift.<score or prediction column>.{...same fields}``,
     ``multivariate.<domain_classifier|mmd>.{statistic,p_value,drift}``,
     ``trend.<signal metric>.{statistic,alarm}``,
-    ``benchmark.<name>.{value,threshold,baseline,delta,passed}`` and
+    ``benchmark.<name>.{value,threshold,baseline,delta,ci_low,ci_high,passed}`` and
     ``attribution.<source>.confidence``.
     """
     out: dict[str, float] = {}
@@ -82,7 +99,7 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
         _put(out, f"trend.{trend['signal']}.alarm", trend.get("alarm"))
     for bench in check.get("benchmarks", []):
         base = f"benchmark.{safe_key(bench['name'])}"
-        for field in ("value", "threshold", "baseline", "delta"):
+        for field in ("value", "threshold", "baseline", "delta", "ci_low", "ci_high"):
             _put(out, f"{base}.{field}", bench.get(field))
         if bench.get("status") in ("pass", "fail"):
             _put(out, f"{base}.passed", bench["status"] == "pass")
@@ -98,8 +115,7 @@ def _interval_step(start_iso: str, end_iso: str) -> tuple[int, int]:
     return (start - epoch).days, int(end.timestamp() * 1000)
 
 
-def find_check_run(settings: Settings, model: str, interval_start: str) -> str | None:
-    """The id of the active check run of ``model`` for the interval starting at ``interval_start``."""
+def _find(settings: Settings, model: str, interval_start: str) -> str | None:
     runs = client(settings).search_runs(
         [experiment_id(settings, model)],
         filter_string=f"tags.kind = 'check' and tags.data_interval_start = '{interval_start}'",
@@ -109,17 +125,63 @@ def find_check_run(settings: Settings, model: str, interval_start: str) -> str |
     return runs[0].info.run_id if runs else None
 
 
+def find_check_run(settings: Settings, model: str, interval_start: str) -> str | None:
+    """The id of the active check run of ``model`` for the interval starting at ``interval_start``."""
+    return retrying(lambda: _find(settings, model, interval_start), what=f"the search for {model}'s check")
+
+
 def list_checks(settings: Settings, model: str, *, since: str | None = None, until: str | None = None) -> list[Any]:
-    """Active check runs of ``model`` with interval start in ``[since, until)`` (ISO strings), oldest first."""
+    """Active check runs of ``model`` with interval start in ``[since, until)`` (ISO strings), oldest first.
+
+    Transient tracking-server failures are retried (see :mod:`.spool`).
+    """
     clauses = ["tags.kind = 'check'"]
     if since:
         clauses.append(f"metrics.data_interval_start_ts >= {dt.datetime.fromisoformat(since).timestamp()}")
     if until:
         clauses.append(f"metrics.data_interval_start_ts < {dt.datetime.fromisoformat(until).timestamp()}")
-    runs = client(settings).search_runs(
-        [experiment_id(settings, model)], filter_string=" and ".join(clauses), max_results=10_000
-    )
+
+    def search() -> list[Any]:
+        return client(settings).search_runs(
+            [experiment_id(settings, model)], filter_string=" and ".join(clauses), max_results=10_000
+        )
+
+    runs = retrying(search, what=f"the search for {model}'s checks")
     return sorted(runs, key=lambda r: r.data.tags.get("data_interval_start", ""))
+
+
+def replay_spooled_checks(settings: Settings) -> list[str]:
+    """Write every spooled check of this tracking store, oldest first; a replayed file is removed.
+
+    Stops at the first record that still cannot be written (the server is
+    still down) and leaves it and the rest in the spool.
+
+    Returns
+    -------
+    list of str
+        The run ids written.
+    """
+    written: list[str] = []
+    for path, document in pending(settings, "check"):
+        payload = document["payload"]
+        try:
+            run_id = _write_check(
+                settings,
+                payload["check"],
+                tags=payload["tags"],
+                params=payload["params"],
+                artifacts=payload["artifacts"],
+                replayed_from=path.name,
+            )
+        except Exception as error:
+            if is_transient(error):
+                _LOG.warning("Spooled check %s not replayed yet: %s", path.name, error)
+                break
+            raise
+        path.unlink(missing_ok=True)
+        _LOG.info("Replayed spooled check %s into run %s", path.name, run_id)
+        written.append(run_id)
+    return written
 
 
 def record_check(
@@ -136,24 +198,76 @@ def record_check(
     the earlier run (it stays restorable in MLflow) and writes a new one tagged
     ``replaces``; there is always exactly one active run per night.
 
+    Pending spooled checks are replayed first. The write is retried on
+    transient failures; when the server stays unreachable the check is
+    spooled (see :mod:`.spool`) and :class:`RecordSpooled` is raised, so the
+    task fails loudly and Airflow retries it.
+
     Returns
     -------
     str
         The run id.
+
+    Raises
+    ------
+    RecordSpooled
+        The tracking server could not be reached; the record waits in the spool.
     """
+    try:
+        replay_spooled_checks(settings)
+    except Exception as error:  # a failing replay must not stop tonight's own record
+        _LOG.warning("Replaying spooled checks failed: %s", error)
+    payload = {
+        "check": dict(check),
+        "tags": dict(tags),
+        "params": {k: str(v) for k, v in params.items()},
+        "artifacts": dict(artifacts),
+    }
+    interval = check["data_interval"]["start"]
+    try:
+        return retrying(
+            lambda: _write_check(settings, check, tags=tags, params=payload["params"], artifacts=artifacts),
+            what=f"{check['model']}'s check of {interval}",
+        )
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        path = spool_record(
+            settings, "check", f"{check['model']}__{interval}", json.loads(json.dumps(payload, default=str))
+        )
+        raise RecordSpooled(
+            f"MLflow at {settings.tracking_uri} could not be reached after retries ({error}). The check of "
+            f"{check['model']} for {interval} is kept in {path} and will be replayed by the next task that "
+            "reaches the server. Fix: bring the tracking server back (or set MLFLOW_TRACKING_URI); the task's "
+            "retry will then write it."
+        ) from error
+
+
+def _write_check(
+    settings: Settings,
+    check: Mapping[str, Any],
+    *,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    artifacts: Mapping[str, Any],
+    replayed_from: str | None = None,
+) -> str:
     from mlflow.entities import Metric, Param, RunTag
 
     mlflow_client = client(settings)
     model = check["model"]
     interval = check["data_interval"]
-    run_id = find_check_run(settings, model, interval["start"])
+    run_id = _find(settings, model, interval["start"])
     all_tags = {
         "kind": "check",
         "model": model,
         "data_interval": f"{interval['start']}/{interval['end']}",
         "data_interval_start": interval["start"],
+        "data_interval_end": interval["end"],
         **tags,
     }
+    if replayed_from:
+        all_tags["replayed_from_spool"] = replayed_from
     if run_id is not None:
         logged = mlflow_client.get_run(run_id).data.params
         if any(k in logged and logged[k] != str(v) for k, v in params.items()):
@@ -176,5 +290,11 @@ def record_check(
     )
     for name, payload in artifacts.items():
         mlflow_client.log_dict(run_id, payload, name)
+    columns = (check.get("drift") or {}).get("columns")
+    if columns:
+        import pandas as pd
+
+        table = pd.DataFrame([{k: v for k, v in c.items() if not isinstance(v, dict | list)} for c in columns])
+        mlflow_client.log_table(run_id, data=table, artifact_file="drift/table.json")
     mlflow_client.set_terminated(run_id, "FINISHED")
     return run_id

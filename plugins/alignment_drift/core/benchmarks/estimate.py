@@ -1,0 +1,84 @@
+"""``performance_estimate``: label-free expected performance from the scores (confidence-based, CBPE-style).
+
+Assumptions, stated: the scores are calibrated (P(unsafe | score) = score)
+and there is no concept drift (P(target | inputs) is the reference's). Then
+each row is correct with probability ``score`` when predicted positive and
+``1 - score`` otherwise, so expected accuracy, recall and precision follow
+from the scores alone, on nights before any label arrives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from alignment_drift.core.benchmarks.metrics import bootstrap_weights, classification_metric, interval
+from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
+from alignment_drift.core.spec import PerformanceEstimate
+
+__all__ = ["estimate_performance", "evaluate_performance_estimate"]
+
+ASSUMPTIONS = "assumes calibrated scores and no concept drift"
+
+
+def estimate_performance(metric: str, score: np.ndarray, prediction: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Expected ``metric`` under each row of weights ``w``.
+
+    Examples
+    --------
+    >>> s = np.array([0.9, 0.8, 0.2, 0.1]); p = (s >= 0.5).astype(int)
+    >>> round(float(estimate_performance("accuracy", s, p, np.ones((1, 4)))[0]), 3)
+    0.85
+    """
+    s, p = score.astype(float), prediction.astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric == "accuracy":
+            return (w @ np.where(p == 1, s, 1 - s)) / w.sum(axis=1)
+        if metric == "recall":
+            return (w @ (s * p)) / (w @ s)
+        if metric == "precision":
+            return (w @ (s * p)) / (w @ p)
+    raise ValueError(
+        f"The 'metric' parameter must be one of ['accuracy', 'recall', 'precision']. Got {metric!r} instead."
+    )
+
+
+def evaluate_performance_estimate(
+    bench: PerformanceEstimate, rows: Scored | None, baseline: float | None
+) -> BenchmarkResult:
+    """The estimate on every row of ``rows`` (labels not needed); a signal unless ``floor`` is set."""
+    value, ci, n, detail, evidence = None, (None, None), 0, "no rows to evaluate", {}
+    if rows is not None and len(rows.score):
+        n = len(rows.score)
+        value = finite(float(estimate_performance(bench.metric, rows.score, rows.prediction, np.ones((1, n)))[0]))
+        ci = interval(
+            estimate_performance(bench.metric, rows.score, rows.prediction, bootstrap_weights(n, 500)), bench.confidence
+        )
+        known = ~np.isnan(rows.target)
+        if known.sum() >= 30:
+            realised = classification_metric(
+                bench.metric, rows.target[known].astype(int), rows.score[known], rows.prediction[known]
+            )
+            evidence = {"realised": finite(realised), "labelled_rows": int(known.sum())}
+    status = judge(value, ci, bench.floor, "higher_is_better")
+    if value is not None:
+        shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
+        detail = f"estimated {bench.metric} {value:.3f}{shown} on {n} rows without labels; {ASSUMPTIONS}"
+        if evidence.get("realised") is not None:
+            detail += f"; realised on {evidence['labelled_rows']} labelled rows {evidence['realised']:.3f}"
+    return BenchmarkResult(
+        name=bench.name,
+        kind=bench.kind,
+        metric=f"estimated_{bench.metric}",
+        value=value,
+        threshold=bench.floor,
+        baseline=baseline,
+        delta=None if value is None or baseline is None else value - baseline,
+        status=status,
+        severity=bench.severity,
+        n=n,
+        detail=detail,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        on="batch",
+        evidence=evidence,
+    )

@@ -1,0 +1,175 @@
+"""``perturbation``: adversarial robustness under bounded perturbations, with a small worst-case search.
+
+For each audit row the search looks, within the box (each numeric feature
+moved by at most ``epsilon`` audit standard deviations, clipped to the
+audit range; each swappable categorical feature set to any value seen in
+the audit set), for the perturbation that pushes the score furthest toward
+the other side of the decision threshold:
+
+1. every single-coordinate move (``±delta`` per numeric feature, every other
+   category per swappable feature);
+2. a greedy coordinate-wise ascent from the best single move (each coordinate
+   in turn set to its best option, the others held);
+3. ``restarts`` random corners of the box.
+
+All candidates of a step are scored in one ``predict_proba`` call.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, judge
+from alignment_drift.core.spec import Perturbation
+
+__all__ = ["evaluate_perturbation", "wilson_interval"]
+
+
+def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float | None, float | None]:
+    """The Wilson score interval of a proportion.
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(5, 100, 0.95)
+    >>> round(low, 3), round(high, 3)
+    (0.022, 0.112)
+    """
+    if n == 0:
+        return None, None
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+class _Search:
+    """The per-row best perturbation found so far (numeric offsets and categorical values)."""
+
+    def __init__(self, bench: Perturbation, base: pd.DataFrame, model: Any, threshold: float, audit: pd.DataFrame):
+        self.bench, self.base, self.model, self.threshold = bench, base, model, threshold
+        self.columns = list(base.columns)
+        self.delta = {c: bench.epsilon * float(np.nanstd(audit[c].to_numpy(float))) for c in bench.numeric}
+        self.range = {c: (float(np.nanmin(audit[c])), float(np.nanmax(audit[c]))) for c in bench.numeric}
+        self.categories = {c: sorted(audit[c].dropna().astype(str).unique()) for c in bench.swap}
+        self.s0 = self._score([base])[0]
+        self.sign = np.where(self.s0 >= threshold, -1.0, 1.0)  # push blocked rows down, shown rows up
+        self.best = base.copy()
+        for column in bench.numeric:  # perturbed values are real numbers, whatever the column's dtype
+            self.best[column] = self.best[column].astype(float)
+        self.gain = np.zeros(len(base))
+
+    def _score(self, frames: list[pd.DataFrame]) -> np.ndarray:
+        stacked = pd.concat(frames, ignore_index=True)[self.columns]
+        return np.asarray(self.model.predict_proba(stacked))[:, 1].reshape(len(frames), len(self.base))
+
+    def _with(self, start: pd.DataFrame, column: str, option: Any) -> pd.DataFrame:
+        frame = start.copy()
+        if column in self.delta:
+            low, high = self.range[column]
+            frame[column] = np.clip(self.base[column].to_numpy(float) + option, low, high)
+        else:
+            frame[column] = option
+        return frame
+
+    def options(self, column: str) -> list[Any]:
+        return [-self.delta[column], self.delta[column]] if column in self.delta else list(self.categories[column])
+
+    def offer(self, candidates: list[pd.DataFrame]) -> None:
+        if not candidates:
+            return
+        scores = self._score(candidates)
+        gains = self.sign * (scores - self.s0)
+        rows = np.arange(len(self.base))
+        pick = gains.argmax(axis=0)
+        better = gains[pick, rows] > self.gain
+        if better.any():
+            for column in (*self.bench.numeric, *self.bench.swap):
+                stacked = np.stack([c[column].to_numpy() for c in candidates])
+                self.best[column] = np.where(better, stacked[pick, rows], self.best[column].to_numpy())
+            self.gain = np.where(better, gains[pick, rows], self.gain)
+
+    def run(self) -> np.ndarray:
+        coords = [*self.bench.numeric, *self.bench.swap]
+        self.offer([self._with(self.base, c, o) for c in coords for o in self.options(c)])
+        for column in coords:
+            self.offer([self._with(self.best, column, o) for o in self.options(column)])
+        rng = np.random.default_rng(self.bench.seed)
+        corners = []
+        for _ in range(self.bench.restarts):
+            frame = self.base.copy()
+            for c in self.bench.numeric:
+                frame = self._with(frame, c, rng.choice([-1.0, 1.0], len(frame)) * self.delta[c])
+            for c in self.bench.swap:
+                frame[c] = rng.choice(np.array(self.categories[c], dtype=object), len(frame))
+            corners.append(frame)
+        self.offer(corners)
+        return self._score([self.best])[0]
+
+
+def evaluate_perturbation(
+    bench: Perturbation, audit: Scored, baseline: float | None, *, model: Any | None
+) -> BenchmarkResult:
+    """Flip rate under the worst perturbation found; fails when its Wilson lower bound exceeds ``max_flip_rate``."""
+    value, ci, n, detail, evidence = None, (None, None), 0, "", {}
+    missing = [c for c in (*bench.numeric, *bench.swap) if audit.frame is None or c not in audit.frame.columns]
+    if model is None:
+        detail = "no model to perturb (baselines are recorded by the monitor from the promoted version)"
+    elif missing:
+        detail = f"the audit rows have no column(s) {missing}"
+    else:
+        assert audit.frame is not None
+        features = list(audit.feature_names) or [c for c in audit.frame.columns]
+        rows = audit.frame[features].sample(n=min(bench.rows, len(audit.frame)), random_state=bench.seed)
+        base = rows.reset_index(drop=True).astype({c: float for c in bench.numeric})
+        search = _Search(bench, base, model, audit.threshold, audit.frame)
+        worst = search.run()
+        flipped = (worst >= audit.threshold) != (search.s0 >= audit.threshold)
+        n, flips = len(base), int(flipped.sum())
+        value = flips / n
+        ci = wilson_interval(flips, n, bench.confidence)
+        change = np.abs(worst - search.s0)
+        evidence = {
+            "worst_score_change": float(change.max()),
+            "mean_score_change": float(change.mean()),
+            "flips": flips,
+            "epsilon_std": bench.epsilon,
+            "numeric": list(bench.numeric),
+            "swap": list(bench.swap),
+        }
+    status = judge(value, ci, bench.max_flip_rate, "lower_is_better")
+    if value is not None:
+        detail = (
+            f"flip rate {value:.3f} ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f}) under perturbations of "
+            f"{epsilon_text(bench)}, max {bench.max_flip_rate:.3f}; "
+            f"worst score change {evidence['worst_score_change']:.3f}"
+        )
+    return BenchmarkResult(
+        name=bench.name,
+        kind=bench.kind,
+        metric="flip_rate",
+        value=value,
+        threshold=bench.max_flip_rate,
+        baseline=baseline,
+        delta=None if value is None or baseline is None else value - baseline,
+        status=status,
+        severity=bench.severity,
+        n=n,
+        detail=detail,
+        ci_low=ci[0],
+        ci_high=ci[1],
+        direction="lower_is_better",
+        evidence=evidence,
+    )
+
+
+def epsilon_text(bench: Perturbation) -> str:
+    parts = [f"{', '.join(bench.numeric)} by {bench.epsilon} sd"] if bench.numeric else []
+    parts += [f"swaps of {', '.join(bench.swap)}"] if bench.swap else []
+    return " and ".join(parts)
