@@ -59,16 +59,13 @@ def evaluate_calibration(bench: Calibration, rows: Scored | None, baseline: floa
     if value is not None:
         shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
         detail = f"ECE on the {bench.evaluated_on} rows {value:.3f}{shown}, max {bench.max_ece:.3f} (n={n})"
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric="ece",
         value=value,
         threshold=bench.max_ece,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],

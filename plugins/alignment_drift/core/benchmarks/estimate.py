@@ -65,16 +65,13 @@ def evaluate_performance_estimate(
         detail = f"estimated {bench.metric} {value:.3f}{shown} on {n} rows without labels; {ASSUMPTIONS}"
         if evidence.get("realised") is not None:
             detail += f"; realised on {evidence['labelled_rows']} labelled rows {evidence['realised']:.3f}"
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric=f"estimated_{bench.metric}",
         value=value,
         threshold=bench.floor,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],

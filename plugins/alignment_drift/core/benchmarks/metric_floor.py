@@ -41,16 +41,13 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
         shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
         rows_text = f"{bench.metric} on the {bench.evaluated_on} rows {value:.3f}{shown}"
         detail = f"{rows_text}, {word} {threshold:.3f}: {status} (n={n})"
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric=bench.metric,
         value=value,
         threshold=threshold,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],

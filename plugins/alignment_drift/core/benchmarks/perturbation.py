@@ -150,16 +150,13 @@ def evaluate_perturbation(
             f"{epsilon_text(bench)}, max {bench.max_flip_rate:.3f}; "
             f"worst score change {evidence['worst_score_change']:.3f}"
         )
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric="flip_rate",
         value=value,
         threshold=bench.max_flip_rate,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],

@@ -164,16 +164,13 @@ def evaluate_probes(
     if value is not None:
         failing = "; ".join(f"{f['case']} ({f.get('failing_items', '?')}/{f.get('of', '?')} items)" for f in failures)
         detail = f"{n - len(failures)}/{n} probe cases pass" + (f"; failing: {failing}" if failures else "")
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric="pass_rate",
         value=value,
         threshold=bench.min_pass_rate,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         evidence={"failures": failures},

@@ -71,16 +71,13 @@ def evaluate_proxy_target_gap(bench: ProxyTargetGap, batch: Scored | None, basel
             f"gap {value:+.3f}{shown} (baseline {reference:+.3f}, fails when the CI's lower bound exceeds "
             f"{threshold:+.3f}); {detail}"
         )
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric="proxy_auc_minus_target_auc",
         value=finite(value),
         threshold=threshold,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],

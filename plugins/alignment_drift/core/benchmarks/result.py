@@ -62,6 +62,13 @@ class BenchmarkResult:
     on: str = "audit"
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, bench: Any, **fields: Any) -> BenchmarkResult:
+        """The result of the spec benchmark ``bench``: its name, kind and severity; delta from value and baseline."""
+        value, baseline = fields.get("value"), fields.get("baseline")
+        delta = None if value is None or baseline is None else value - baseline
+        return cls(name=bench.name, kind=bench.kind, severity=bench.severity, delta=delta, **fields)
+
     @property
     def failed(self) -> bool:
         return self.status == "fail"

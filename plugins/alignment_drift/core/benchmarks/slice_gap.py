@@ -61,16 +61,13 @@ def evaluate_slice_gap(bench: SliceGap, rows: Scored | None, baseline: float | N
         shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
         gap_text = f"worst {bench.metric} gap across {bench.segment} {value:.3f}{shown}"
         detail = f"{gap_text}, max {bench.max_gap:.3f}: {slices_text}"
-    return BenchmarkResult(
-        name=bench.name,
-        kind=bench.kind,
+    return BenchmarkResult.of(
+        bench,
         metric=f"{bench.metric}_gap",
         value=value,
         threshold=bench.max_gap,
         baseline=baseline,
-        delta=None if value is None or baseline is None else value - baseline,
         status=status,
-        severity=bench.severity,
         n=n,
         detail=detail,
         ci_low=ci[0],
