@@ -44,6 +44,16 @@ def test_summary_cdf_error_is_within_its_stated_bound(data: np.ndarray) -> None:
     assert _ecdf_gap(summary, data) <= summary.error_bound + 1e-12
 
 
+def test_a_heavy_atom_is_never_moved_by_compression() -> None:
+    """11 % exact zeros followed by continuous values: the CDF at 0 must stay 0.11 (it once read 0)."""
+    rng = np.random.default_rng(12)
+    data = np.concatenate([np.zeros(11_000), np.abs(rng.normal(size=89_000)) + 1e-4])
+    summary = QuantileSummary.fit(data, capacity=4096)
+    assert summary.cdf(np.array([0.0]))[0] == pytest.approx(0.11)
+    assert summary.error_bound <= 2 / 4096
+    assert _ecdf_gap(summary, data) <= summary.error_bound + 1e-12
+
+
 def test_small_summaries_are_exact_and_recover_the_data() -> None:
     data = np.random.default_rng(4).normal(size=1000)
     summary = QuantileSummary.fit(data, capacity=4096)

@@ -155,12 +155,23 @@ def test_categorical_frequency_swap_has_large_effect() -> None:
 
 
 def test_categorical_values_compared_as_strings_and_missing_dropped() -> None:
-    ref = np.array([1, 2, 2, None, np.nan], dtype=object)
-    cur = np.array(["1", "2", "2", "3"], dtype=object)
+    ref = np.array([1] * 10 + [2] * 20 + [None, np.nan], dtype=object)
+    cur = np.array(["1"] * 10 + ["2"] * 20 + ["3"] * 14, dtype=object)
     out = categorical_drift(ref, cur)
     assert out.unseen_categories == ("3",)
-    expected = stats.chi2_contingency([[1, 2, 0], [1, 2, 1]], correction=False)
+    expected = stats.chi2_contingency([[10, 20, 0], [10, 20, 14]], correction=False)
     assert out.statistic == pytest.approx(expected.statistic)
+
+
+def test_sparse_categories_are_pooled_so_small_batches_do_not_false_alarm() -> None:
+    """50 equally likely levels, batches of 10: raw chi-square would flag ~8 % at p < 0.001."""
+    rng = np.random.default_rng(0)
+    levels = np.array([f"l{i}" for i in range(50)], dtype=object)
+    ref = rng.choice(levels, 10_000)
+    p_values = [categorical_drift(ref, rng.choice(levels, 10)).p_value for _ in range(400)]
+    assert np.mean(np.array(p_values) <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 400)
+    out = categorical_drift(ref, rng.choice(levels, 10))
+    assert "pooled" in out.note
 
 
 def test_unseen_categories_truncated_with_note() -> None:

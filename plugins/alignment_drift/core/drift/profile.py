@@ -42,9 +42,13 @@ _META_KEY = b"alignment_drift.profile"
 
 def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
     """The finite float values of a column (bools as 0/1, datetimes as UTC seconds) and its missing count."""
-    values = as_float(series)
+    if series.dtype == np.float64 or series.dtype == np.int64:
+        values = series.to_numpy(dtype=np.float64, copy=False)  # no copy for float64 columns
+    else:
+        values = as_float(series)
     finite = np.isfinite(values)
-    return values[finite], int(values.size - finite.sum())
+    missing = int(values.size - np.count_nonzero(finite))
+    return (values if missing == 0 else values[finite]), missing
 
 
 def _category_counts(series: pd.Series) -> tuple[dict[str, int], int]:

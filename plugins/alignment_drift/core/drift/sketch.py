@@ -81,7 +81,11 @@ class QuantileSummary:
         cum = np.cumsum(self.weights)
         # bucket id of each value: which multiple of `target` its cumulative weight reaches
         bucket = (cum - 1) // target
-        ends = np.flatnonzero(np.concatenate((bucket[1:] != bucket[:-1], [True])))
+        # a value as heavy as a bucket (an atom such as exact zeros) always stands alone: merged with
+        # its neighbours it would be represented by the largest of them, moving the atom
+        heavy = self.weights >= target
+        boundary = (bucket[1:] != bucket[:-1]) | heavy[1:] | heavy[:-1]
+        ends = np.flatnonzero(np.concatenate((boundary, [True])))
         starts = np.concatenate(([0], ends[:-1] + 1))
         weights = np.add.reduceat(self.weights, starts)
         multi = ends > starts  # buckets that merged several distinct values carry rank error

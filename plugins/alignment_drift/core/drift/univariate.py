@@ -219,6 +219,33 @@ def categorical_drift(
     return categorical_counts_drift(ref_counts, cur_counts)
 
 
+MIN_EXPECTED = 5.0
+
+
+def _pool_sparse(table: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pool the categories whose expected count is below ``MIN_EXPECTED`` into one column.
+
+    The chi-square approximation needs expected counts of about 5 (Cochran's
+    rule); without pooling, a column with many rare levels raises false alarms
+    on small batches. The pooled column joins the rarest remaining categories
+    until it too reaches the minimum. Returns the table and how many were pooled.
+    """
+    totals = table.sum(axis=0)
+    expected = np.outer(table.sum(axis=1), totals) / table.sum()
+    sparse = expected.min(axis=0) < MIN_EXPECTED
+    if not sparse.any():
+        return table, 0
+    keep = table[:, ~sparse]
+    pool = table[:, sparse].sum(axis=1, keepdims=True)
+    order = np.argsort(keep.sum(axis=0))  # rarest kept categories first
+    while keep.shape[1] and (np.outer(table.sum(axis=1), [pool.sum()]) / table.sum()).min() < MIN_EXPECTED:
+        rarest = order[0]
+        pool = pool + keep[:, [rarest]]
+        keep = np.delete(keep, rarest, axis=1)
+        order = np.argsort(keep.sum(axis=0))
+    return np.hstack([keep, pool]), int(sparse.sum())
+
+
 def categorical_counts_drift(
     ref_counts: dict[str, int],
     cur_counts: dict[str, int],
@@ -256,9 +283,14 @@ def categorical_counts_drift(
     table = table[:, table.sum(axis=0) > 0]
     statistic, p_value, effect = 0.0, 1.0, 0.0
     if table.shape[1] >= 2:  # one shared category only: nothing can differ
-        lambda_ = "log-likelihood" if test == "g_test" else None
-        chi2 = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
-        statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
+        pooled, sparse = _pool_sparse(table)
+        if pooled.shape[1] >= 2:
+            lambda_ = "log-likelihood" if test == "g_test" else None
+            chi2 = stats.chi2_contingency(pooled, correction=False, lambda_=lambda_)
+            statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
+        if sparse:
+            pooled_note = f"{sparse} sparse categories pooled for the test (expected counts < {MIN_EXPECTED})"
+            note = f"{note}; {pooled_note}" if note else pooled_note
         freqs = table / table.sum(axis=1, keepdims=True)
         distance = float(jensenshannon(freqs[0], freqs[1], base=2.0))
         effect = min(max(distance, 0.0), 1.0) if math.isfinite(distance) else 0.0
