@@ -42,7 +42,7 @@ def register(verbs: Any) -> None:
     parser.add_argument("--categorical", help="comma-separated columns to treat as categorical")
     parser.add_argument("--bins", type=positive_int, default=4096, help="numeric summary size (default 4096)")
     parser.add_argument("--max-categories", type=positive_int, default=200, help="categories kept per column")
-    parser.add_argument("--chunk-rows", type=positive_int, default=1_000_000, help="rows read at a time")
+    parser.add_argument("--chunk-rows", type=positive_int, default=250_000, help="rows read at a time")
     parser.set_defaults(handler=run)
 
 
