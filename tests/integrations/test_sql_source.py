@@ -66,7 +66,7 @@ def test_the_interval_is_bound_read_in_chunks_and_snapshotted(
     _store(pg_engine, pg_table, _nights(ws, copies=6))  # 2400 rows in the interval, 400 before it
     pulled, out = _run(ws, _spec(ws, pg_table), airflow_connections)
 
-    snapshot = evidence_dir(ws.settings, ws.spec, START) / "batch.parquet"
+    snapshot = evidence_dir(ws.settings, ws.spec, START, END) / "batch.parquet"
     assert pulled["kind"] == "sql" and pulled["path"] == str(snapshot) and pulled["uri"] == snapshot.as_uri()
     assert pulled["origin"]["rows"] == 2400 and pulled["origin"]["chunks"] == 3
     assert pulled["sha256"] == hashlib.sha256(snapshot.read_bytes()).hexdigest()

@@ -376,7 +376,7 @@ def test_evidence_is_written_and_a_rerun_is_identical(ws: Workspace) -> None:
 
     _bulk("category", "crypto", 0.4)(ws)
     first_pulled, first = ws.run()
-    evidence = evidence_dir(ws.settings, ws.spec, START) / "validation.json"
+    evidence = evidence_dir(ws.settings, ws.spec, START, END) / "validation.json"
     gx_result = json.loads(evidence.read_text())
     checks = {c["type"] for c in gx_result["alignment_drift_checks"]}
     assert checks == {"alignment_drift:timestamps_inside_data_interval", "alignment_drift:timestamps_not_in_the_future"}
@@ -403,7 +403,7 @@ def test_a_read_failure_after_a_valid_run_removes_the_stale_evidence(ws: Workspa
 
     _mutated(lambda f: None)(ws)
     ws.run()
-    evidence = evidence_dir(ws.settings, ws.spec, START) / "validation.json"
+    evidence = evidence_dir(ws.settings, ws.spec, START, END) / "validation.json"
     assert evidence.exists()
     ws.batch_path().write_bytes(b"")
     _, out = ws.run()

@@ -48,24 +48,31 @@ def register(verbs: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def parse_date(value: str) -> dt.date:
-    """``YYYY-MM-DD`` as a date, or a :class:`UsageError` naming the fix."""
+def parse_date(value: str) -> dt.date | dt.datetime:
+    """``YYYY-MM-DD`` as a date, or ``YYYY-MM-DDTHH:MM`` (UTC) for sub-daily schedules; else a :class:`UsageError`."""
     try:
+        if "T" in value:
+            moment = dt.datetime.fromisoformat(value)
+            return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
         return dt.date.fromisoformat(value)
     except (TypeError, ValueError):
         raise UsageError(
-            f"--date must be a calendar date YYYY-MM-DD; got {value!r}. Fix: e.g. --date 2026-01-06."
+            f"--date must be a calendar date YYYY-MM-DD (or YYYY-MM-DDTHH:MM in UTC for sub-daily schedules); "
+            f"got {value!r}. Fix: e.g. --date 2026-01-06."
         ) from None
 
 
-def interval_for(schedule: str, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    """The data interval of ``schedule`` that starts at (or contains) midnight UTC of ``day``."""
+def interval_for(schedule: str, day: dt.date | dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The data interval of ``schedule`` that starts at (or contains) ``day`` (a date means its midnight UTC)."""
     from croniter import croniter
 
     expression = _PRESETS.get(schedule, schedule)
-    midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    if isinstance(day, dt.datetime):
+        moment = day if day.tzinfo else day.replace(tzinfo=dt.UTC)
+    else:
+        moment = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     try:
-        start = croniter(expression, midnight + dt.timedelta(seconds=1)).get_prev(dt.datetime)
+        start = croniter(expression, moment + dt.timedelta(seconds=1)).get_prev(dt.datetime)
         end = croniter(expression, start).get_next(dt.datetime)
     except (ValueError, KeyError) as error:
         raise UsageError(f"the spec's schedule {schedule!r} is not a cron expression ({error}).") from None
@@ -80,7 +87,7 @@ def _connections(spec: Any, batch: Path | None) -> Any:
     return AirflowConnections()
 
 
-def run_check(spec: Any, day: dt.date, *, batch: Path | None = None) -> dict[str, Any]:
+def run_check(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = None) -> dict[str, Any]:
     """Run the night's check with the DAG's steps; return the ``check-result@1`` document.
 
     Raises

@@ -30,7 +30,9 @@ def register(verbs: Any) -> None:
         "record the release in the quarantine manifest and print how to rerun the night.",
     )
     parser.add_argument("model", help="the model whose night was quarantined")
-    parser.add_argument("--date", required=True, help="the quarantined night, YYYY-MM-DD")
+    parser.add_argument(
+        "--date", required=True, help="the quarantined night, YYYY-MM-DD (YYYY-MM-DDTHH:MM for sub-daily schedules)"
+    )
     parser.add_argument(
         "--batch",
         type=Path,
@@ -52,7 +54,7 @@ def _user() -> str:
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.cli.check import interval_for, parse_date
     from alignment_drift.core.spec import SpecError, load_spec
-    from alignment_drift.integrations.quarantine import NothingQuarantined, load_manifest
+    from alignment_drift.integrations.quarantine import NothingQuarantined, interval_key, load_manifest
     from alignment_drift.settings import Settings
 
     day = parse_date(args.date)
@@ -60,7 +62,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--reason is empty. Fix: say what was fixed, e.g. --reason 'removed duplicate rows'.")
     settings = Settings.from_env()
     try:
-        manifest = load_manifest(settings.quarantine_dir, args.model, day.isoformat())
+        spec = load_spec(args.spec or settings.specs_dir / f"{args.model}.yaml")
+    except SpecError as error:
+        raise UsageError(f"{error} Fix: pass --spec PATH.") from None
+    if spec.model != args.model:
+        raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
+    start, end = interval_for(spec.schedule, day)
+    try:
+        manifest = load_manifest(settings.quarantine_dir, args.model, interval_key(start, end))
     except (NothingQuarantined, ValueError) as error:
         raise UsageError(str(error)) from None
     if manifest.get("status") == "released":
@@ -71,19 +80,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the fixed file or folder.")
-    try:
-        spec = load_spec(args.spec or settings.specs_dir / f"{args.model}.yaml")
-    except SpecError as error:
-        raise UsageError(f"{error} Fix: pass --spec PATH.") from None
-    if spec.model != args.model:
-        raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
     interval = manifest.get("data_interval") or {}
     if interval:
         import datetime as dt
 
         start, end = (dt.datetime.fromisoformat(interval[k]) for k in ("start", "end"))
-    else:
-        start, end = interval_for(spec.schedule, day)
     entry, location = _release(spec, settings, manifest, args, start, end)
     _report(spec, day, manifest, entry, location)
     return EXIT_OK

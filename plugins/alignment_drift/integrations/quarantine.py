@@ -2,12 +2,16 @@
 
 The original bytes are copied (a single file, or every file of a folder of
 partitions with relative paths kept, from local disk or streamed from an object
-store) to ``<quarantine_root>/<model>/<interval_start>/`` with a ``manifest.json``
+store) to ``<quarantine_root>/<model>/<interval key>/`` with a ``manifest.json``
 beside them. Every copy is checked against the sha256 of its source. The folder
 is built in a hidden temporary sibling and renamed into place, so a reader never
 sees a half-written quarantine and quarantining the same night again replaces
 the previous contents (the earlier manifest's gist is kept in ``history``).
 A release (``alignment-drift release-quarantine``) is recorded in the manifest.
+
+The interval key (:func:`interval_key`) is the start date for daily and longer
+intervals that start at midnight UTC (``2026-01-06``), and the start time to
+the minute otherwise (``2026-01-06T1300Z``), so hourly nights never share a folder.
 """
 
 from __future__ import annotations
@@ -28,6 +32,19 @@ from alignment_drift.integrations.gx_report import json_safe
 SCHEMA = "alignment-drift/quarantine@1"
 MANIFEST_NAME = "manifest.json"
 CHUNK_SIZE = 1 << 20  # 1 MiB
+
+
+def interval_key(start: dt.datetime, end: dt.datetime) -> str:
+    """The folder name of a data interval: ``YYYY-MM-DD`` for whole days from midnight UTC, else ``YYYY-MM-DDTHHMMZ``.
+
+    >>> import datetime as dt
+    >>> day = dt.datetime(2026, 1, 6, tzinfo=dt.UTC)
+    >>> interval_key(day, day + dt.timedelta(days=1)), interval_key(day, day + dt.timedelta(hours=1))
+    ('2026-01-06', '2026-01-06T0000Z')
+    """
+    start_utc = start.astimezone(dt.UTC) if start.tzinfo else start
+    whole_days = (end - start) >= dt.timedelta(days=1) and start_utc.time() == dt.time(0)
+    return start_utc.strftime("%Y-%m-%d" if whole_days else "%Y-%m-%dT%H%MZ")
 
 
 class QuarantineError(RuntimeError):

@@ -53,9 +53,15 @@ OUTSIDE_INTERVAL_TOLERANCE = 0.01
 FUTURE_SKEW = dt.timedelta(minutes=5)
 
 
-def evidence_dir(settings: Settings, spec: AlignmentSpec, start: dt.datetime) -> Path:
-    """The folder holding one night's evidence files (validation result, drift table) until recorded."""
-    path = settings.data_dir / "_checks" / spec.model / start.strftime("%Y-%m-%d")
+def evidence_dir(settings: Settings, spec: AlignmentSpec, start: dt.datetime, end: dt.datetime) -> Path:
+    """The folder holding one interval's evidence files (validation result, drift table) until recorded.
+
+    Named by :func:`~alignment_drift.integrations.quarantine.interval_key`, so
+    sub-daily intervals of one day never share a folder.
+    """
+    from alignment_drift.integrations.quarantine import interval_key
+
+    path = settings.data_dir / "_checks" / spec.model / interval_key(start, end)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -102,7 +108,7 @@ def pull(
     """
     from alignment_drift.integrations.sources import fingerprint, locate_batch
 
-    workdir = evidence_dir(settings, spec, start) if spec.source.kind == "sql" and batch is None else None
+    workdir = evidence_dir(settings, spec, start, end) if spec.source.kind == "sql" and batch is None else None
     located = locate_batch(
         spec, settings, start=start, end=end, connections=connections, override=batch, workdir=workdir
     )
@@ -274,7 +280,7 @@ def validate(
         ``matches_pull`` ...) when quarantined.
     """
     start, end = _interval(pulled)
-    evidence = evidence_dir(settings, spec, start)
+    evidence = evidence_dir(settings, spec, start, end)
     result = assess(spec, settings, pulled, connections=connections, now=now)
     target = evidence / "validation.json"
     if result.evidence is not None:
@@ -298,7 +304,7 @@ def _quarantine(
     end: dt.datetime,
     connections: ConnectionResolver | None,
 ) -> dict[str, Any]:
-    from alignment_drift.integrations.quarantine import quarantine_batch
+    from alignment_drift.integrations.quarantine import interval_key, quarantine_batch
     from alignment_drift.integrations.sources import Batch, batch_members
 
     batch = Batch.from_dict(pulled)
@@ -324,7 +330,7 @@ def _quarantine(
         batch.path if batch.protocol == "file" else batch.uri,
         quarantine_root=settings.quarantine_dir,
         model=spec.model,
-        interval_start=start.strftime("%Y-%m-%d"),
+        interval_start=interval_key(start, end),
         reason=result.reason or "quarantined",
         details=details,
         members=batch_members(batch, connections),

@@ -341,11 +341,19 @@ def record(
         ``mlflow_run_id``, ``verdict``, ``retrain_due``, ``retrain_reason``.
     """
     from alignment_drift.integrations.mlflow.checks import record_check
+    from alignment_drift.integrations.mlflow.spool import is_transient
 
-    due, coalesced, reason = retrain_due(spec, settings, check)
+    try:
+        due, coalesced, reason = retrain_due(spec, settings, check)
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        # the cooldown cannot be read: keep the check (it is spooled below) and decide on the task's retry
+        due, coalesced = False, False
+        reason = f"retraining not decided yet: the tracking server could not be reached ({type(error).__name__})"
     check = {**check, "action": {"retrain_requested": due, "retrain_coalesced": coalesced, "retrain_reason": reason}}
-    start = dt.datetime.fromisoformat(check["data_interval"]["start"])
-    evidence = evidence_dir(settings, spec, start)
+    start, end = (dt.datetime.fromisoformat(check["data_interval"][k]) for k in ("start", "end"))
+    evidence = evidence_dir(settings, spec, start, end)
     artifacts: dict[str, Any] = {"check.json": check}
     validation_file = evidence / "validation.json"
     if validation_file.exists():
