@@ -3,6 +3,10 @@
     pull -> validate -> (drift || benchmarks) -> trend -> verdict -> record -> request_retrain
                                                                             -> finish
 
+Nights run concurrently up to ``max_active_runs``; ``trend`` waits for the
+previous night's ``trend``, ``verdict`` and ``record`` (``depends_on_past`` with
+``wait_for_downstream``), so history-dependent steps see every earlier night.
+
 Task bodies call :mod:`alignment_drift.pipeline`; heavy imports happen inside them.
 """
 
@@ -64,7 +68,10 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
             return steps.benchmarks(spec, settings(), pulled, validation)
 
-        @task
+        # Nights may run concurrently (catch-up, backfill), but each night's trend reads the nights before it
+        # and its record decides the retrain cooldown: this task waits until the previous night's trend and
+        # record have finished, so the tails run in night order and every record equals the one-by-one run.
+        @task(depends_on_past=True, wait_for_downstream=True)
         def trend(pulled: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]) -> dict[str, Any]:
             steps = pipeline("trends")
 
@@ -121,8 +128,10 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         pulled = pull()
         validation = validate(pulled)
         drift_out, bench_out = drift(pulled, validation), benchmarks(pulled, validation)
-        check = verdict(pulled, validation, drift_out, bench_out, trend(pulled, drift_out, bench_out))
+        trend_out = trend(pulled, drift_out, bench_out)
+        check = verdict(pulled, validation, drift_out, bench_out, trend_out)
         recorded = record(check)
+        trend_out >> recorded  # so that wait_for_downstream covers the previous night's record
         request_retrain(recorded, check)
         finish(recorded, validation)
 
