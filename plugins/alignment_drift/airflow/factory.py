@@ -13,7 +13,9 @@ asset; also triggerable by hand with a reason) trains and gates a challenger::
 
 (scheduled also by ``retraining.schedule`` when set), and
 ``alignment_rollback__<model>`` (by hand, with a reason) restores the
-previous champion.
+previous champion. A spec with a ``labels`` section also gets
+``alignment_labels__<model>`` (one run per label arrival), which joins late
+labels to the nights they complete and updates those nights' records.
 
 Task bodies call :mod:`alignment_drift.pipeline`; heavy imports (pandas,
 scikit-learn, MLflow, Great Expectations) happen inside them, so parsing a
@@ -27,12 +29,13 @@ from pathlib import Path
 from airflow.sdk import DAG
 
 from alignment_drift.airflow.common import retrain_request_asset
+from alignment_drift.airflow.labels_dag import labels_dag
 from alignment_drift.airflow.monitor_dag import monitor_dag
 from alignment_drift.airflow.retrain_dag import retrain_dag, rollback_dag
 from alignment_drift.core.spec import load_specs
 from alignment_drift.settings import Settings
 
-__all__ = ["build_dags", "monitor_dag", "retrain_dag", "retrain_request_asset", "rollback_dag"]
+__all__ = ["build_dags", "labels_dag", "monitor_dag", "retrain_dag", "retrain_request_asset", "rollback_dag"]
 
 
 def build_dags(home: Path | str | None = None) -> dict[str, DAG]:
@@ -50,4 +53,6 @@ def build_dags(home: Path | str | None = None) -> dict[str, DAG]:
         dags[spec.monitor_dag_id] = monitor_dag(spec, home)
         dags[spec.retrain_dag_id] = retrain_dag(spec, home)
         dags[f"alignment_rollback__{spec.model}"] = rollback_dag(spec, home)
+        if spec.labels is not None:
+            dags[f"alignment_labels__{spec.model}"] = labels_dag(spec, home)
     return dags

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -135,7 +136,12 @@ def _exposure(ref_rate: float, n_ref: int, exposed: np.ndarray) -> dict[str, Any
 
 
 def _missing_baselines(
-    spec: AlignmentSpec, settings: Settings, audit: pd.DataFrame, model: Any, known: dict[str, Any]
+    spec: AlignmentSpec,
+    settings: Settings,
+    audit: pd.DataFrame,
+    model: Any,
+    known: dict[str, Any],
+    selected: Sequence[Any],
 ) -> dict[str, float | None]:
     """Baselines the promotion did not record (kinds that need the model, or a batch).
 
@@ -145,7 +151,7 @@ def _missing_baselines(
     """
     from alignment_drift.core.benchmarks import Scored, run_benchmarks
 
-    missing = [b for b in spec.benchmarks if known.get(b.name) is None and b.kind != "proxy_target_gap"]
+    missing = [b for b in selected if known.get(b.name) is None and b.kind != "proxy_target_gap"]
     if not missing:
         return {}
     threshold = spec.retraining.training.decision_threshold
@@ -179,7 +185,13 @@ def _selection(spec: AlignmentSpec, frame: pd.DataFrame, scored: Any, reference_
 
 
 def benchmarks(
-    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
+    spec: AlignmentSpec,
+    settings: Settings,
+    pulled: dict[str, Any],
+    validation: dict[str, Any],
+    *,
+    labels_as_of: dt.datetime | None = None,
+    only: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """The spec's safety benchmarks: the deployed version on the audit set, and the batch's logged decisions.
 
@@ -187,13 +199,21 @@ def benchmarks(
     evaluate without the model) are the reference version's values on the
     audit set. Also returns ``selection``: the deployed model's exposure rate
     against the reference version's on the same items (feedback-loop evidence).
+
+    With a ``labels`` section in the spec, the labels that have arrived for
+    the night by ``labels_as_of`` (default now) are joined to its rows first
+    (see :mod:`alignment_drift.pipeline.labels`); ``labels`` in the result
+    says which. ``only`` restricts the run to the named benchmarks.
     """
     from alignment_drift.core.benchmarks import Scored, run_benchmarks
     from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline.labels import join_arrived
 
     if validation["status"] != "valid":
         return {"skipped": True}
     frame, deployed, reference = _context(spec, settings, pulled)
+    frame, labels_info = join_arrived(spec, settings, frame, pulled, as_of=labels_as_of)
+    selected = [b for b in spec.benchmarks if only is None or b.name in only]
     audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))
     model = registry.load_model(settings, spec.model, deployed.version)
     threshold = spec.retraining.training.decision_threshold
@@ -206,9 +226,9 @@ def benchmarks(
     same = reference.version == deployed.version
     reference_model = model if same else registry.load_model(settings, spec.model, reference.version)
     baselines = dict(reference.baselines)
-    baselines.update(_missing_baselines(spec, settings, audit, reference_model, baselines))
+    baselines.update(_missing_baselines(spec, settings, audit, reference_model, baselines, selected))
     results = run_benchmarks(
-        spec.benchmarks,
+        selected,
         audit=audit_scored,
         batch=batch_scored,
         baselines=baselines,
@@ -221,6 +241,7 @@ def benchmarks(
         "reference_version": reference.version,
         "results": [r.to_dict() for r in results],
         "selection": _selection(spec, frame, batch_scored, reference_model),
+        "labels": labels_info,
     }
 
 
@@ -292,6 +313,7 @@ def decide(
             selection=Selection(**bench_out["selection"]) if bench_out.get("selection") else None,
         )
         check["selection"] = bench_out.get("selection")
+        check["labels"] = bench_out.get("labels")
     check.update(
         verdict=result.verdict,
         verdict_code=result.code,
@@ -331,9 +353,18 @@ def retrain_due(spec: AlignmentSpec, settings: Settings, check: dict[str, Any]) 
 
 
 def record(
-    spec: AlignmentSpec, settings: Settings, check: dict[str, Any], *, dag_id: str = "", run_id: str = ""
+    spec: AlignmentSpec,
+    settings: Settings,
+    check: dict[str, Any],
+    *,
+    dag_id: str = "",
+    run_id: str = "",
+    retrain: tuple[bool, bool, str] | None = None,
 ) -> dict[str, Any]:
     """Record the check in MLflow (one run per night, idempotent) with the retraining decision.
+
+    ``retrain`` — ``(due, coalesced, reason)`` — replaces the decision of
+    :func:`retrain_due` (the labels step decides it over a wider window).
 
     Returns
     -------
@@ -344,7 +375,7 @@ def record(
     from alignment_drift.integrations.mlflow.spool import is_transient
 
     try:
-        due, coalesced, reason = retrain_due(spec, settings, check)
+        due, coalesced, reason = retrain if retrain is not None else retrain_due(spec, settings, check)
     except Exception as error:
         if not is_transient(error):
             raise
@@ -369,9 +400,12 @@ def record(
         "retrain_reason": reason[:5000],
         "retrain_coalesced": "true" if coalesced else "false",
         "source_uri": check["source"]["uri"],
+        "source_sha256": check["source"].get("sha256") or "",
         "airflow_dag_id": dag_id,
         "airflow_run_id": run_id,
     }
+    if check.get("labels"):
+        tags["labels_as_of"] = check["labels"]["as_of"]
     params = {
         "alpha": spec.drift.alpha,
         "correction": spec.drift.correction,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.pipeline.gate import score_audit
 from alignment_drift.pipeline.promotion import apply_approval, comparison_table, decide_promotion
 from alignment_drift.settings import Settings
@@ -38,14 +39,27 @@ def _retrain_experiment(settings: Settings, spec: AlignmentSpec) -> str:
     return experiment_id(settings, spec.model)
 
 
-def assemble(spec: AlignmentSpec, settings: Settings, *, as_of: dt.datetime, key: str) -> dict[str, Any]:
+def assemble(
+    spec: AlignmentSpec,
+    settings: Settings,
+    *,
+    as_of: dt.datetime,
+    key: str,
+    connections: ConnectionResolver | None = None,
+) -> dict[str, Any]:
     """Gather the training data: the window's validated batches (never quarantined ones) and the spec's training data.
+
+    Each night's batch is read again through the spec's source, as the monitor
+    read it (files, object store or SQL, through ``connections``), with every
+    late label arrived by ``as_of`` joined. A night whose batch is gone, or
+    whose bytes differ from those the check validated, is left out and listed
+    under ``left_out`` with why.
 
     Returns
     -------
     dict
         ``path`` of the assembled parquet, ``rows``, ``labelled_rows``, ``sha256``,
-        ``nights`` used and the ``window``.
+        ``nights`` used, ``left_out`` nights and the ``window``.
     """
     from alignment_drift.core.training import label_values
     from alignment_drift.integrations.mlflow.checks import list_checks
@@ -54,15 +68,16 @@ def assemble(spec: AlignmentSpec, settings: Settings, *, as_of: dt.datetime, key
     since = as_of - dt.timedelta(days=policy.window_days)
     frames: list[pd.DataFrame] = []
     nights: list[str] = []
+    left_out: list[dict[str, str]] = []
     for run in list_checks(settings, spec.model, since=since.isoformat(), until=as_of.isoformat()):
         tags = run.data.tags
-        if tags.get("verdict") == "quarantined" or not tags.get("source_uri", "").startswith("file://"):
+        if tags.get("verdict") == "quarantined":
             continue
-        path = tags["source_uri"].removeprefix("file://")
-        try:
-            frames.append(pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path))
-        except FileNotFoundError:
+        frame, why = _night_rows(spec, settings, tags, as_of=as_of, connections=connections)
+        if frame is None:
+            left_out.append({"night": tags["data_interval_start"], "why": why})
             continue
+        frames.append(frame)
         nights.append(tags["data_interval_start"][:10])
     keep = [*spec.columns.feature_names, spec.columns.target] + ([spec.columns.proxy] if spec.columns.proxy else [])
     if policy.include_training_data:
@@ -90,8 +105,36 @@ def assemble(spec: AlignmentSpec, settings: Settings, *, as_of: dt.datetime, key
         "label": policy.label,
         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
         "nights": nights,
+        "left_out": left_out,
         "window": {"since": since.isoformat(), "until": as_of.isoformat()},
     }
+
+
+def _night_rows(
+    spec: AlignmentSpec,
+    settings: Settings,
+    tags: dict[str, str],
+    *,
+    as_of: dt.datetime,
+    connections: ConnectionResolver | None,
+) -> tuple[pd.DataFrame | None, str]:
+    """A recorded night's rows read through the spec's source with its late labels joined; or None and why not."""
+    from alignment_drift.integrations.sources import BatchReadError, SourceError
+    from alignment_drift.pipeline import ingest
+    from alignment_drift.pipeline.labels import join_arrived
+
+    start, end = (dt.datetime.fromisoformat(tags[k]) for k in ("data_interval_start", "data_interval_end"))
+    try:
+        pulled = ingest.pull(spec, settings, start=start, end=end, connections=connections)
+        frame = ingest.read_pulled(pulled, connections)
+    except (FileNotFoundError, BatchReadError, SourceError) as error:
+        return None, f"its batch cannot be read any more: {error}"
+    validated = tags.get("source_sha256")
+    # files and objects are immutable once validated; a query's rows may be completed in place (late labels)
+    if validated and spec.source.kind != "sql" and pulled.get("sha256") != validated:
+        return None, f"its batch changed since it was validated (sha256 {pulled.get('sha256')} != {validated})"
+    frame, _ = join_arrived(spec, settings, frame, pulled, as_of=as_of, connections=connections)
+    return frame, ""
 
 
 def reference_profile(spec: AlignmentSpec, frame: pd.DataFrame) -> Any:

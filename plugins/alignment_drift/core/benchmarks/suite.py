@@ -31,7 +31,14 @@ from alignment_drift.core.spec import (
     SliceGap,
 )
 
-__all__ = ["run_benchmarks"]
+__all__ = ["reads_batch", "run_benchmarks"]
+
+
+def reads_batch(bench: Benchmark) -> bool:
+    """Whether a benchmark reads the night's rows (and so their labels): it changes when late labels arrive."""
+    if isinstance(bench, MetricFloor | SliceGap | Calibration):
+        return bench.evaluated_on == "batch"
+    return isinstance(bench, ProxyTargetGap | PerformanceEstimate)
 
 
 def run_benchmarks(

@@ -1,6 +1,7 @@
 """Deployment simulators used by the demo, the tests and the benchmarks."""
 
 from alignment_drift.core.simulate.content import CATEGORICAL_FEATURES, FEATURES, NUMERIC_FEATURES
+from alignment_drift.core.simulate.labels import defer_labels
 from alignment_drift.core.simulate.scenarios import SCENARIOS, ContentPlatform, PlatformUpdate, Scenario
 
 __all__ = [
@@ -11,4 +12,5 @@ __all__ = [
     "ContentPlatform",
     "PlatformUpdate",
     "Scenario",
+    "defer_labels",
 ]

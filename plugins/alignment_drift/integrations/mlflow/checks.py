@@ -5,8 +5,9 @@ Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
 ``data_interval`` (``start/end``), ``data_interval_start``, ``verdict``,
 ``attribution`` (comma-separated sources), ``retrain_requested``,
 ``retrain_reason``, ``airflow_dag_id``, ``airflow_run_id``, ``source_uri``,
-``data_interval_end``, and ``replayed_from_spool`` (the spool file) when the
-run was written by a replay. Artifacts: ``check.json``, ``drift/columns.json``,
+``data_interval_end``, ``labels_as_of`` (the end of the latest label arrival
+joined, when the spec has late labels), and ``replayed_from_spool`` (the spool
+file) when the run was written by a replay. Artifacts: ``check.json``, ``drift/columns.json``,
 the drift table ``drift/table.json`` (an MLflow table, one row per column) and
 ``validation/gx_result.json``.
 
@@ -108,9 +109,17 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _interval_step(start_iso: str, end_iso: str) -> tuple[int, int]:
+def _interval_step(start_iso: str, end_iso: str, labels_as_of: str | None = None) -> tuple[int, int]:
+    """The metric step (the interval's day number) and timestamp (its end, or when its latest labels arrived).
+
+    A night updated by late labels is logged at the same step with a later
+    timestamp, so MLflow's latest value of each metric is the most informed one
+    and a rerun with the same labels writes the same point again.
+    """
     start = dt.datetime.fromisoformat(start_iso)
     end = dt.datetime.fromisoformat(end_iso)
+    if labels_as_of:
+        end = max(end, dt.datetime.fromisoformat(labels_as_of))
     epoch = dt.datetime(1970, 1, 1, tzinfo=start.tzinfo or dt.UTC)
     return (start - epoch).days, int(end.timestamp() * 1000)
 
@@ -279,7 +288,7 @@ def _write_check(
             experiment_id(settings, model), run_name=f"check {interval['start'][:10]}", tags=all_tags
         )
         run_id = run.info.run_id
-    step, timestamp = _interval_step(interval["start"], interval["end"])
+    step, timestamp = _interval_step(interval["start"], interval["end"], (check.get("labels") or {}).get("as_of"))
     metrics = [Metric(k, v, timestamp, step) for k, v in check_metrics(check).items()]
     for i in range(0, len(metrics), 900):
         mlflow_client.log_batch(run_id, metrics=metrics[i : i + 900])
