@@ -340,3 +340,9 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
     print(
         "  Airflow UI: make airflow   (airflow standalone on this demo's metadata DB, http://127.0.0.1:8080)", file=out
     )
+    last = rows[-1].date if rows else "YYYY-MM-DD"
+    print(
+        f"  Reports:    {settings.data_dir / '_checks' / spec.model}/<date>/report.html (and each check run's "
+        f"report.html); rebuild one with: alignment-drift report specs/{spec.model}.yaml --date {last}",
+        file=out,
+    )

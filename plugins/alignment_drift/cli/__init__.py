@@ -18,7 +18,18 @@ from alignment_drift.cli.common import EXIT_BAD_INPUT, UsageError
 __all__ = ["main"]
 
 # verb modules under alignment_drift.cli, in the order `--help` lists them
-VERBS = ("demo", "spec", "profile", "drift", "check", "expectations", "release-quarantine", "compare", "rollback")
+VERBS = (
+    "demo",
+    "spec",
+    "profile",
+    "drift",
+    "check",
+    "report",
+    "expectations",
+    "release-quarantine",
+    "compare",
+    "rollback",
+)
 
 
 def _parser() -> argparse.ArgumentParser:

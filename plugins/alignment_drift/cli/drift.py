@@ -30,7 +30,12 @@ def register(verbs: Any) -> None:
         default="auto",
         help="domain-classifier and MMD tests; need reference rows (auto: on when the reference is data)",
     )
-    parser.add_argument("--format", choices=("table", "json"), default="table")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "html"),
+        default="table",
+        help="table (default), json, or html: a self-contained page with a chart per column",
+    )
     parser.add_argument("--output", type=Path, default=None, help="write the result here instead of stdout")
     parser.add_argument("--fail-on-drift", action="store_true", help="exit 1 when drift is found")
     parser.set_defaults(handler=run)
@@ -95,6 +100,14 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _html(payload: dict[str, Any], profile: Any, current: Any, columns: list[str], args: argparse.Namespace) -> str:
+    """The drift-only HTML report: the table sorted by effect and a chart per column, drawn from both profiles."""
+    from alignment_drift.integrations.reports import batch_profile, distributions, render_drift_report
+
+    dists = distributions(profile, batch_profile(current, profile, columns), columns)
+    return render_drift_report(payload, distributions=dists, title=f"{args.current} against {args.reference}")
+
+
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift import DriftDetector
     from alignment_drift.integrations.tables import TableError, read_table
@@ -133,5 +146,9 @@ def run(args: argparse.Namespace) -> int:
         payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
     else:
         payload["multivariate"] = {"skipped": "a profile holds no rows; pass reference data to run the joint tests"}
-    write_output(to_json(payload) if args.format == "json" else _table(payload), args.output)
+    if args.format == "html":
+        text = _html(payload, profile, current, [*numeric, *cats], args)
+    else:
+        text = to_json(payload) if args.format == "json" else _table(payload)
+    write_output(text, args.output)
     return EXIT_FAILED if args.fail_on_drift and payload["drift"] else EXIT_OK

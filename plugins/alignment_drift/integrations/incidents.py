@@ -218,11 +218,23 @@ def incident_markdown(incident: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def incident_stem(data_interval: dict[str, str]) -> str:
+    """The file name (without suffix) of an interval's incident: its interval key (``2026-01-06``, or
+    ``2026-01-06T1300Z`` for sub-daily intervals; see :func:`~alignment_drift.integrations.quarantine.interval_key`).
+    """
+    import datetime as dt
+
+    from alignment_drift.integrations.quarantine import interval_key
+
+    start, end = (dt.datetime.fromisoformat(data_interval[k]) for k in ("start", "end"))
+    return interval_key(start, end)
+
+
 def write_incident(settings: Settings, incident: dict[str, Any]) -> tuple[Path, Path]:
-    """Write ``<incidents>/<model>/<date>.json`` and ``.md`` (replaced on rerun: idempotent per night)."""
+    """Write ``<incidents>/<model>/<interval key>.json`` and ``.md`` (replaced on rerun: idempotent per night)."""
     folder = incidents_dir(settings) / incident["model"]
     folder.mkdir(parents=True, exist_ok=True)
-    stem = incident["data_interval"]["start"][:10]
+    stem = incident_stem(incident["data_interval"])
     json_path, md_path = folder / f"{stem}.json", folder / f"{stem}.md"
     for path, text in (
         (json_path, json.dumps(incident, indent=2, sort_keys=True)),

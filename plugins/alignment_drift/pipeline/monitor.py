@@ -415,12 +415,62 @@ def record(
     }
     mlflow_run = record_check(settings, check, tags=tags, params=params, artifacts=artifacts)
     out = {"mlflow_run_id": mlflow_run, "verdict": check["verdict"], "retrain_due": due, "retrain_reason": reason}
+    report = _publish_report(spec, settings, check, mlflow_run, evidence=evidence, dag_id=dag_id, run_id=run_id)
+    if report is not None:
+        out["report"] = report
     if check["verdict"] in INCIDENT_VERDICTS:
-        out["incident"] = _raise_incident(spec, settings, check, mlflow_run)
+        out["incident"] = _raise_incident(spec, settings, check, mlflow_run, report_path=report)
     return out
 
 
-def _raise_incident(spec: AlignmentSpec, settings: Settings, check: dict[str, Any], run_id: str) -> str:
+def _publish_report(
+    spec: AlignmentSpec,
+    settings: Settings,
+    check: dict[str, Any],
+    mlflow_run: str,
+    *,
+    evidence: Any,
+    dag_id: str,
+    run_id: str,
+) -> str | None:
+    """The check's HTML report: logged with its run, written to the evidence folder and beside the incident.
+
+    The check is recorded before: a report that fails is logged and left out, never raised.
+    Returns the report's path (beside the incident when one is raised), or None when it failed.
+    """
+    import logging
+
+    from alignment_drift.integrations.incidents import incident_stem, incidents_dir
+    from alignment_drift.integrations.reports.publish import publish_report
+
+    paths = [evidence / "report.html"]
+    if check["verdict"] in INCIDENT_VERDICTS:
+        # beside <incidents>/<model>/<date>.json and .md, named as write_incident names them
+        paths.append(incidents_dir(settings) / spec.model / f"{incident_stem(check['data_interval'])}.html")
+    try:
+        published = publish_report(
+            spec,
+            settings,
+            check,
+            mlflow_run_id=mlflow_run,
+            dag_id=dag_id,
+            airflow_run_id=run_id,
+            paths=paths,
+        )
+    except Exception:
+        logging.getLogger(__name__).exception(
+            "The report of %s's check of %s could not be built; the check is recorded in MLflow run %s.",
+            spec.model,
+            check["data_interval"]["start"],
+            mlflow_run,
+        )
+        return None
+    return published["paths"][-1]
+
+
+def _raise_incident(
+    spec: AlignmentSpec, settings: Settings, check: dict[str, Any], run_id: str, *, report_path: str | None = None
+) -> str:
     """Log the incident with the check run (``incident.json``, ``incident.md``) and write it to the sink folder."""
     from alignment_drift.integrations.incidents import build_incident, incident_markdown, write_incident
     from alignment_drift.integrations.mlflow.store import client
@@ -428,6 +478,7 @@ def _raise_incident(spec: AlignmentSpec, settings: Settings, check: dict[str, An
     incident = build_incident(
         check, mlflow_run_id=run_id, tracking_uri=settings.tracking_uri, approval=spec.governance.approval
     )
+    incident["links"]["report_path"] = report_path
     mlflow_client = client(settings)
     mlflow_client.log_dict(run_id, incident, "incident.json")
     mlflow_client.log_text(run_id, incident_markdown(incident), "incident.md")

@@ -22,12 +22,15 @@ def signals_of(
     spec: AlignmentSpec, drift_out: dict[str, Any], bench_out: dict[str, Any]
 ) -> dict[str, tuple[str, str, float | None]]:
     """Tonight's trend signals: metric name -> (kind, direction, value)."""
+    from alignment_drift.integrations.mlflow.checks import safe_key
+
     signals: dict[str, tuple[str, str, float | None]] = {}
     for bench in bench_out.get("results", []):
         # alarm on the bad direction: a fall for higher-is-better benchmarks, a rise for the others
         higher_is_better = bench.get("direction", "higher_is_better") == "higher_is_better"
         direction = "decrease" if higher_is_better else "increase"
-        signals[f"benchmark.{bench['name']}.value"] = ("benchmark", direction, bench["value"])
+        # named as the check's metric (safe_key), so the history read back from MLflow matches
+        signals[f"benchmark.{safe_key(bench['name'])}.value"] = ("benchmark", direction, bench["value"])
     if drift_out.get("drift"):
         signals["drift.share"] = ("drift", "increase", drift_out["drift"]["drift_share"])
     output = drift_out.get("output_drift")

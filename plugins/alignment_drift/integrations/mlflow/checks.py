@@ -96,8 +96,8 @@ def check_metrics(check: Mapping[str, Any]) -> dict[str, float]:
             _put(out, f"multivariate.{method}.{field}", test.get(field))
     trends = check.get("trends") or {}
     for trend in trends.get("results", []) if not trends.get("skipped") else []:
-        _put(out, f"trend.{trend['signal']}.statistic", trend.get("statistic"))
-        _put(out, f"trend.{trend['signal']}.alarm", trend.get("alarm"))
+        _put(out, f"trend.{safe_key(trend['signal'])}.statistic", trend.get("statistic"))
+        _put(out, f"trend.{safe_key(trend['signal'])}.alarm", trend.get("alarm"))
     for bench in check.get("benchmarks", []):
         base = f"benchmark.{safe_key(bench['name'])}"
         for field in ("value", "threshold", "baseline", "delta", "ci_low", "ci_high"):
