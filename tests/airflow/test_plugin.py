@@ -43,6 +43,17 @@ def test_airflow_lists_the_plugin_and_its_macro() -> None:
     assert ours, listed
     assert ours[0]["macros"] == ["alignment_drift.airflow.plugin.verdict_badge"]
     assert "EntryPoint(name='alignment_drift'" in ours[0]["source"]
+    # the Alignment page: its FastAPI app, and the view that shows it in Airflow's navigation
+    (app,) = ours[0]["fastapi_apps"]
+    assert app["url_prefix"] == "/alignment" and app["app"] == "fastapi.applications.FastAPI"
+    (view,) = ours[0]["external_views"]
+    assert view == {
+        "name": "Alignment",
+        "href": "alignment/",
+        "destination": "nav",
+        "category": "browse",
+        "url_route": "alignment",
+    }
 
 
 def test_verdict_badge_macro() -> None:

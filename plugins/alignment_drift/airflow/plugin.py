@@ -6,6 +6,8 @@ from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
 
+from alignment_drift.airflow.ui import URL_PREFIX, create_app
+
 
 def verdict_badge(verdict: str) -> str:
     """A short label for a verdict, usable in templates as ``{{ macros.alignment_drift.verdict_badge(v) }}``."""
@@ -20,7 +22,20 @@ def verdict_badge(verdict: str) -> str:
 
 
 class AlignmentDriftPlugin(AirflowPlugin):
-    """Registers alignment-drift's macros with Airflow."""
+    """Registers alignment-drift's macros and the "Alignment" page (a FastAPI app shown in Airflow's navigation)."""
 
     name = "alignment_drift"
     macros: ClassVar[list[Any]] = [verdict_badge]
+    fastapi_apps: ClassVar[list[Any]] = [
+        {"app": create_app(), "url_prefix": URL_PREFIX, "name": "alignment-drift: Alignment"}
+    ]
+    # shown inside Airflow's UI at /plugin/alignment; href is relative to Airflow's base URL
+    external_views: ClassVar[list[Any]] = [
+        {
+            "name": "Alignment",
+            "href": URL_PREFIX.lstrip("/") + "/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "alignment",
+        }
+    ]

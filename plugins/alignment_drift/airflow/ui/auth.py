@@ -1,0 +1,69 @@
+"""Who may see the Alignment page: Airflow's own authentication and DAG permissions.
+
+Airflow mounts a plugin's FastAPI app without its authentication, so the
+app checks every request itself, with the API server's auth manager:
+
+- **authentication**: Airflow's ``get_user`` resolves the user from an
+  ``Authorization: Bearer <JWT>`` header (a token from ``POST /auth/token``)
+  or from the ``_token`` cookie the Airflow UI sets at login. No valid token:
+  the page redirects a browser to the auth manager's login page, every other
+  request gets 401 (403 for an invalid token);
+- **authorization**: a model is listed only when the user may read its
+  monitor DAG, and its pending approvals only when the user may read its
+  retrain DAG (the auth manager's ``filter_authorized_dag_ids``).
+
+Airflow's security module is imported on the first request, not when the
+plugin is loaded: plugins are imported by every task process too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from fastapi import Request
+
+__all__ = ["NotAuthenticated", "authenticated_user", "authorized_dag_ids", "login_url"]
+
+
+class NotAuthenticated(Exception):
+    """The request carries no valid Airflow token (``status_code`` 401, or 403 for an invalid one)."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+async def authenticated_user(request: Request) -> Any:
+    """FastAPI dependency: the Airflow user of the request, resolved exactly as Airflow's own API routes do.
+
+    Raises
+    ------
+    NotAuthenticated
+        Without a valid bearer token or ``_token`` cookie.
+    """
+    from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
+    from fastapi import HTTPException
+
+    try:
+        credentials = await bearer_scheme(request)
+        return await get_user(request, _oauth_token=None, bearer_credentials=credentials)
+    except HTTPException as error:
+        raise NotAuthenticated(error.status_code, str(error.detail)) from error
+
+
+def authorized_dag_ids(user: Any, dag_ids: Collection[str]) -> set[str]:
+    """The DAG ids among ``dag_ids`` the user may read, by the auth manager's rules."""
+    if not dag_ids:
+        return set()
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return set(get_auth_manager().filter_authorized_dag_ids(dag_ids=set(dag_ids), user=user, method="GET"))
+
+
+def login_url(next_url: str) -> str:
+    """The auth manager's login page, coming back to ``next_url`` after login."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=next_url)
