@@ -16,7 +16,7 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: install demo test test-all lint airflow mlflow-ui clean
+.PHONY: install demo test test-all test-integration lint airflow mlflow-ui clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m "slow or not slow"
+
+# The production extras (PostgreSQL, Celery + Redis, S3), installed once into the same venv.
+INTEGRATION_STAMP := $(VENV)/.installed-integration
+$(INTEGRATION_STAMP): $(STAMP) setup.cfg pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,celery,s3]'
+	@touch $@
+
+# The production topology as real processes on loopback (PostgreSQL, Redis, CeleryExecutor, mlflow server
+# with S3 artifacts), with faults injected: tests/integration/topology/.
+test-integration: $(INTEGRATION_STAMP)
+	$(BIN)/pytest -m integration
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

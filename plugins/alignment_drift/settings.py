@@ -12,16 +12,21 @@ production each is overridden by its environment variable.
 | ``ALIGNMENT_DRIFT_DATA_DIR`` | ``<home>/data`` |
 | ``ALIGNMENT_DRIFT_QUARANTINE_DIR`` | ``<data>/quarantine`` |
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///<home>/.mlflow/mlflow.db`` |
-| ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created) |
+| ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created); with a tracking server (``http(s)://``), the server's default |
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Settings"]
+
+# a URI scheme of two or more characters (one letter followed by ':' is a Windows drive)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+_SERVER_SCHEMES = ("http://", "https://", "databricks")
 
 
 def _path(name: str, default: Path) -> Path:
@@ -47,8 +52,12 @@ class Settings:
         root = _path("ALIGNMENT_DRIFT_HOME", Path(home).resolve() if home else Path.cwd().resolve())
         data = _path("ALIGNMENT_DRIFT_DATA_DIR", root / "data")
         tracking = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / '.mlflow' / 'mlflow.db'}"
-        artifacts = os.environ.get("ALIGNMENT_DRIFT_ARTIFACT_ROOT") or (root / ".mlflow" / "artifacts").as_uri()
-        if "://" not in artifacts:
+        artifacts = os.environ.get("ALIGNMENT_DRIFT_ARTIFACT_ROOT") or ""
+        if not artifacts and not tracking.startswith(_SERVER_SCHEMES):
+            artifacts = (root / ".mlflow" / "artifacts").as_uri()
+        # with a tracking server and no artifact root, the server's own default (its --artifacts-destination)
+        # applies: a local folder would differ on every worker
+        if artifacts and not _URI.match(artifacts):  # a plain path; a URI (s3://, mlflow-artifacts:/) is kept
             artifacts = Path(artifacts).resolve().as_uri()
         return cls(
             home=root,

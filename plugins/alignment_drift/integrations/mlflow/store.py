@@ -2,7 +2,8 @@
 
 One experiment per monitored model, named ``alignment-drift/<model>``, with
 its artifacts under ``<artifact_root>/<model>`` so that Airflow workers with
-any working directory write to the same place.
+any working directory write to the same place (with a tracking server and no
+artifact root, where the server puts them).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def experiment_id(settings: Settings, model: str) -> str:
         return str(
             mlflow_client.create_experiment(
                 name,
-                artifact_location=f"{settings.artifact_root.rstrip('/')}/{model}",
+                artifact_location=f"{settings.artifact_root.rstrip('/')}/{model}" if settings.artifact_root else None,
                 tags={"model": model, "managed_by": "alignment-drift"},
             )
         )

@@ -1,0 +1,36 @@
+"""Where things live: the artifact root follows the tracking store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alignment_drift.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("tracking", "root", "expected"),
+    [
+        pytest.param("sqlite:///x.db", None, "file://", id="local-store-local-folder"),
+        pytest.param("http://mlflow:5000", None, "", id="server-decides"),
+        pytest.param("https://mlflow.example", None, "", id="tls-server-decides"),
+        pytest.param("http://mlflow:5000", "s3://bucket/mlflow", "s3://bucket/mlflow", id="explicit-s3"),
+        pytest.param("http://mlflow:5000", "mlflow-artifacts:/ad", "mlflow-artifacts:/ad", id="proxied"),
+        pytest.param("sqlite:///x.db", "relative/arts", "file://", id="plain-path-resolved"),
+    ],
+)
+def test_artifact_root(
+    tracking: str, root: str | None, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    if root is None:
+        monkeypatch.delenv("ALIGNMENT_DRIFT_ARTIFACT_ROOT", raising=False)
+    else:
+        monkeypatch.setenv("ALIGNMENT_DRIFT_ARTIFACT_ROOT", root)
+    artifacts = Settings.from_env(tmp_path).artifact_root
+    if expected == "file://":
+        assert artifacts.startswith("file://") and Path(artifacts.removeprefix("file://")).is_absolute()
+    else:
+        assert artifacts == expected
