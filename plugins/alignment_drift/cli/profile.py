@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -49,6 +50,7 @@ def register(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.integrations.tables import TableError, iter_batches
+    from alignment_drift.progress import Progress
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
     began = time.perf_counter()
@@ -59,9 +61,12 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.reference}: the reference has no rows.")
         numeric, cats = column_kinds(first, columns=columns, categorical=categorical)
 
+        progress = Progress(f"profiling {args.reference}", unit="rows")
+
         def all_chunks():  # type: ignore[no-untyped-def]
-            yield first
-            yield from chunks
+            for chunk in itertools.chain([first], chunks):
+                yield chunk
+                progress.update(len(chunk))
 
         profile = ReferenceProfile.fit_chunks(
             all_chunks(), numeric=numeric, categorical=cats, bins=args.bins, max_categories=args.max_categories
@@ -70,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except ValueError as error:
         raise UsageError(str(error)) from None
+    progress.close()
     profile.save(args.output)
     worst = max((c.summary.error_bound for c in profile.columns.values() if c.summary is not None), default=0.0)
     print(
