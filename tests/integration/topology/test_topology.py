@@ -227,3 +227,48 @@ def test_nights_run_concurrently(scenario: Scenario) -> None:
         if a.run_id < b.run_id and max(a.start, b.start) < min(a.end, b.end)  # type: ignore[type-var]
     ]
     assert parallel, "no two nights' tasks ever ran at the same time"
+
+
+def test_a_backfill_of_the_nights_gives_the_records_of_the_one_by_one_run(scenario: Scenario) -> None:
+    """``airflow backfill`` over the caught-up nights (reprocessing them, several at once) changes no record.
+
+    Runs last: it reprocesses nights the tests above read. The flagged night is
+    left out (its retrain request is asserted above and must stay the only one).
+    """
+    nights = range(1, NIGHTS)
+    before = {n: _check_runs(scenario, n) for n in nights}
+    assert all(len(runs) == 1 for runs in before.values()), before
+    events = len(scenario.asset_events())
+    backfill = scenario.topo.api(
+        "POST",
+        "/backfills",
+        {
+            "dag_id": scenario.monitor_id,
+            "from_date": scenario.night_start(1).isoformat(),
+            "to_date": scenario.night_start(NIGHTS - 1).isoformat(),
+            "reprocess_behavior": "completed",
+            "max_active_runs": 3,
+        },
+    )
+    scenario.topo.wait_for(
+        "the backfill to complete",
+        lambda: scenario.topo.api("GET", f"/backfills/{backfill['id']}")["completed_at"],
+        timeout=1200,
+        interval=5,
+    )
+    runs = scenario.topo.sql(
+        "SELECT r.run_id, r.state, r.data_interval_start FROM dag_run r "
+        "JOIN backfill_dag_run b ON b.dag_run_id = r.id WHERE b.backfill_id = :id",
+        id=backfill["id"],
+    )
+    assert sorted(scenario.night_of(r.data_interval_start) for r in runs) == list(nights), runs
+    assert {r.state for r in runs} == {"success"}, runs
+    for night in nights:
+        after = _check_runs(scenario, night)
+        assert len(after) == 1, f"night {night}: {len(after)} check runs"
+        (first,), (again,) = before[night], after
+        assert again.info.run_id == first.info.run_id
+        assert again.data.metrics == first.data.metrics, night
+        for tag in ("verdict", "attribution", "retrain_requested", "model_version", "reference_version"):
+            assert again.data.tags[tag] == first.data.tags[tag], (night, tag)
+    assert len(scenario.asset_events()) == events  # no new retrain request
