@@ -12,7 +12,8 @@ production each is overridden by its environment variable.
 | ``ALIGNMENT_DRIFT_DATA_DIR`` | ``<home>/data`` |
 | ``ALIGNMENT_DRIFT_QUARANTINE_DIR`` | ``<data>/quarantine`` |
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///<home>/.mlflow/mlflow.db`` |
-| ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created); with a tracking server (``http(s)://``), the server's default |
+| ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created); |
+|  | with a tracking server (``http(s)://``), the server's own default |
 """
 
 from __future__ import annotations

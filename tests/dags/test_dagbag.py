@@ -34,6 +34,8 @@ def test_monitor_dag_shape(dagbag) -> None:
     assert set(dag.task_ids) == {
         "pull",
         "validate",
+        "partitions",
+        "profile_partition",
         "drift",
         "benchmarks",
         "trend",
@@ -42,7 +44,9 @@ def test_monitor_dag_shape(dagbag) -> None:
         "request_retrain",
         "finish",
     }
-    assert dag.get_task("drift").upstream_task_ids == {"pull", "validate"}
+    assert dag.get_task("partitions").upstream_task_ids == {"pull", "validate"}
+    assert dag.get_task("profile_partition").upstream_task_ids == {"pull", "partitions"}
+    assert dag.get_task("drift").upstream_task_ids == {"pull", "validate", "profile_partition"}
     assert dag.get_task("trend").upstream_task_ids == {"pull", "drift", "benchmarks"}
     assert dag.get_task("verdict").upstream_task_ids == {"pull", "validate", "drift", "benchmarks", "trend"}
     assert [o.uri for o in dag.get_task("request_retrain").outlets] == [

@@ -3,8 +3,8 @@
 ``alignment_monitor__<model>`` (the spec's schedule, with data intervals,
 catch-up allowed) runs one check per interval::
 
-    pull -> validate -> (drift || benchmarks) -> trend -> verdict -> record -> request_retrain
-                                                                            -> finish
+    pull -> validate -> (partitions -> profile_partition[mapped] -> drift || benchmarks)
+         -> trend -> verdict -> record -> (request_retrain, finish)
 
 ``alignment_retrain__<model>`` (scheduled on the model's retrain-request
 asset; also triggerable by hand with a reason) trains and gates a challenger::

@@ -17,7 +17,14 @@ from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Metadata, dag, task
 
-from alignment_drift.airflow.common import PRESETS, dag_start, data_interval, pipeline, retrain_request_asset
+from alignment_drift.airflow.common import (
+    PRESETS,
+    dag_start,
+    data_interval,
+    pipeline,
+    retrain_request_asset,
+    task_defaults,
+)
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -37,7 +44,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         catchup=True,
         max_active_runs=1,
         tags=["alignment-drift", spec.model],
-        default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30)},
+        default_args={**task_defaults(), "retries": 2, "retry_delay": dt.timedelta(seconds=30)},
         doc_md=f"Late labels of **{spec.model}**: joins each arrival to the nights it labels and updates their "
         f"records (labels arrive up to {spec.labels.max_delay_days} days late).",
     )

@@ -1,7 +1,15 @@
 """The monitor DAG of one spec: one alignment check per data interval.
 
-    pull -> validate -> (drift || benchmarks) -> trend -> verdict -> record -> request_retrain
-                                                                            -> finish
+    pull -> validate -> partitions -> profile_partition[group 0..k] -> drift -> trend -> verdict -> record
+                     -> benchmarks ------------------------------------------------^              -> request_retrain
+                                                                                                  -> finish
+
+A large batch is never read whole by one task: ``partitions`` packs its files
+into bounded groups, ``profile_partition`` (mapped over them) fits each group's
+mergeable statistics and writes them to a small file, and ``drift`` merges them
+(see :mod:`alignment_drift.pipeline.partitions`). Every task runs in the pool
+named by ``ALIGNMENT_DRIFT_POOL`` (default ``default_pool``) with absolute
+priority weights: the night's tail (record, finish) before another night's heavy steps.
 
 Nights run concurrently up to ``max_active_runs``; ``trend`` waits for the
 previous night's ``trend``, ``verdict`` and ``record`` (``depends_on_past`` with
@@ -18,7 +26,16 @@ from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Metadata, dag, get_current_context, task
 
-from alignment_drift.airflow.common import PRESETS, dag_start, data_interval, pipeline, retrain_request_asset
+from alignment_drift.airflow.common import (
+    LIGHT,
+    PRESETS,
+    TAIL,
+    dag_start,
+    data_interval,
+    pipeline,
+    retrain_request_asset,
+    task_defaults,
+)
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -39,7 +56,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         catchup=True,
         max_active_runs=4,
         tags=["alignment-drift", spec.model],
-        default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30)},
+        default_args={**task_defaults(), "retries": 2, "retry_delay": dt.timedelta(seconds=30)},
         doc_md=f"Nightly alignment check of **{spec.model}**. {spec.description}",
     )
     def monitor() -> None:
@@ -57,10 +74,25 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             return steps.validate(spec, settings(), pulled)
 
         @task
-        def drift(pulled: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
+        def partitions(pulled: dict[str, Any], validation: dict[str, Any]) -> list[dict[str, Any]]:
+            steps = pipeline("partitions")
+
+            skipped = [{"index": 0, "files": [], "skip": True}]  # an empty map would skip drift and the tail
+            if validation["status"] != "valid":
+                return skipped
+            return steps.plan_groups(pulled) or skipped
+
+        @task
+        def profile_partition(pulled: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
+            steps = pipeline("partitions")
+
+            return steps.profile_group(spec, settings(), pulled, group)
+
+        @task
+        def drift(pulled: dict[str, Any], validation: dict[str, Any], partials: Any) -> dict[str, Any]:
             steps = pipeline("monitor")
 
-            return steps.drift(spec, settings(), pulled, validation)
+            return steps.drift(spec, settings(), pulled, validation, partials=list(partials))
 
         @task
         def benchmarks(pulled: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
@@ -71,13 +103,13 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         # Nights may run concurrently (catch-up, backfill), but each night's trend reads the nights before it
         # and its record decides the retrain cooldown: this task waits until the previous night's trend and
         # record have finished, so the tails run in night order and every record equals the one-by-one run.
-        @task(depends_on_past=True, wait_for_downstream=True)
+        @task(depends_on_past=True, wait_for_downstream=True, priority_weight=LIGHT)
         def trend(pulled: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]) -> dict[str, Any]:
             steps = pipeline("trends")
 
             return steps.trends(spec, settings(), pulled, drift_out, bench_out)
 
-        @task
+        @task(priority_weight=LIGHT)
         def verdict(
             pulled: dict[str, Any],
             validation: dict[str, Any],
@@ -89,14 +121,14 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
             return steps.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
 
-        @task
+        @task(priority_weight=TAIL)
         def record(check: dict[str, Any]) -> dict[str, Any]:
             steps = pipeline("monitor")
 
             context = get_current_context()
             return steps.record(spec, settings(), check, dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
-        @task(outlets=[asset])
+        @task(outlets=[asset], priority_weight=TAIL)
         def request_retrain(recorded: dict[str, Any], check: dict[str, Any]):  # type: ignore[no-untyped-def]
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -114,7 +146,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 },
             )
 
-        @task
+        @task(priority_weight=TAIL)
         def finish(recorded: dict[str, Any], validation: dict[str, Any]) -> str:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -127,7 +159,8 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         pulled = pull()
         validation = validate(pulled)
-        drift_out, bench_out = drift(pulled, validation), benchmarks(pulled, validation)
+        partials = profile_partition.partial(pulled=pulled).expand(group=partitions(pulled, validation))
+        drift_out, bench_out = drift(pulled, validation, partials), benchmarks(pulled, validation)
         trend_out = trend(pulled, drift_out, bench_out)
         check = verdict(pulled, validation, drift_out, bench_out, trend_out)
         recorded = record(check)

@@ -16,7 +16,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
-from alignment_drift.airflow.common import PRESETS, dag_start, pipeline, retrain_request_asset
+from alignment_drift.airflow.common import PRESETS, dag_start, pipeline, retrain_request_asset, task_defaults
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -93,7 +93,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["alignment-drift", spec.model],
-        default_args={"retries": 2, "retry_delay": dt.timedelta(seconds=30)},
+        default_args={**task_defaults(), "retries": 2, "retry_delay": dt.timedelta(seconds=30)},
         params={
             "reason": Param("manual", type="string", description="Why this retrain is run (recorded)."),
             "as_of": Param(
@@ -200,6 +200,7 @@ def rollback_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         catchup=False,
         max_active_runs=1,
         tags=["alignment-drift", spec.model],
+        default_args=task_defaults(),
         params={"reason": Param(type="string", minLength=1, description="Why the champion is rolled back.")},
         doc_md=f"Restore the previous champion of **{spec.model}** (alias `previous`), recording why.",
     )

@@ -18,6 +18,13 @@ Severity rules
   (1 %: late rows around midnight, clock skew) and critical above it; rows
   later than now plus ``FUTURE_SKEW`` (5 minutes) are critical (clocks are
   wrong). Id uniqueness and tz-aware timestamps are the suite's.
+
+Large batches
+-------------
+A Parquet folder or glob of more than one group of files (see
+:mod:`alignment_drift.pipeline.partitions`) is never read whole: it is
+validated group by group (``VALIDATE_GROUP_ROWS`` rows at a time) and the
+outcomes combined with exact totals (:func:`_assess_groups`).
 """
 
 from __future__ import annotations
@@ -159,18 +166,22 @@ def interval_checks(
     ]
 
 
-def _check(name: str, column: str, severity: str, bad: pd.Series, n: int, desc: str) -> ExpectationOutcome:
-    share = 100.0 * len(bad) / n
+def _check(
+    name: str, column: str, severity: str, bad: pd.Series, n: int, desc: str, count: int | None = None
+) -> ExpectationOutcome:
+    """One interval check's outcome; ``count`` (default ``len(bad)``) when ``bad`` holds only examples."""
+    count = len(bad) if count is None else count
+    share = 100.0 * count / n
     sample = [t.isoformat() for t in bad.head(3)]
-    observed = f"{len(bad)} of {n} rows ({share:.2f}%), e.g. {sample}" if len(bad) else "none"
+    observed = f"{count} of {n} rows ({share:.2f}%), e.g. {sample}" if count else "none"
     return ExpectationOutcome(
         type=f"alignment_drift:{name}",
         column=column,
         severity=severity,
-        success=bool(bad.empty),
+        success=count == 0,
         unexpected_percent=share,
-        observed_value=len(bad),
-        message=f"{desc}; " + ("passed" if bad.empty else f"observed {observed}"),
+        observed_value=count,
+        message=f"{desc}; " + ("passed" if count == 0 else f"observed {observed}"),
     )
 
 
@@ -227,6 +238,9 @@ def assess(
     start, end = _interval(pulled)
     if pulled.get("refused"):
         return Assessment(f"the batch was refused: {pulled['refused']}", 0, None, None)
+    groups = _groups_if_large(pulled, connections)
+    if groups is not None:
+        return _assess_groups(spec, settings, pulled, groups, connections=connections, now=now)
     try:
         frame = read_pulled(pulled, connections)
     except FileNotFoundError as error:
@@ -338,3 +352,153 @@ def _quarantine(
         source_exists=batch.layout != "missing",
     )
     return {**record.to_dict(), "matches_pull": record.sha256 == pulled.get("sha256")}
+
+
+def _groups_if_large(pulled: dict[str, Any], connections: ConnectionResolver | None) -> list[dict[str, Any]] | None:
+    """The file groups of a Parquet batch of more than one group (see :mod:`~alignment_drift.pipeline.partitions`).
+
+    None for a batch read whole as before: CSV, SQL snapshots, missing or small batches.
+    """
+    from alignment_drift.pipeline import partitions
+
+    if pulled.get("format") != "parquet" or pulled.get("layout") not in ("folder", "glob"):
+        return None
+    try:
+        if len(partitions.plan_groups(pulled, connections=connections)) < 2:
+            return None
+        # validation reads groups one after the other in one task: smaller groups, lower peak memory
+        return partitions.plan_groups(pulled, max_rows=partitions.VALIDATE_GROUP_ROWS, connections=connections)
+    except Exception:  # an unreadable footer: the whole read below reports it as the batch's fault
+        return None
+
+
+def _assess_groups(
+    spec: AlignmentSpec,
+    settings: Settings,
+    pulled: dict[str, Any],
+    groups: list[dict[str, Any]],
+    *,
+    connections: ConnectionResolver | None,
+    now: dt.datetime | None,
+) -> Assessment:
+    """Validate a large batch group by group, one group in memory at a time, and combine the outcomes.
+
+    An expectation passes when it passes on every group (for ``mostly``
+    expectations this is stricter than on the whole batch); the table row-count
+    expectation is evaluated on the batch's total; the interval checks count over
+    all groups. Id uniqueness is checked within each group, not across groups.
+    """
+    from alignment_drift.integrations.gx import SuiteLoadError, load_suite, validate_dataframe
+    from alignment_drift.integrations.gx_report import merge_outcomes
+    from alignment_drift.pipeline.partitions import read_columns
+
+    suite_doc = load_suite(settings.expectations_dir / f"{spec.expectations}.json")
+
+    start, end = _interval(pulled)
+    now = now or dt.datetime.now(dt.UTC)
+    suite_path = settings.expectations_dir / f"{spec.expectations}.json"
+    column = spec.columns.timestamp
+    failed: dict[tuple[str, str | None], ExpectationOutcome] = {}
+    evaluated = 0
+    evidence: dict[str, Any] = {"partitioned": {"groups": len(groups)}, "results": {}}
+    counts = {"stamps": 0, "outside": 0, "future": 0}
+    examples: dict[str, list[pd.Series]] = {"outside": [], "future": []}
+    rows = 0
+    for group in groups:
+        subset = {**pulled, "files": group["files"]}
+        try:
+            frame, _ = read_columns(subset, None, connections=connections)
+        except Exception as error:
+            message = clip(str(error).replace("\n", " "), 300)
+            return Assessment(
+                f"unreadable batch at {pulled['uri']} (group {group['index']}): {message}", rows, None, None
+            )
+        rows += len(frame)
+        try:
+            summary, result = validate_dataframe(frame, suite_path)
+        except SuiteLoadError:
+            raise
+        except Exception as error:
+            message = clip(str(error).replace("\n", " "), 300)
+            return Assessment(
+                f"the batch could not be validated (group {group['index']}): {type(error).__name__}: {message}",
+                rows,
+                None,
+                None,
+            )
+        evaluated = summary.evaluated
+        for outcome in (*summary.critical_failures, *summary.warnings, *summary.infos):
+            failed.setdefault((outcome.type, outcome.column), outcome)
+        if not summary.success or group["index"] == 0:
+            evidence["results"][str(group["index"])] = result
+        if column in frame.columns and isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            stamps = frame[column].dropna()
+            outside = stamps[(stamps < start) | (stamps >= end)]
+            future = stamps[stamps > now + FUTURE_SKEW]
+            counts["stamps"] += len(stamps)
+            counts["outside"] += len(outside)
+            counts["future"] += len(future)
+            examples["outside"].append(outside.head(3))
+            examples["future"].append(future.head(3))
+        del frame
+    evidence["partitioned"]["rows"] = rows
+    outcomes = _row_count_on_total(suite_doc, rows, failed)
+    critical = tuple(o for o in outcomes if o.severity == "critical" and not o.success)
+    summary = ValidationSummary(
+        suite=str(suite_doc.get("name", spec.expectations)),
+        success=not critical,
+        evaluated=evaluated,
+        successful=evaluated - len(outcomes),
+        critical_failures=critical,
+        warnings=tuple(o for o in outcomes if o.severity == "warning" and not o.success),
+        infos=tuple(o for o in outcomes if o.severity == "info" and not o.success),
+    )
+    extra: list[ExpectationOutcome] = []
+    if counts["stamps"]:
+        n, where = counts["stamps"], f"column '{column}': expected"
+        share = counts["outside"] / n
+        inside = (
+            f"{where} timestamps inside the data interval [{start.isoformat()}, {end.isoformat()}) "
+            f"(up to {OUTSIDE_INTERVAL_TOLERANCE:.0%} outside is a warning, more is critical)"
+        )
+        ahead = f"{where} no timestamp later than now ({now.isoformat(timespec='seconds')}) plus {FUTURE_SKEW}"
+        severity = "critical" if share > OUTSIDE_INTERVAL_TOLERANCE else "warning"
+        outside_examples = pd.concat(examples["outside"]).head(3)
+        future_examples = pd.concat(examples["future"]).head(3)
+        extra = [
+            _check("timestamps_inside_data_interval", column, severity, outside_examples, n, inside, counts["outside"]),
+            _check("timestamps_not_in_the_future", column, "critical", future_examples, n, ahead, counts["future"]),
+        ]
+    summary = merge_outcomes(summary, extra)
+    evidence["alignment_drift_checks"] = [o.to_dict() for o in extra]
+    reason = None
+    if not summary.success:
+        bad = summary.critical_failures
+        reason = f"{len(bad)} critical expectation(s) failed: " + "; ".join(o.message for o in bad[:5])
+    return Assessment(reason, rows, summary, evidence)
+
+
+def _row_count_on_total(
+    suite: dict[str, Any], rows: int, failed: dict[tuple[str, str | None], ExpectationOutcome]
+) -> list[ExpectationOutcome]:
+    """The groups' failed outcomes, with the table row-count expectation re-evaluated on the batch's total rows."""
+    out = [o for key, o in failed.items() if key[0] != "expect_table_row_count_to_be_between"]
+    for expectation in suite.get("expectations", []):
+        if expectation.get("type") != "expect_table_row_count_to_be_between":
+            continue
+        kwargs = expectation.get("kwargs", {})
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        if (low is None or rows >= low) and (high is None or rows <= high):
+            continue
+        out.append(
+            ExpectationOutcome(
+                type="expect_table_row_count_to_be_between",
+                column=None,
+                severity=str(expectation.get("severity") or "critical"),
+                success=False,
+                unexpected_percent=None,
+                observed_value=rows,
+                message=f"expected the batch's row count between {low} and {high}; observed {rows} rows",
+            )
+        )
+    return out

@@ -42,17 +42,45 @@ def _deployed_version(spec: AlignmentSpec, settings: Settings, frame: pd.DataFra
     return champion.version
 
 
-def _context(spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any]) -> tuple[pd.DataFrame, Any, Any]:
+#: Rows of the batch the benchmarks read at most: a larger batch is read as a seeded uniform sample of this size.
+BENCHMARK_MAX_ROWS = 1_000_000
+
+
+def _declared_columns(spec: AlignmentSpec) -> list[str]:
+    roles = spec.columns
+    named = [roles.id, roles.timestamp, *roles.feature_names, roles.prediction, roles.score, roles.target]
+    named += [roles.proxy, roles.exposure, roles.model_version, *roles.segments]
+    return list(dict.fromkeys(c for c in named if c))
+
+
+def _read_bounded(spec: AlignmentSpec, pulled: dict[str, Any]) -> pd.DataFrame:
+    """The batch for the benchmarks: whole up to :data:`BENCHMARK_MAX_ROWS` rows, else the spec's columns sampled."""
+    from alignment_drift.pipeline.partitions import batch_rows, read_columns
+
+    rows = batch_rows(pulled) if pulled.get("format") == "parquet" else None
+    if rows is None or rows <= BENCHMARK_MAX_ROWS:
+        return read_pulled(pulled)
+    return read_columns(pulled, _declared_columns(spec), max_rows=BENCHMARK_MAX_ROWS)[0]
+
+
+def _context(
+    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], *, bounded: bool = False
+) -> tuple[pd.DataFrame, Any, Any]:
     from alignment_drift.integrations.mlflow import registry
 
-    frame = read_pulled(pulled)
+    frame = _read_bounded(spec, pulled) if bounded else read_pulled(pulled)
     version = _deployed_version(spec, settings, frame)
     deployed = registry.version_info(settings, spec.model, version)
     return frame, deployed, registry.load_reference(settings, spec.model, deployed)
 
 
 def drift(
-    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], validation: dict[str, Any]
+    spec: AlignmentSpec,
+    settings: Settings,
+    pulled: dict[str, Any],
+    validation: dict[str, Any],
+    *,
+    partials: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Input drift of every feature and output drift of scores and decisions, against the reference profile.
 
@@ -60,37 +88,20 @@ def drift(
     night's families — input columns, model outputs, joint tests — share
     ``alpha`` by Bonferroni, and each is corrected inside (BH by default), so
     a drift-free night raises any drift signal with probability at most ``alpha``.
-    """
-    from alignment_drift.core.drift import DriftDetector
 
+    With ``partials`` (the per-group profiles of
+    :func:`alignment_drift.pipeline.partitions.profile_group`) the batch is
+    never read whole: they are merged and tested as the batch's profile, and
+    the joint tests (when on) run on a bounded row sample.
+    """
     if validation["status"] != "valid":
         return {"skipped": True}
+    if partials is not None:
+        return _drift_merged(spec, settings, pulled, partials)
     frame, deployed, reference = _context(spec, settings, pulled)
-    policy, roles = spec.drift, spec.columns
-    joint = policy.multivariate.domain_classifier or policy.multivariate.mmd
-    family_alpha = policy.alpha / (3 if joint else 2)
-    common = {
-        "alpha": family_alpha,
-        "correction": policy.correction,
-        "categorical_test": policy.categorical_test,
-        "missing_effect_floor": policy.missing_effect_floor,
-    }
-    inputs = DriftDetector(
-        reference.profile,
-        numeric=roles.numeric,
-        categorical=roles.categorical,
-        numeric_effect_floor=policy.numeric_effect_floor,
-        categorical_effect_floor=policy.categorical_effect_floor,
-        **common,
-    ).test(frame)
-    outputs = DriftDetector(
-        reference.profile,
-        numeric=[roles.score],
-        categorical=[roles.prediction],
-        numeric_effect_floor=policy.output_effect_floor,
-        categorical_effect_floor=policy.categorical_effect_floor,
-        **common,
-    ).test(frame)
+    roles = spec.columns
+    input_detector, output_detector, family_alpha, joint = _detectors(spec, reference.profile)
+    inputs, outputs = input_detector.test(frame), output_detector.test(frame)
     out: dict[str, Any] = {
         "skipped": False,
         "model_version": deployed.version,
@@ -107,6 +118,90 @@ def drift(
         below = float(score.weights[score.values < reference.decision_threshold].sum()) / max(score.n, 1)
         exposed = frame[roles.exposure].dropna().to_numpy(float)
         out["exposure"] = _exposure(below, reference.profile.n_rows, exposed)
+    return out
+
+
+def _detectors(spec: AlignmentSpec, profile: Any) -> tuple[Any, Any, float, bool]:
+    """The night's input and output detectors on the reference profile, the families' alpha, whether joint tests run.
+
+    The night's families — input columns, model outputs, joint tests — share
+    ``alpha`` by Bonferroni; each is corrected inside (BH by default).
+    """
+    from alignment_drift.core.drift import DriftDetector
+
+    policy, roles = spec.drift, spec.columns
+    joint = policy.multivariate.domain_classifier or policy.multivariate.mmd
+    family_alpha = policy.alpha / (3 if joint else 2)
+    common = {
+        "alpha": family_alpha,
+        "correction": policy.correction,
+        "categorical_test": policy.categorical_test,
+        "missing_effect_floor": policy.missing_effect_floor,
+    }
+    inputs = DriftDetector(
+        profile,
+        numeric=roles.numeric,
+        categorical=roles.categorical,
+        numeric_effect_floor=policy.numeric_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        **common,
+    )
+    outputs = DriftDetector(
+        profile,
+        numeric=[roles.score],
+        categorical=[roles.prediction],
+        numeric_effect_floor=policy.output_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        **common,
+    )
+    return inputs, outputs, family_alpha, joint
+
+
+def _drift_merged(
+    spec: AlignmentSpec, settings: Settings, pulled: dict[str, Any], partials: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """:func:`drift` on the merged per-group profiles of a batch (same tests, same result shape)."""
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline.partitions import merge_partials, read_columns
+
+    batch = merge_partials(partials)
+    if batch is None:
+        raise ValueError(f"No group of {pulled['uri']} was profiled; the drift step has nothing to test.")
+    policy, roles = spec.drift, spec.columns
+    version_counts = batch.columns[roles.model_version].counts if roles.model_version in batch.columns else {}
+    if version_counts:
+        version = min(version_counts, key=lambda v: (-version_counts[v], v))  # the mode, ties to the smallest
+    else:
+        champion = registry.champion(settings, spec.model)
+        if champion is None:
+            raise LookupError(f"Model {spec.model!r} has no champion; train one with the retrain DAG first.")
+        version = champion.version
+    deployed = registry.version_info(settings, spec.model, version)
+    reference = registry.load_reference(settings, spec.model, deployed)
+    input_detector, output_detector, family_alpha, joint = _detectors(spec, reference.profile)
+    inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
+    multivariate: dict[str, Any] = {}
+    if joint:
+        bound = max(policy.multivariate.max_rows, policy.multivariate.mmd_max_rows)
+        sample, _ = read_columns(pulled, roles.feature_names, max_rows=bound)
+        multivariate = _multivariate(spec, reference.frame, sample, family_alpha)
+    out: dict[str, Any] = {
+        "skipped": False,
+        "model_version": deployed.version,
+        "reference_version": reference.version,
+        "drift": inputs.to_dict(),
+        "output_drift": outputs.to_dict(),
+        "multivariate": multivariate,
+        "exposure": None,
+        "partitions": {"groups": len(partials), "rows": batch.n_rows},
+    }
+    exposed = batch.columns.get(roles.exposure) if roles.exposure else None
+    if exposed is not None and exposed.summary is not None:
+        score = reference.profile.columns[roles.score].summary
+        assert score is not None
+        below = float(score.weights[score.values < reference.decision_threshold].sum()) / max(score.n, 1)
+        total = float(np.dot(exposed.summary.values, exposed.summary.weights))  # 0/1 values: exact
+        out["exposure"] = _exposure_counts(below, reference.profile.n_rows, total, exposed.summary.n)
     return out
 
 
@@ -128,9 +223,14 @@ def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFr
 
 
 def _exposure(ref_rate: float, n_ref: int, exposed: np.ndarray) -> dict[str, Any]:
-    cur_rate = float(exposed.mean()) if len(exposed) else float("nan")
-    pooled = (ref_rate * n_ref + exposed.sum()) / (n_ref + len(exposed)) if len(exposed) else 0.0
-    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / max(len(exposed), 1))))
+    return _exposure_counts(ref_rate, n_ref, float(exposed.sum()), len(exposed))
+
+
+def _exposure_counts(ref_rate: float, n_ref: int, total: float, n: int) -> dict[str, Any]:
+    """The exposure rate test from the batch's exposed count ``total`` out of ``n`` rows."""
+    cur_rate = total / n if n else float("nan")
+    pooled = (ref_rate * n_ref + total) / (n_ref + n) if n else 0.0
+    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / max(n, 1))))
     p = 1.0 if se == 0 or not np.isfinite(cur_rate) else float(2 * stats.norm.sf(abs(cur_rate - ref_rate) / se))
     return {"reference_rate": ref_rate, "current_rate": cur_rate, "p_value": p}
 
@@ -211,7 +311,7 @@ def benchmarks(
 
     if validation["status"] != "valid":
         return {"skipped": True}
-    frame, deployed, reference = _context(spec, settings, pulled)
+    frame, deployed, reference = _context(spec, settings, pulled, bounded=True)
     frame, labels_info = join_arrived(spec, settings, frame, pulled, as_of=labels_as_of)
     selected = [b for b in spec.benchmarks if only is None or b.name in only]
     audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values
 from .profile import ColumnProfile, ReferenceProfile, numeric_values
-from .profile_tests import categorical_profile_drift, numeric_profile_drift
+from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
 from .univariate import UnivariateOutcome, missing_rate_drift
 
 ColumnKind = Literal["numeric", "categorical"]
@@ -303,6 +303,49 @@ class DriftDetector:
         profiles = [self._profile.columns[name] for name, _ in self._columns]
         with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
             outcomes = list(pool.map(lambda col: self._column(col, frame[col.name], n_cur), profiles))
+        return self._result(profiles, outcomes, n_cur)
+
+    def test_profile(self, batch: ReferenceProfile) -> DriftResult:
+        """Test one batch given as its mergeable profile (e.g. merged from per-partition profiles).
+
+        The batch profile must cover every declared column with the same kind.
+        Categorical counts and missing counts are exact; numeric columns are
+        tested by :func:`~alignment_drift.core.drift.profile_tests.numeric_summary_drift`:
+        identical to :meth:`test` on the rows while the batch summary is exact,
+        otherwise within the summaries' stated error bounds.
+        """
+        if not isinstance(batch, ReferenceProfile):
+            raise TypeError(
+                "The 'batch' parameter must be an instance of 'ReferenceProfile'. "
+                f"Got {type(batch).__name__!r} instead."
+            )
+        if batch.n_rows < 1:
+            raise ValueError("The 'batch' parameter must have at least 1 row. Got 0 rows instead.")
+        wrong = [n for n, kind in self._columns if n not in batch.columns or batch.columns[n].kind != kind]
+        if wrong:
+            raise ValueError(
+                f"The batch profile lacks column(s) {wrong} (or profiles them with another kind) that this "
+                "DriftDetector was built with. Profile the batch with the detector's 'numeric'/'categorical' lists."
+            )
+        n_cur = batch.n_rows
+        profiles = [self._profile.columns[name] for name, _ in self._columns]
+        outcomes = []
+        for col in profiles:
+            cur = batch.columns[col.name]
+            if col.kind == "numeric":
+                assert cur.summary is not None
+                dist = numeric_summary_drift(col, cur.summary)
+            else:
+                dist = categorical_profile_drift(col, cur.counts, test=self.categorical_test)
+            outcomes.append((dist, missing_rate_drift(col.missing, col.n, cur.missing, n_cur), cur.missing / n_cur))
+        return self._result(profiles, outcomes, n_cur)
+
+    def _result(
+        self,
+        profiles: list[ColumnProfile],
+        outcomes: list[tuple[UnivariateOutcome, UnivariateOutcome, float]],
+        n_cur: int,
+    ) -> DriftResult:
         dist = [d for d, _, _ in outcomes]
         miss = [m for _, m, _ in outcomes]
 

@@ -1,0 +1,185 @@
+"""Big batches: file groups, per-group profiles, and their merge against the single pass over all rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alignment_drift.core.drift import DriftDetector, ReferenceProfile
+from alignment_drift.pipeline import partitions
+
+from .conftest import END, NOW, START
+
+
+def _pulled(path: Path) -> dict[str, Any]:
+    from alignment_drift.integrations.sources.files import locate_path
+
+    out = locate_path(path, fmt="parquet", read={}).to_dict()
+    out["interval"] = {"start": START.isoformat(), "end": END.isoformat()}
+    return out
+
+
+def _parts(folder: Path, frame: pd.DataFrame, sizes: list[int]) -> None:
+    start = 0
+    for i, size in enumerate(sizes):
+        path = folder / f"part-{i:03d}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.iloc[start : start + size].to_parquet(path, index=False)
+        start += size
+
+
+@pytest.fixture
+def night(ws: Any) -> pd.DataFrame:
+    """The valid night, repeated to 2,000 rows with fresh ids (still a valid batch)."""
+    frame = pd.concat([ws.log] * 5, ignore_index=True)
+    frame[ws.spec.columns.id] = [f"r{i:06d}" for i in range(len(frame))]
+    return frame
+
+
+CASES = [
+    pytest.param([100, 100, 100, 100], 250, [[0, 1], [2, 3]], id="pairs-under-the-row-bound"),
+    pytest.param([100, 300, 50, 50], 250, [[0], [1], [2, 3]], id="a-file-over-the-bound-stands-alone"),
+    pytest.param([100, 100, 100], 10_000, [[0, 1, 2]], id="all-in-one-group"),
+    pytest.param([100, 100, 100], 1, [[0], [1], [2]], id="one-file-per-group"),
+]
+
+
+@pytest.mark.parametrize(("sizes", "max_rows", "expected"), CASES)
+def test_groups_respect_the_row_bound_in_path_order(
+    ws: Any, night: pd.DataFrame, sizes: list[int], max_rows: int, expected: list[list[int]]
+) -> None:
+    folder = ws.data / "batch"
+    _parts(folder, night, sizes)
+    groups = partitions.plan_groups(_pulled(folder), max_rows=max_rows)
+    assert [[int(f[5:8]) for f in g["files"]] for g in groups] == expected
+    assert [g["index"] for g in groups] == list(range(len(groups)))
+    for group in groups:
+        assert group["rows"] == sum(sizes[int(f[5:8])] for f in group["files"])
+        assert group["rows"] <= max_rows or len(group["files"]) == 1
+    assert partitions.plan_groups(_pulled(folder), max_rows=max_rows) == groups  # deterministic
+
+
+def test_groups_respect_the_byte_bound(ws: Any, night: pd.DataFrame) -> None:
+    folder = ws.data / "batch"
+    _parts(folder, night, [200, 200, 200, 200])
+    one = (folder / "part-000.parquet").stat().st_size
+    groups = partitions.plan_groups(_pulled(folder), max_bytes=int(one * 2.5))
+    assert all(g["bytes"] <= one * 2.5 or len(g["files"]) == 1 for g in groups)
+    assert len(groups) == 2
+
+
+def test_a_single_file_batch_is_one_group(ws: Any, night: pd.DataFrame) -> None:
+    path = ws.batch_path()
+    night.to_parquet(path, index=False)
+    groups = partitions.plan_groups(_pulled(path), max_rows=10)
+    assert len(groups) == 1 and groups[0]["rows"] == len(night) and groups[0]["files"] == [path.name]
+
+
+def test_bad_bounds_are_refused(ws: Any, night: pd.DataFrame) -> None:
+    path = ws.batch_path()
+    night.to_parquet(path, index=False)
+    with pytest.raises(ValueError, match=r"'max_rows' parameter must be an int >= 1\. Got 0 instead"):
+        partitions.plan_groups(_pulled(path), max_rows=0)
+
+
+def _profile_groups(ws: Any, pulled: dict[str, Any], max_rows: int) -> list[dict[str, Any]]:
+    return [
+        partitions.profile_group(ws.spec, ws.settings, pulled, g)
+        for g in partitions.plan_groups(pulled, max_rows=max_rows)
+    ]
+
+
+def test_merged_partials_equal_the_single_pass_exactly_while_summaries_are_exact(ws: Any, night: pd.DataFrame) -> None:
+    folder = ws.data / "batch"
+    _parts(folder, night, [300, 500, 200, 700, 300])
+    partials = _profile_groups(ws, _pulled(folder), max_rows=600)
+    assert len(partials) == 5 and sum(p["rows"] for p in partials) == len(night)
+    merged = partitions.merge_partials(reversed(partials))  # order of arrival does not matter
+    numeric, categorical = partitions.drift_columns(ws.spec)
+    single = ReferenceProfile.fit(
+        night, numeric=numeric, categorical=categorical, bins=partitions.DRIFT_BINS, max_categories=10_000
+    )
+    assert merged is not None and merged.n_rows == single.n_rows
+    for name, col in single.columns.items():
+        got = merged.columns[name]
+        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
+        if col.summary is not None:
+            assert got.summary is not None and got.summary.exact
+            np.testing.assert_array_equal(got.summary.values, col.summary.values)
+            np.testing.assert_array_equal(got.summary.weights, col.summary.weights)
+
+    # and the drift tests on the merged profile equal the tests on the rows
+    roles = ws.spec.columns
+    reference = ReferenceProfile.fit(ws.log, numeric=numeric, categorical=categorical)
+    detector = DriftDetector(reference, numeric=[*roles.numeric, roles.score], categorical=roles.categorical)
+    assert detector.test_profile(merged).to_dict() == detector.test(night).to_dict()
+
+
+def test_merged_partials_stay_within_the_stated_bound_when_compressed(
+    ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(partitions, "DRIFT_BINS", 64)  # force compressed summaries on 2,000 rows
+    folder = ws.data / "batch"
+    _parts(folder, night, [400] * 5)
+    merged = partitions.merge_partials(_profile_groups(ws, _pulled(folder), max_rows=400))
+    assert merged is not None
+    for name in ("toxicity", "score"):
+        summary = merged.columns[name].summary
+        assert summary is not None and not summary.exact
+        data = np.sort(night[name].to_numpy(float))
+        grid = np.unique(np.concatenate([data, summary.values]))
+        exact_cdf = np.searchsorted(data, grid, side="right") / data.size
+        assert np.max(np.abs(summary.cdf(grid) - exact_cdf)) <= summary.error_bound + 1e-12
+
+    reference = ReferenceProfile.fit(ws.log, numeric=["toxicity"])
+    detector = DriftDetector(reference, numeric=["toxicity"])
+    exact = detector.test(night).columns[0]
+    approx = detector.test_profile(merged).columns[0]
+    bound = merged.columns["toxicity"].summary.error_bound  # type: ignore[union-attr]
+    assert abs(approx.statistic - exact.statistic) <= bound + 1e-12
+    assert "summary bounds" in approx.note
+
+
+def test_a_skipped_group_profiles_nothing(ws: Any) -> None:
+    assert partitions.profile_group(ws.spec, ws.settings, {}, {"index": 0, "files": [], "skip": True}) == {
+        "index": 0,
+        "skipped": True,
+    }
+    assert partitions.merge_partials([{"index": 0, "skipped": True}]) is None
+
+
+def test_read_columns_samples_a_large_batch_uniformly(ws: Any, night: pd.DataFrame) -> None:
+    folder = ws.data / "batch"
+    _parts(folder, night, [500] * 4)
+    frame, rows = partitions.read_columns(_pulled(folder), ["score", "toxicity"], max_rows=400, seed=1)
+    assert rows == len(night) and list(frame.columns) == ["score", "toxicity"]
+    assert 250 < len(frame) < 550
+    whole, _ = partitions.read_columns(_pulled(folder), ["score"])
+    np.testing.assert_array_equal(whole["score"].to_numpy(), night["score"].to_numpy())
+
+
+def test_a_multi_group_batch_is_validated_group_by_group(
+    ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each group through the suite, counts combined; a broken row in one group quarantines the batch."""
+    from alignment_drift.pipeline import ingest
+
+    monkeypatch.setattr(partitions, "DEFAULT_GROUP_ROWS", 1000)
+    monkeypatch.setattr(partitions, "VALIDATE_GROUP_ROWS", 500)
+    folder = ws.data / "batch"
+    _parts(folder, night, [500] * 4)
+    pulled = _pulled(folder)
+    assert ingest._groups_if_large(pulled, None) is not None
+    good = ingest.assess(ws.spec, ws.settings, pulled, now=NOW)
+    assert good.reason is None and good.rows == len(night)
+    assert good.evidence is not None and good.evidence["partitioned"] == {"groups": 4, "rows": len(night)}
+
+    broken = night.copy()
+    broken.loc[1700, "toxicity"] = 7.0  # out of [0, 1], in the last group only
+    _parts(folder, broken, [500] * 4)
+    bad = ingest.assess(ws.spec, ws.settings, _pulled(folder), now=NOW)
+    assert bad.reason is not None and "toxicity" in bad.reason
