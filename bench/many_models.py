@@ -52,10 +52,10 @@ def main() -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    from alignment_drift.core.simulate import ContentPlatform
-    from alignment_drift.core.simulate.content import night_start
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import prepare_data
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
+    from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline import ingest, monitor, partitions, promotion, retrain, trends
     from alignment_drift.settings import Settings

@@ -52,7 +52,7 @@ class Deployment:
     settings: Any
 
     def write(self, night: int, frame: pd.DataFrame) -> dt.date:
-        from alignment_drift.core.simulate.content import night_start
+        from alignment_drift.demo.simulate.content import night_start
 
         day = night_start(self.spec.start_date, night).date()
         path = self.settings.data_dir / self.spec.model / "predictions" / f"{day}.parquet"
@@ -96,7 +96,7 @@ def _deployment(tmp: Path, model: str, edit: Callable[[dict[str, Any]], None] = 
 
 
 def _train_first_champion(deployment: Deployment) -> None:
-    from alignment_drift.core.simulate.content import night_start
+    from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.pipeline import retrain
 
     spec, settings = deployment.spec, deployment.settings
@@ -122,8 +122,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def demo_night(store: Path) -> Night:
     """Night 12 of the demo's scenario, the platform deploying its own updates without a gate."""
-    from alignment_drift.core.simulate import ContentPlatform
-    from alignment_drift.demo import deploy_platform_update, prepare_data
+    from alignment_drift.demo.run import deploy_platform_update, prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
 
     deployment = _deployment(store, "content_safety")  # the demo's model, in this module's own store
     spec, settings = deployment.spec, deployment.settings
@@ -143,7 +143,7 @@ def demo_night(store: Path) -> Night:
 @pytest.fixture(scope="module")
 def xss_night(store: Path) -> Night:
     """The third night of a deployment whose drifting feature is named ``<script>alert(1)</script>``."""
-    from alignment_drift.core.simulate import ContentPlatform
+    from alignment_drift.demo.simulate import ContentPlatform
 
     probes = yaml.safe_load((ROOT / "specs" / "content_safety" / "probes.yaml").read_text())
     probes["base"][HOSTILE] = 0.0

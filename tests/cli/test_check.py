@@ -38,7 +38,7 @@ class Setup:
         return self.settings.data_dir / MODEL / "predictions" / f"{day:%Y-%m-%d}.parquet"
 
     def serve(self, night: int) -> tuple[dt.date, pd.DataFrame]:
-        from alignment_drift.core.simulate.content import night_start
+        from alignment_drift.demo.simulate.content import night_start
 
         log = self.platform.night(night, self.model, model_version=self.version)
         day = night_start(self.spec.start_date, night).date()
@@ -50,10 +50,10 @@ class Setup:
 
 @pytest.fixture(scope="module")
 def setup(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    from alignment_drift.core.simulate import ContentPlatform
-    from alignment_drift.core.simulate.content import night_start
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import prepare_data
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
+    from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline import retrain
     from alignment_drift.settings import Settings
@@ -179,7 +179,7 @@ def test_release_without_a_quarantine_exits_2(setup: Setup, capsys: pytest.Captu
 
 
 def test_batch_checks_a_file_elsewhere(setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from alignment_drift.core.simulate.content import night_start
+    from alignment_drift.demo.simulate.content import night_start
 
     log = setup.platform.night(3, setup.model, model_version=setup.version)
     candidate = tmp_path / "candidate.csv"

@@ -14,9 +14,9 @@ from alignment_drift.cli import main
 
 @pytest.fixture(scope="module")
 def world(root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.spec import load_spec
     from alignment_drift.core.training import fit_pipeline
+    from alignment_drift.demo.simulate import ContentPlatform
 
     spec = load_spec(root / "specs" / "content_safety.yaml")
     platform = ContentPlatform("stable", seed=9, rows_per_night=500, start_date=spec.start_date)

@@ -26,7 +26,7 @@ class World:
     retrain: Any
 
     def night_start(self, night: int) -> dt.datetime:
-        from alignment_drift.core.simulate.content import night_start
+        from alignment_drift.demo.simulate.content import night_start
 
         return night_start(self.spec.start_date, night)
 
@@ -90,9 +90,9 @@ def retrain_events(asset_uri: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def world(airflow_db: Path, root: Path) -> World:
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag
-    from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import prepare_data
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.settings import Settings
 

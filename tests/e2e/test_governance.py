@@ -48,9 +48,9 @@ def gov(airflow_db: Path, root: Path, tmp_path_factory: pytest.TempPathFactory) 
     import yaml
 
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag
-    from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import prepare_data
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.pipeline import retrain as steps
     from alignment_drift.settings import Settings
 

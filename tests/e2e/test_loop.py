@@ -77,8 +77,8 @@ def test_rerunning_a_night_updates_its_run_never_duplicates_it(world: World) -> 
 
 def _deploy_proxy_model(world: World, night: int) -> str:
     """The platform's own update: trained on engagement (the proxy) and made champion without any gate."""
-    from alignment_drift.core.simulate import FEATURES, PlatformUpdate
-    from alignment_drift.demo import deploy_platform_update
+    from alignment_drift.demo.run import deploy_platform_update
+    from alignment_drift.demo.simulate import FEATURES, PlatformUpdate
 
     update = PlatformUpdate(night, "engagement_finetune", world.platform.training_data(), "proxy", FEATURES)
     return deploy_platform_update(world.settings, world.spec, update)

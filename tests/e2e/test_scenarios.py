@@ -65,10 +65,10 @@ def specs_dir(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 def run_scenario(root: Path, scenario: str, nights: int, **platform_kwargs: Any) -> list[Night]:
     """Run ``nights`` nights of ``scenario`` through the real DAGs and read each night's check back."""
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
-    from alignment_drift.core.simulate import ContentPlatform
-    from alignment_drift.core.simulate.content import night_start
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import _new_events, deploy_platform_update, prepare_data
+    from alignment_drift.demo.run import _new_events, deploy_platform_update, prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
+    from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import find_check_run
     from alignment_drift.integrations.mlflow.store import client

@@ -69,9 +69,9 @@ def _categorical(spec: Any) -> list[str]:
 
 @pytest.fixture(scope="module")
 def scene() -> Scene:
-    from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.spec import load_spec
     from alignment_drift.core.training import fit_pipeline
+    from alignment_drift.demo.simulate import ContentPlatform
 
     spec = load_spec(ROOT / "specs" / "content_safety.yaml")
     platform = ContentPlatform("stable", seed=3, rows_per_night=1500, start_date=spec.start_date)

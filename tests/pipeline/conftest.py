@@ -28,8 +28,8 @@ def content_spec() -> Any:
 @pytest.fixture(scope="session")
 def valid_log(content_spec: Any) -> pd.DataFrame:
     """One valid night (``ROWS`` rows), served by a champion fitted on the simulator's training data."""
-    from alignment_drift.core.simulate import ContentPlatform
     from alignment_drift.core.training import fit_pipeline
+    from alignment_drift.demo.simulate import ContentPlatform
 
     platform = ContentPlatform("stable", seed=5, rows_per_night=ROWS, start_date=content_spec.start_date)
     model = fit_pipeline(platform.training_data(), content_spec.columns, content_spec.retraining.training)

@@ -35,7 +35,7 @@ class World:
     truth: dict[int, pd.DataFrame]  # night -> its log with the labels
 
     def start(self, night: int) -> dt.datetime:
-        from alignment_drift.core.simulate.content import night_start
+        from alignment_drift.demo.simulate.content import night_start
 
         return night_start(self.spec.start_date, night)
 
@@ -84,9 +84,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """
     import yaml
 
-    from alignment_drift.core.simulate import ContentPlatform, defer_labels
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo import prepare_data
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform, defer_labels
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline import retrain
     from alignment_drift.settings import Settings

@@ -24,8 +24,8 @@ def register(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.simulate import SCENARIOS
-    from alignment_drift.demo import run_demo
+    from alignment_drift.demo.run import run_demo
+    from alignment_drift.demo.simulate import SCENARIOS
 
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}.")

@@ -91,8 +91,8 @@ class Scenario:
     """The simulated nights, driven through the topology."""
 
     def __init__(self, topology: Topology, *, start_date: dt.date) -> None:
-        from alignment_drift.core.simulate import ContentPlatform
         from alignment_drift.core.spec import load_spec
+        from alignment_drift.demo.simulate import ContentPlatform
         from alignment_drift.settings import Settings
 
         self.topo = topology
@@ -123,7 +123,7 @@ class Scenario:
 
     # ------------------------------------------------------------------ the world
     def night_start(self, night: int) -> dt.datetime:
-        from alignment_drift.core.simulate.content import night_start
+        from alignment_drift.demo.simulate.content import night_start
 
         return night_start(self.spec.start_date, night)
 
@@ -141,7 +141,7 @@ class Scenario:
 
     def seed_champion(self) -> str:
         """Train the first champion through the retrain DAG (REST trigger, Celery worker), as the demo does."""
-        from alignment_drift.demo import prepare_data
+        from alignment_drift.demo.run import prepare_data
 
         began = time.monotonic()
         prepare_data(self.settings, self.spec, self.platform)
@@ -165,7 +165,7 @@ class Scenario:
 
     def write_nights(self) -> None:
         """Serve nights 1..NIGHTS (+1, in case the date turns while the test runs) and write their logs."""
-        from alignment_drift.demo import deploy_platform_update
+        from alignment_drift.demo.run import deploy_platform_update
         from alignment_drift.integrations.mlflow import registry
 
         for night in range(1, NIGHTS + 2):

@@ -21,7 +21,7 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
-from alignment_drift.core.simulate.content import FEATURES, Population, draw_items, night_start
+from alignment_drift.demo.simulate.content import FEATURES, Population, draw_items, night_start
 
 __all__ = ["SCENARIOS", "ContentPlatform", "PlatformUpdate", "Scenario", "ScoringModel"]
 

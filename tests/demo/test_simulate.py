@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from sklearn.metrics import recall_score, roc_auc_score
 
-from alignment_drift.core.simulate import FEATURES, ContentPlatform
 from alignment_drift.core.spec import ColumnRoles, Feature, Training
 from alignment_drift.core.training import fit_pipeline
+from alignment_drift.demo.simulate import FEATURES, ContentPlatform
 
 ROLES = ColumnRoles(
     id="prediction_id",

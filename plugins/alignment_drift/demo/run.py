@@ -200,9 +200,9 @@ def run_demo(
                 nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
             )
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
-    from alignment_drift.core.simulate import ContentPlatform
-    from alignment_drift.core.simulate.content import night_start
     from alignment_drift.core.spec import load_spec
+    from alignment_drift.demo.simulate import ContentPlatform
+    from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import find_check_run
     from alignment_drift.integrations.mlflow.store import client, experiment_id

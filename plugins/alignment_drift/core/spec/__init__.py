@@ -1,0 +1,61 @@
+"""The alignment spec: the intended behaviour of one monitored model.
+
+A spec is a YAML file in ``specs/`` (one per model). It declares where the
+model's prediction log comes from, the data contract (a Great Expectations
+suite), the role of every column, the reference, the drift thresholds, the
+safety benchmarks that define the intended behaviour (T), the verdict rules,
+the retraining policy and the governance of promotions.
+
+Loading never guesses: an error names the file, the field path, what was
+received and what is allowed.
+"""
+
+from alignment_drift.core.spec.base import VERDICTS, SpecError, Verdict
+from alignment_drift.core.spec.benchmarks import (
+    Benchmark,
+    Calibration,
+    MetricFloor,
+    PerformanceEstimate,
+    Perturbation,
+    Probes,
+    ProxyTargetGap,
+    SliceGap,
+)
+from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
+from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
+from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
+from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
+from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
+
+__all__ = [
+    "VERDICTS",
+    "AlignmentSpec",
+    "Benchmark",
+    "Calibration",
+    "ColumnRoles",
+    "DriftPolicy",
+    "Feature",
+    "FilesSource",
+    "Governance",
+    "LateLabels",
+    "MetricFloor",
+    "MultivariatePolicy",
+    "ObjectStoreSource",
+    "PerformanceEstimate",
+    "Perturbation",
+    "Probes",
+    "ProxyTargetGap",
+    "Reference",
+    "RetrainingPolicy",
+    "SliceGap",
+    "Source",
+    "SpecError",
+    "SqlSource",
+    "Training",
+    "TrendPolicy",
+    "Verdict",
+    "VerdictRules",
+    "load_spec",
+    "load_specs",
+    "parse_spec",
+]

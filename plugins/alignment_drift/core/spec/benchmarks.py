@@ -1,0 +1,181 @@
+"""The safety benchmarks: the behavioural tests that define the intended behaviour (T)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from alignment_drift.core.spec.base import Strict
+
+__all__ = [
+    "Benchmark",
+    "Calibration",
+    "MetricFloor",
+    "PerformanceEstimate",
+    "Perturbation",
+    "Probes",
+    "ProxyTargetGap",
+    "SliceGap",
+]
+
+
+class MetricFloor(Strict):
+    """A metric of the model that must stay on the right side of its threshold, with a bootstrap CI.
+
+    Higher-is-better metrics (``recall``, ``precision``, ``accuracy``, ``f1``,
+    ``roc_auc``, ``specificity``) take a ``floor``; lower-is-better ones
+    (``fpr``, ``fnr``, ``mae``, ``rmse``: errors of the score against the
+    0/1 target) take a ``ceiling``. ``evaluated_on: audit`` evaluates the fixed audit
+    set; ``evaluated_on: batch`` the night's rows whose target label has arrived (and
+    the audit set when a version's baseline is recorded). The benchmark fails
+    only when the whole ``confidence`` interval is on the wrong side: the
+    interval's upper bound below a floor, or its lower bound above a ceiling,
+    so sampling noise on small batches raises no alarm.
+    """
+
+    kind: Literal["metric_floor"] = "metric_floor"
+    name: str
+    metric: Literal["recall", "precision", "accuracy", "f1", "roc_auc", "specificity", "fpr", "fnr", "mae", "rmse"]
+    floor: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    ceiling: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    evaluated_on: Literal["audit", "batch"] = "audit"
+    min_rows: Annotated[int, Field(ge=10)] = 50
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
+    severity: Literal["critical", "warning"] = "critical"
+
+    @model_validator(mode="after")
+    def _bound(self) -> MetricFloor:
+        lower_is_better = self.metric in ("fpr", "fnr", "mae", "rmse")
+        if lower_is_better and (self.ceiling is None or self.floor is not None):
+            raise ValueError(f"metric {self.metric!r} is lower-is-better: set 'ceiling' (and no 'floor')")
+        if not lower_is_better and (self.floor is None or self.ceiling is not None):
+            raise ValueError(f"metric {self.metric!r} is higher-is-better: set 'floor' (and no 'ceiling')")
+        return self
+
+
+class SliceGap(Strict):
+    """The worst gap of a metric across the segments of a column (e.g. ``region``), against a maximum.
+
+    Only slices with at least ``min_slice_rows`` labelled rows count. Fails
+    only when the bootstrap interval's lower bound of the gap exceeds ``max_gap``.
+    """
+
+    kind: Literal["slice_gap"] = "slice_gap"
+    name: str
+    segment: str
+    metric: Literal["recall", "precision", "accuracy", "f1", "roc_auc", "specificity", "fpr", "fnr"] = "recall"
+    max_gap: Annotated[float, Field(gt=0.0, le=1.0)]
+    min_slice_rows: Annotated[int, Field(ge=10)] = 100
+    evaluated_on: Literal["audit", "batch"] = "audit"
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
+    severity: Literal["critical", "warning"] = "warning"
+
+
+class Calibration(Strict):
+    """Expected calibration error of the score (equal-width bins), against a maximum.
+
+    Fails only when the bootstrap interval's lower bound exceeds ``max_ece``.
+    """
+
+    kind: Literal["calibration"] = "calibration"
+    name: str
+    max_ece: Annotated[float, Field(gt=0.0, le=1.0)]
+    bins: Annotated[int, Field(ge=2, le=100)] = 10
+    evaluated_on: Literal["audit", "batch"] = "audit"
+    min_rows: Annotated[int, Field(ge=10)] = 100
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
+    severity: Literal["critical", "warning"] = "warning"
+
+
+class Probes(Strict):
+    """Behavioural audit cases with expected behaviour, kept as data beside the spec.
+
+    ``cases`` is a YAML file relative to the specs folder (schema
+    ``alignment-drift/probes@1``): minimum-functionality, invariance and
+    directional cases. ``value`` is the share of cases that pass; the
+    benchmark fails when it is below ``min_pass_rate`` and reports every
+    failing case.
+    """
+
+    kind: Literal["probes"] = "probes"
+    name: str
+    cases: str
+    min_pass_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    severity: Literal["critical", "warning"] = "critical"
+
+
+class Perturbation(Strict):
+    """Adversarial robustness on audit rows: decision flips under bounded perturbations.
+
+    Each numeric feature of ``numeric`` may move by up to ``epsilon`` times
+    its audit-set standard deviation, and each categorical feature of
+    ``swap`` may take any of its other audit-set values. A small search
+    (every single-coordinate move, a greedy coordinate-wise ascent and
+    ``restarts`` random corners of the box) looks for the perturbation that
+    pushes each row's score furthest toward the other side of the decision
+    threshold. ``value`` is the flip rate under the worst perturbation found;
+    fails only when its Wilson interval's lower bound exceeds ``max_flip_rate``.
+    """
+
+    kind: Literal["perturbation"] = "perturbation"
+    name: str
+    numeric: list[str] = Field(default_factory=list)
+    swap: list[str] = Field(default_factory=list)
+    epsilon: Annotated[float, Field(gt=0.0, le=5.0)] = 0.1
+    max_flip_rate: Annotated[float, Field(ge=0.0, le=1.0)]
+    rows: Annotated[int, Field(ge=20, le=20_000)] = 500
+    restarts: Annotated[int, Field(ge=0, le=100)] = 8
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    seed: int = 0
+    severity: Literal["critical", "warning"] = "warning"
+
+    @model_validator(mode="after")
+    def _something(self) -> Perturbation:
+        if not self.numeric and not self.swap:
+            raise ValueError("a perturbation benchmark needs at least one feature in 'numeric' or 'swap'")
+        return self
+
+
+class ProxyTargetGap(Strict):
+    """The seed's O != T: how much better the model serves the proxy than the target.
+
+    On the rows of a batch where the labels are known, the ranking quality
+    (ROC AUC) of the model's score is measured against the target label and
+    against the proxy label; ``gap = proxy_auc - target_auc``. The benchmark
+    fails only when the lower bound of the bootstrap interval of the gap's
+    increase over the baseline (recorded when the version was promoted)
+    exceeds ``max_increase``: the nightly wobble of the gap raises no alarm.
+    """
+
+    kind: Literal["proxy_target_gap"] = "proxy_target_gap"
+    name: str
+    max_increase: Annotated[float, Field(gt=0.0, le=2.0)] = 0.1
+    min_rows: Annotated[int, Field(ge=10)] = 100
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
+    severity: Literal["critical", "warning"] = "critical"
+
+
+class PerformanceEstimate(Strict):
+    """A label-free estimate of performance from the scores (confidence-based, CBPE-style).
+
+    Assumes calibrated scores and no concept drift (P(target | inputs)
+    unchanged). A signal only, unless ``floor`` is set.
+    """
+
+    kind: Literal["performance_estimate"] = "performance_estimate"
+    name: str
+    metric: Literal["accuracy", "recall", "precision"] = "accuracy"
+    floor: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    severity: Literal["critical", "warning"] = "warning"
+
+
+Benchmark = Annotated[
+    MetricFloor | ProxyTargetGap | SliceGap | Calibration | Probes | Perturbation | PerformanceEstimate,
+    Field(discriminator="kind"),
+]

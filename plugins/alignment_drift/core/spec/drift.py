@@ -1,0 +1,58 @@
+"""How input, output and joint drift are tested, and the trend detector over nights."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from alignment_drift.core.spec.base import Strict
+
+__all__ = ["DriftPolicy", "MultivariatePolicy", "TrendPolicy"]
+
+
+class MultivariatePolicy(Strict):
+    """Multivariate drift: a domain classifier and an MMD test on (subsampled) rows.
+
+    ``max_rows`` bounds the rows per side of the domain classifier and
+    ``mmd_max_rows`` those of MMD (its kernel matrix is quadratic in them).
+    """
+
+    domain_classifier: bool = True
+    mmd: bool = True
+    max_rows: Annotated[int, Field(ge=100, le=200_000)] = 5_000
+    mmd_max_rows: Annotated[int, Field(ge=100, le=20_000)] = 1_000
+    folds: Annotated[int, Field(ge=2, le=10)] = 3
+    permutations: Annotated[int, Field(ge=19, le=10_000)] = 199
+
+
+class TrendPolicy(Strict):
+    """A sequential detector over each night's signals, for gradual drift no single night shows.
+
+    The history is the nights since the current reference was promoted. The
+    default thresholds (None: CUSUM 22, Page–Hinkley 12) keep the chance of any
+    false alarm over 7 warm-up + 23 monitored drift-free nights at or below 0.05
+    (``bench/trend_far.py``).
+    """
+
+    enabled: bool = True
+    method: Literal["cusum", "page_hinkley"] = "cusum"
+    warmup_nights: Annotated[int, Field(ge=3)] = 7
+    threshold: Annotated[float, Field(gt=0.0)] | None = None
+    slack: Annotated[float, Field(ge=0.0)] = 0.25
+
+
+class DriftPolicy(Strict):
+    """How input and output drift are tested."""
+
+    categorical_test: Literal["chi2", "g_test"] = "chi2"
+    profile_bins: Annotated[int, Field(ge=64, le=65_536)] = 4_096
+    max_categories: Annotated[int, Field(ge=2, le=10_000)] = 200
+    multivariate: MultivariatePolicy = Field(default_factory=MultivariatePolicy)
+    trend: TrendPolicy = Field(default_factory=TrendPolicy)
+    alpha: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    correction: Literal["bh", "holm", "bonferroni"] = "bh"
+    numeric_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
+    categorical_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1
+    missing_effect_floor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    output_effect_floor: Annotated[float, Field(ge=0.0)] = 0.1

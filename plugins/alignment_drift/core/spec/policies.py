@@ -1,0 +1,82 @@
+"""What the signals become and what is done about them: verdict rules, retraining, governance."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from alignment_drift.core.spec.base import Strict
+
+__all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
+
+
+class VerdictRules(Strict):
+    """How signals become a verdict, and when a source is attributed.
+
+    ``misaligned``: a critical safety benchmark fails. ``drifting``: a
+    warning benchmark fails, a benchmark trends the wrong way (when
+    ``benchmark_trend_is_drifting``), or at least ``drifting_share`` of the
+    features drift (or the model's output drifts, when
+    ``output_drift_is_drifting``). ``watch``: any feature, the joint
+    distribution or the output drifts, or any signal trends. ``aligned``
+    otherwise. ``model_update`` is attributed when a new version's audit-set
+    benchmarks moved by at least ``model_update_min_delta``;
+    ``feedback_loop`` when the exposure rate moved by at least
+    ``feedback_min_exposure_change`` (and significantly) beyond what the
+    reference version would have exposed on the same items.
+    """
+
+    drifting_share: Annotated[float, Field(gt=0.0, le=1.0)] = 0.3
+    output_drift_is_drifting: bool = False
+    benchmark_trend_is_drifting: bool = True
+    model_update_min_delta: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
+
+
+class Training(Strict):
+    """The scikit-learn estimator a challenger is trained with."""
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
+    random_state: int = 0
+
+
+class RetrainingPolicy(Strict):
+    """When and on what a challenger is trained."""
+
+    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
+        default_factory=lambda: ["drifting", "misaligned"]
+    )
+    cooldown_days: Annotated[int, Field(ge=0)] = 3
+    window_days: Annotated[int, Field(ge=1)] = 14
+    label: Literal["target", "proxy"] = "target"
+    include_training_data: bool = True
+    min_rows: Annotated[int, Field(ge=10)] = 200
+    gate_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    gate_replicates: Annotated[int, Field(ge=100, le=20_000)] = 500
+    gate_confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    schedule: str | None = None
+    training: Training = Field(default_factory=Training)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_is_cron(cls, value: str | None) -> str | None:
+        presets = {"@hourly", "@daily", "@weekly", "@monthly"}
+        if value is None or value in presets or len(value.split()) == 5:
+            return value
+        raise ValueError(
+            f"retraining.schedule must be a cron expression of 5 fields or one of {sorted(presets)}; "
+            f"got {value!r}. Fix: e.g. '@weekly' or '0 3 * * 0'."
+        )
+
+
+class Governance(Strict):
+    """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
+
+    Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+    """
+
+    approval: Literal["automatic", "required"] = "automatic"
+    approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
