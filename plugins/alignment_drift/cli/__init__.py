@@ -20,6 +20,7 @@ __all__ = ["main"]
 # verb modules under alignment_drift.cli, in the order `--help` lists them
 VERBS = (
     "demo",
+    "init",
     "spec",
     "profile",
     "drift",
@@ -28,6 +29,7 @@ VERBS = (
     "expectations",
     "release-quarantine",
     "compare",
+    "adopt",
     "rollback",
 )
 

@@ -57,10 +57,9 @@ def deploy_platform_update(settings: Settings, spec: Any, update: Any) -> str:
     This is what the monitor must catch: a version that never passed the gate.
     """
     import mlflow
-    import mlflow.sklearn
 
     from alignment_drift.core.training import fit_pipeline
-    from alignment_drift.integrations.mlflow.registry import SKOPS_TRUSTED
+    from alignment_drift.integrations.mlflow.models import log_sklearn_model
     from alignment_drift.integrations.mlflow.store import client, experiment_id
 
     roles = spec.columns.model_copy(
@@ -78,12 +77,11 @@ def deploy_platform_update(settings: Settings, spec: Any, update: Any) -> str:
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     with mlflow.start_run(run_id=run.info.run_id):
-        logged = mlflow.sklearn.log_model(
+        logged, _ = log_sklearn_model(
             pipeline,
-            name="model",
             registered_model_name=spec.model,
-            pip_requirements=["scikit-learn==1.9.1"],
-            skops_trusted_types=SKOPS_TRUSTED,
+            input_example=update.frame[list(update.features)].head(3),
+            trusted_types=spec.registry.trusted_types,
         )
     version = str(logged.registered_model_version)
     mlflow_client.set_model_version_tag(spec.model, version, "deployed_by", f"platform ({update.kind})")

@@ -13,23 +13,32 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.sources.connections import ConnectionResolver
-from alignment_drift.pipeline.gate import score_audit
 from alignment_drift.pipeline.promotion import apply_approval, comparison_table, decide_promotion
+from alignment_drift.pipeline.reference import (
+    VersionReference,
+    audit_baselines,
+    reference_profile,
+    split_holdout,
+    version_reference,
+)
 from alignment_drift.settings import Settings
 
 __all__ = [
+    "VersionReference",
     "apply_approval",
     "assemble",
+    "audit_baselines",
     "comparison_table",
     "decide_promotion",
     "gate",
     "reference_profile",
+    "split_holdout",
     "train",
+    "version_reference",
 ]
 
 
@@ -137,35 +146,17 @@ def _night_rows(
     return frame, ""
 
 
-def reference_profile(spec: AlignmentSpec, frame: pd.DataFrame) -> Any:
-    """The reference profile of a version: its features, its scores and its decisions on held-out rows."""
-    from alignment_drift.core.drift.profile import ReferenceProfile
-
-    roles = spec.columns
-    return ReferenceProfile.fit(
-        frame,
-        numeric=[*roles.numeric, roles.score],
-        categorical=[*roles.categorical, roles.prediction],
-        bins=spec.drift.profile_bins,
-        max_categories=spec.drift.max_categories,
-    )
-
-
-def _holdout_split(n: int, fraction: float, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    return rng.random(n) < fraction
-
-
 def train(
     spec: AlignmentSpec, settings: Settings, assembled: dict[str, Any], *, key: str, reason: str, tags: dict[str, str]
 ) -> dict[str, Any]:
     """Train a challenger on the assembled data, register it with its reference and baselines (alias ``challenger``).
 
-    Spooled check records are replayed first (the server may have been down
-    for the monitor). Idempotent per ``key``: a retry of the task finds the
-    run of the same key that already registered its challenger and returns
-    it; a run of that key that died before registering is marked FAILED and a
-    new one is trained.
+    The estimator is the spec's built-in Pipeline or the owner's
+    (``retraining.training.entrypoint``). Spooled check records are replayed
+    first (the server may have been down for the monitor). Idempotent per
+    ``key``: a retry of the task finds the run of the same key that already
+    registered its challenger and returns it; a run of that key that died
+    before registering is marked FAILED and a new one is trained.
 
     The run records the exact data used as MLflow dataset inputs (the
     assembled training set, context ``training``, and the audit set, context
@@ -178,7 +169,6 @@ def train(
     dict
         ``version``, ``mlflow_run_id``, ``label``, ``baselines``.
     """
-    from alignment_drift.core.benchmarks import Scored, proxy_target_gap, run_benchmarks
     from alignment_drift.core.training import fit_pipeline, label_values
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
@@ -191,27 +181,10 @@ def train(
     policy = spec.retraining
     roles = spec.columns
     data = pd.read_parquet(assembled["path"])
-    holdout = _holdout_split(len(data), spec.reference.holdout_fraction, policy.training.random_state)
-    fit_rows = data[~holdout].reset_index(drop=True)
+    fit_rows, held_out = split_holdout(spec, data)
     pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
-
-    threshold = policy.training.decision_threshold
-    ref = data[holdout].reset_index(drop=True)
-    ref[roles.score] = pipeline.predict_proba(ref[roles.feature_names])[:, 1]
-    ref[roles.prediction] = (ref[roles.score] >= threshold).astype("int64")
-    profile = reference_profile(spec, ref)
-    ref = ref.iloc[: spec.reference.max_rows].copy()
-    _, audit_scored = score_audit(spec, settings, pipeline)
-    baselines = {
-        r.name: r.value
-        for r in run_benchmarks(
-            spec.benchmarks, audit=audit_scored, batch=None, model=pipeline, probes_dir=settings.specs_dir
-        )
-    }
-    holdout_scored = Scored.from_frame(ref, roles, score=ref[roles.score].to_numpy(float), threshold=threshold)
-    for bench in spec.benchmarks:
-        if bench.kind == "proxy_target_gap":
-            baselines[bench.name], _, _ = proxy_target_gap(holdout_scored.exposed(), min_rows=bench.min_rows)
+    made = version_reference(spec, settings, pipeline, held_out)
+    baselines = made.baselines
 
     mlflow_client = client(settings)
     run = mlflow_client.create_run(
@@ -227,7 +200,7 @@ def train(
         run_id,
         params=[
             Param("label", policy.label),
-            Param("estimator", policy.training.estimator),
+            Param("estimator", policy.training.entrypoint or policy.training.estimator),
             Param("training_rows", str(labelled)),
             Param("training_sha256", assembled["sha256"]),
             Param("window_nights", str(len(assembled["nights"]))),
@@ -242,16 +215,17 @@ def train(
         pipeline,
         run_id=run_id,
         input_example=fit_rows[roles.feature_names].head(3),
-        reference=ref,
-        profile=profile,
+        reference=made.frame,
+        profile=made.profile,
         baselines=baselines,
-        decision_threshold=threshold,
+        decision_threshold=made.decision_threshold,
         tags={
             "trained_on": policy.label,
             "deployed_by": "alignment-drift",
             "gate": "pending",
             "retrain_run_id": run_id,
         },
+        trusted_types=spec.registry.trusted_types,
     )
     mlflow_client.set_tag(run_id, "challenger_version", info.version)
     return {"version": info.version, "mlflow_run_id": run_id, "label": policy.label, "baselines": baselines}

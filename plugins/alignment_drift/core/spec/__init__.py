@@ -25,6 +25,7 @@ from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
+from alignment_drift.core.spec.registry import ModelRegistry
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Governance",
     "LateLabels",
     "MetricFloor",
+    "ModelRegistry",
     "MultivariatePolicy",
     "ObjectStoreSource",
     "PerformanceEstimate",

@@ -15,6 +15,7 @@ from alignment_drift.core.spec.benchmarks import Benchmark
 from alignment_drift.core.spec.columns import ColumnRoles, Reference
 from alignment_drift.core.spec.drift import DriftPolicy
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, VerdictRules
+from alignment_drift.core.spec.registry import ModelRegistry
 from alignment_drift.core.spec.sources import LateLabels, Source
 
 __all__ = ["AlignmentSpec", "load_spec", "load_specs", "parse_spec"]
@@ -40,6 +41,7 @@ class AlignmentSpec(Strict):
     verdict: VerdictRules = Field(default_factory=VerdictRules)
     retraining: RetrainingPolicy = Field(default_factory=RetrainingPolicy)
     governance: Governance = Field(default_factory=Governance)
+    registry: ModelRegistry = Field(default_factory=ModelRegistry)
 
     @field_validator("model")
     @classmethod

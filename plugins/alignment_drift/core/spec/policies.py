@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from alignment_drift.core.spec.base import Strict
 
@@ -34,17 +35,53 @@ class VerdictRules(Strict):
     feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
 
 
+_ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+
+
 class Training(Strict):
-    """The scikit-learn estimator a challenger is trained with."""
+    """The scikit-learn estimator a challenger is trained with.
+
+    Either one of the built-in ``estimator`` Pipelines (``params`` go to the
+    estimator), or the owner's own training code: ``entrypoint``
+    (``"package.module:function"``, importable where the DAGs run) is called
+    with ``params`` as keyword arguments and must return an unfitted
+    scikit-learn estimator or Pipeline, which the retrain fits on the spec's
+    features and label.
+    """
 
     estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+    entrypoint: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     random_state: int = 0
 
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint(cls, value: str | None) -> str | None:
+        if value is not None and not _ENTRYPOINT.match(value):
+            raise ValueError(
+                "the entrypoint must be 'package.module:function' (a function returning an unfitted scikit-learn "
+                f"estimator or Pipeline); got {value!r}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_way_to_train(self) -> Training:
+        if self.entrypoint is not None and "estimator" in self.model_fields_set:
+            raise ValueError("set either 'estimator' (a built-in Pipeline) or 'entrypoint' (your own), not both")
+        return self
+
 
 class RetrainingPolicy(Strict):
-    """When and on what a challenger is trained."""
+    """When and on what a challenger is trained.
+
+    ``mode: builtin`` (default): the retrain DAG trains the challenger itself
+    (``training``). ``mode: external``: the owner's own training DAG consumes
+    the retrain-request asset and registers the challenger; the retrain DAG
+    then only gates what it registered (see docs/byom.md).
+    """
+
+    mode: Literal["builtin", "external"] = "builtin"
 
     trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
         default_factory=lambda: ["drifting", "misaligned"]

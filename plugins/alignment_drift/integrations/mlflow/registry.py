@@ -8,17 +8,23 @@ the benchmark baselines (``reference/baselines.json``) and the reference
 profile (``reference/profile.parquet``); its version tag
 ``reference_run_id`` points at them. A version deployed by other means has
 no reference: checks then compare against the registered model's
-``baseline_version`` (the last version promoted through the gate), and say so.
+``baseline_version`` (the last version promoted through the gate, or adopted),
+and say so. A version made champion by ``alignment-drift adopt`` (an existing
+model, not trained here) gets its reference the same way, in an ``adopt`` run.
+
+Models are saved and loaded through :mod:`alignment_drift.integrations.mlflow.models`
+(any scikit-learn estimator or Pipeline; skops where it can, the trust boundary).
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -26,17 +32,17 @@ from alignment_drift.core.drift.profile import ReferenceProfile
 from alignment_drift.integrations.mlflow.store import client
 from alignment_drift.settings import Settings
 
-if TYPE_CHECKING:
-    from sklearn.pipeline import Pipeline
-
 __all__ = [
     "Reference",
     "VersionInfo",
     "champion",
+    "find_versions",
     "load_model",
     "load_reference",
     "log_candidate",
+    "log_reference",
     "promote",
+    "register_source",
     "set_version_tags",
     "version_info",
 ]
@@ -44,8 +50,6 @@ __all__ = [
 REFERENCE_FILE = "reference/reference.parquet"
 PROFILE_FILE = "reference/profile.parquet"
 BASELINES_FILE = "reference/baselines.json"
-# numpy.dtype appears in fitted OneHotEncoder state; every other type is scikit-learn's own.
-SKOPS_TRUSTED = ["numpy.dtype"]
 
 
 @dataclass(frozen=True)
@@ -93,18 +97,34 @@ def champion(settings: Settings, model: str, alias: str = "champion") -> Version
 
 
 @lru_cache(maxsize=16)
-def _load_model(tracking_uri: str, model: str, version: str) -> Pipeline:
-    import mlflow.sklearn
+def _load_model(settings: Settings, model: str, version: str, trusted: tuple[str, ...]) -> Any:
+    from alignment_drift.integrations.mlflow.models import load_from_registry
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow.sklearn.load_model(f"models:/{model}/{version}")
+    return load_from_registry(settings, f"models:/{model}/{version}", trusted_types=trusted).model
 
 
-def load_model(settings: Settings, model: str, version: str) -> Pipeline:
-    """The fitted Pipeline of a version (cached per process: versions are immutable)."""
+def _spec_trusted_types(settings: Settings, model: str) -> tuple[str, ...]:
+    """``registry.trusted_types`` of the model's spec in the specs folder (none without a valid spec)."""
+    from alignment_drift.core.spec import SpecError, load_spec
+
+    path = settings.specs_dir / f"{model}.yaml"
+    try:
+        return tuple(load_spec(path).registry.trusted_types) if path.is_file() else ()
+    except SpecError:
+        return ()
+
+
+def load_model(settings: Settings, model: str, version: str, *, trusted_types: Sequence[str] | None = None) -> Any:
+    """The fitted estimator or Pipeline of a version (cached per process: versions are immutable).
+
+    Loaded as its owner saved it, within the trust boundary of
+    :mod:`alignment_drift.integrations.mlflow.models`; ``trusted_types`` are the
+    spec's ``registry.trusted_types`` (default: read from the model's spec in
+    the specs folder).
+    """
     client(settings)
-    return _load_model(settings.tracking_uri, model, str(version))
+    trusted = tuple(trusted_types) if trusted_types is not None else _spec_trusted_types(settings, model)
+    return _load_model(settings, model, str(version), trusted)
 
 
 @lru_cache(maxsize=16)
@@ -128,8 +148,8 @@ def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Ref
     Raises
     ------
     LookupError
-        When neither the version nor the model has a reference (train the
-        first champion with the retrain DAG).
+        When neither the version nor the model has a reference (adopt the
+        champion with ``alignment-drift adopt``, or train one with the retrain DAG).
     """
     info = deployed
     if info.reference_run_id is None:
@@ -137,7 +157,8 @@ def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Ref
         if baseline is None:
             raise LookupError(
                 f"Model {model!r} version {deployed.version} has no reference and the model has no "
-                "baseline_version. Train the first champion with the retrain DAG (it records both)."
+                "baseline_version. Adopt the champion (alignment-drift adopt SPEC --model-uri URI) or train one with "
+                "the retrain DAG; both record a reference."
             )
         info = version_info(settings, model, baseline)
         if info.reference_run_id is None:
@@ -153,10 +174,34 @@ def load_reference(settings: Settings, model: str, deployed: VersionInfo) -> Ref
     )
 
 
+def log_reference(
+    settings: Settings,
+    run_id: str,
+    *,
+    reference: pd.DataFrame,
+    profile: ReferenceProfile,
+    baselines: dict[str, float | None],
+    decision_threshold: float,
+) -> None:
+    """Keep a version's reference in ``run_id``: its profile, a row sample and its baselines.
+
+    ``profile`` is what drift is tested against (``reference/profile.parquet``);
+    the row sample ``reference`` serves the multivariate tests and inspection
+    (``reference/reference.parquet``).
+    """
+    mlflow_client = client(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_path = Path(tmp) / "reference.parquet"
+        reference.to_parquet(ref_path, index=False)
+        mlflow_client.log_artifact(run_id, str(ref_path), "reference")
+        mlflow_client.log_artifact(run_id, str(profile.save(Path(tmp) / "profile.parquet")), "reference")
+    mlflow_client.log_dict(run_id, {"baselines": baselines, "decision_threshold": decision_threshold}, BASELINES_FILE)
+
+
 def log_candidate(
     settings: Settings,
     model: str,
-    pipeline: Pipeline,
+    pipeline: Any,
     *,
     run_id: str,
     input_example: pd.DataFrame,
@@ -165,40 +210,74 @@ def log_candidate(
     baselines: dict[str, float | None],
     decision_threshold: float,
     tags: dict[str, str],
+    trusted_types: Sequence[str] = (),
 ) -> VersionInfo:
-    """Log a trained Pipeline into ``run_id``, register it as a new version with its reference and baselines.
+    """Log a trained estimator into ``run_id``, register it as a new version with its reference and baselines.
 
-    The reference is kept twice: ``profile`` (what drift is tested against,
-    ``reference/profile.parquet``) and a row sample ``reference`` (for the
-    multivariate tests and inspection, ``reference/reference.parquet``).
-
+    Saved with skops when every type it holds is trusted (scikit-learn's,
+    numpy's, scipy's and ``trusted_types``), else with cloudpickle; the
+    version's tags ``serialization`` and ``serialization_why`` say which and why.
     The new version gets alias ``challenger``; nothing else moves.
     """
     import mlflow
-    import mlflow.sklearn
+
+    from alignment_drift.integrations.mlflow.models import log_sklearn_model
 
     mlflow_client = client(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    with tempfile.TemporaryDirectory() as tmp:
-        ref_path = Path(tmp) / "reference.parquet"
-        reference.to_parquet(ref_path, index=False)
-        mlflow_client.log_artifact(run_id, str(ref_path), "reference")
-        mlflow_client.log_artifact(run_id, str(profile.save(Path(tmp) / "profile.parquet")), "reference")
-    mlflow_client.log_dict(run_id, {"baselines": baselines, "decision_threshold": decision_threshold}, BASELINES_FILE)
+    log_reference(
+        settings,
+        run_id,
+        reference=reference,
+        profile=profile,
+        baselines=baselines,
+        decision_threshold=decision_threshold,
+    )
     with mlflow.start_run(run_id=run_id):
-        logged = mlflow.sklearn.log_model(
-            pipeline,
-            name="model",
-            registered_model_name=model,
-            input_example=input_example,
-            pip_requirements=["scikit-learn==1.9.1", "pandas", "numpy"],
-            skops_trusted_types=SKOPS_TRUSTED,
+        logged, chosen = log_sklearn_model(
+            pipeline, registered_model_name=model, input_example=input_example, trusted_types=trusted_types
         )
     version = str(logged.registered_model_version)
-    set_version_tags(settings, model, version, {"reference_run_id": run_id, **tags})
+    saved = {"serialization": chosen.format, **({"serialization_why": chosen.why[:5000]} if chosen.why else {})}
+    set_version_tags(settings, model, version, {"reference_run_id": run_id, **saved, **tags})
     mlflow_client.set_registered_model_alias(model, "challenger", version)
     return version_info(settings, model, version)
+
+
+def find_versions(settings: Settings, model: str, tag: str, value: str) -> list[VersionInfo]:
+    """The versions of ``model`` whose tag ``tag`` equals ``value``, oldest first."""
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client(settings)
+    try:
+        mlflow_client.get_registered_model(model)
+    except MlflowException:
+        return []
+    if "'" in value or "'" in model:
+        raise ValueError(f"The 'value' and 'model' parameters may not contain a quote. Got {value!r}, {model!r}.")
+    found = mlflow_client.search_model_versions(f"name = '{model}' and tags.`{tag}` = '{value}'")
+    exact = [_info(model, mv) for mv in found if (mv.tags or {}).get(tag) == value]
+    return sorted(exact, key=lambda v: int(v.version))
+
+
+def register_source(settings: Settings, model: str, *, source: str, run_id: str | None, tags: dict[str, str]) -> str:
+    """Register the artifacts at ``source`` as a new version of ``model`` (created if needed); returns the version.
+
+    Nothing is copied: the new version points at the artifacts the registry already keeps.
+    """
+    from mlflow.exceptions import MlflowException
+
+    mlflow_client = client(settings)
+    try:
+        mlflow_client.get_registered_model(model)
+    except MlflowException:
+        try:
+            mlflow_client.create_registered_model(model)
+        except MlflowException:  # created meanwhile by another process
+            mlflow_client.get_registered_model(model)
+    created = mlflow_client.create_model_version(model, source=source, run_id=run_id, tags=tags)
+    return str(created.version)
 
 
 def set_version_tags(settings: Settings, model: str, version: str, tags: dict[str, str]) -> None:

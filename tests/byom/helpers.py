@@ -1,0 +1,68 @@
+"""Helpers shared by the bring-your-own-model tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tests.byom.conftest import OwnedModel
+
+
+def supports_task() -> bool:
+    """Whether the installed spec format has the ``task`` field (it arrives with task support in core)."""
+    from alignment_drift.core.spec import AlignmentSpec
+
+    return "task" in AlignmentSpec.model_fields
+
+
+def write_reference(tmp: Path, owned: OwnedModel) -> Path:
+    """The owner's reference data as a parquet file outside the project (what they pass to ``init``)."""
+    path = tmp / f"{owned.name}-reference.parquet"
+    owned.reference.to_parquet(path, index=False)
+    return path
+
+
+def spec_for(owned: OwnedModel, settings: Any, *, name: str) -> Any:
+    """A spec for ``owned`` planned by ``init``'s planner, with its data split written below the data root.
+
+    Until the spec has a ``task`` field, a multiclass or regression spec is
+    the planned one without ``task`` (and with benchmarks today's format
+    accepts), carrying ``task`` on a copy: the stand-in for the field the
+    task-aware core adds. A binary spec is exactly the planned one.
+    """
+    from alignment_drift.core.spec import parse_spec
+    from alignment_drift.integrations.mlflow.models import load_from_registry
+    from alignment_drift.integrations.scaffold import plan_spec
+
+    loaded = load_from_registry(settings, owned.uri, trusted_types=owned.trusted_types)
+    plan = plan_spec(
+        loaded.model,
+        loaded.inputs,
+        owned.reference,
+        name=name,
+        target=owned.target,
+        trusted_types=owned.trusted_types,
+        audit_fraction=owned.audit_fraction,
+        supports_task_field=True,
+        inputs_from=loaded.inputs_from,
+    )
+    for relative, frame in (
+        (plan.spec["reference"]["training_data"], plan.training),
+        (plan.spec["reference"]["audit_set"], plan.audit),
+    ):
+        path = settings.resolve_data(relative)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+    if supports_task() or owned.task == "binary":
+        data = {k: v for k, v in plan.spec.items() if supports_task() or k != "task"}
+        return parse_spec(data)
+    data = {k: v for k, v in plan.spec.items() if k != "task"}
+    data["columns"] = {"score": "score", **data["columns"]}
+    data["benchmarks"] = [{"kind": "performance_estimate", "name": "placeholder"}]
+    return parse_spec(data).model_copy(update={"task": owned.task})
+
+
+def reference_frame(owned: OwnedModel) -> pd.DataFrame:
+    return owned.reference.copy()
