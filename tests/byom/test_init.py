@@ -142,10 +142,10 @@ def test_init_never_overwrites_without_force(
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda a: a[:2] + ["/tmp/model.pkl"] + a[3:], "registry forms"),
-        (lambda a: a[:2] + ["file:///tmp/model"] + a[3:], "registry forms"),
-        (lambda a: a[:2] + ["models:/owner_content_hgb/99"] + a[3:], "not found"),
-        (lambda a: a[:6] + ["no_such_column"], "--target 'no_such_column' is not a column"),
+        (lambda a: [*a[:2], "/tmp/model.pkl", *a[3:]], "registry forms"),
+        (lambda a: [*a[:2], "file:///tmp/model", *a[3:]], "registry forms"),
+        (lambda a: [*a[:2], "models:/owner_content_hgb/99", *a[3:]], "not found"),
+        (lambda a: [*a[:6], "no_such_column"], "--target 'no_such_column' is not a column"),
         (lambda a: [*a, "--task", "regression"], "does not fit the model"),
         (lambda a: [*a, "--out", "/tmp/elsewhere.yaml"], "must be named content_hgb.yaml"),
         (lambda a: [*a, "--start-date", "yesterday"], "--start-date must be YYYY-MM-DD"),

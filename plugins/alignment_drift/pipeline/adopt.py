@@ -18,9 +18,9 @@
 5. make it the champion (the old champion keeps ``previous``), tagged
    ``adopted=true``, ``adopted_from=<uri>``, ``gate=adopted``.
 
-Idempotent: adopting the same model again (the same resolved version, even
-through another URI form) finds the version it registered and its reference,
-and only makes sure it is champion.
+Idempotent: adopting the same model again (the same artifacts in the
+registry, through any of the URI forms) finds the version it registered and
+its reference, and only makes sure it is champion.
 """
 
 from __future__ import annotations
@@ -192,11 +192,11 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
     if ref.kind != "run" and ref.name == spec.model:
         version, created = str(resolved.rsplit("/", 1)[1]), False
     else:
-        earlier = registry.find_versions(settings, spec.model, "adopted_source", resolved)
+        earlier = registry.find_versions(settings, spec.model, "adopted_source", source)
         if earlier:
             version, created = earlier[-1].version, False
         else:
-            tags = {"adopted": "true", "adopted_from": ref.uri, "adopted_source": resolved}
+            tags = {"adopted": "true", "adopted_from": ref.uri, "adopted_source": source}
             version, created = (
                 registry.register_source(settings, spec.model, source=source, run_id=run_id, tags=tags),
                 True,
@@ -227,7 +227,7 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
             reference_run_id,
             params=[
                 Param("adopted_from", ref.uri),
-                Param("adopted_source", resolved),
+                Param("adopted_source", source),
                 Param("serialization", loaded.format),
                 Param("reference_rows", str(len(held_out))),
                 Param("task", task),
@@ -247,7 +247,7 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
             "reference_run_id": reference_run_id,
             "adopted": "true",
             "adopted_from": ref.uri,
-            "adopted_source": resolved,
+            "adopted_source": source,
             "gate": "adopted",
             "deployed_by": "owner (adopted)",
             "serialization": loaded.format,

@@ -165,18 +165,20 @@ def registered_source(settings: Settings, ref: ModelRef) -> tuple[str, str | Non
             f"({error.message}). Fix: check the name, version, alias or run id (`mlflow models` / the MLflow UI)."
         ) from None
     path = str(ref.path)
-    if any(a.path == f"{path}/MLmodel" for a in mlflow_client.list_artifacts(run.info.run_id, path)):
-        return f"{run.info.artifact_uri.rstrip('/')}/{path}", run.info.run_id
+    # MLflow 3 keeps a model logged in a run as a logged model of its own (models:/m-<id>), and lists its files
+    # under the run too; a run of MLflow 2 kept them among the run's own artifacts
     logged = mlflow_client.search_logged_models(
         experiment_ids=[run.info.experiment_id],
         filter_string=f"source_run_id = '{run.info.run_id}' AND name = '{path}'",
     )
-    if not logged:
-        raise ModelUriError(
-            f"The model URI {ref.uri!r} names no model: run {run.info.run_id} has no model logged as {path!r}. "
-            "Fix: pass the name the model was logged under (mlflow.sklearn.log_model(..., name=...))."
-        )
-    return f"models:/{logged[-1].model_id}", run.info.run_id
+    if logged:
+        return f"models:/{logged[-1].model_id}", run.info.run_id
+    if any(a.path == f"{path}/MLmodel" for a in mlflow_client.list_artifacts(run.info.run_id, path)):
+        return f"{run.info.artifact_uri.rstrip('/')}/{path}", run.info.run_id
+    raise ModelUriError(
+        f"The model URI {ref.uri!r} names no model: run {run.info.run_id} has no model logged as {path!r}. "
+        "Fix: pass the name the model was logged under (mlflow.sklearn.log_model(..., name=...))."
+    )
 
 
 def _denied(name: str) -> bool:
