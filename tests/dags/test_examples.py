@@ -1,0 +1,31 @@
+"""The example owner's training DAG: out of the default DAG folder parse, clean on its own, on the contract's assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def test_the_default_dag_folder_ignores_the_examples(root: Path) -> None:
+    from airflow.models import DagBag
+
+    bag = DagBag(dag_folder=str(root / "dags"))
+    assert bag.import_errors == {}
+    assert not [d for d in bag.dag_ids if d.startswith("owner_training__")]
+
+
+def test_the_example_parses_and_uses_the_plugins_asset_names(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.models import DagBag
+
+    from alignment_drift.airflow.common import retrain_request_asset
+    from alignment_drift.airflow.external_dag import challenger_registered_asset
+
+    monkeypatch.setenv("OWNER_TRAINING_MODEL", "credit_risk")
+    bag = DagBag(dag_folder=str(root / "dags" / "examples"))
+    assert bag.import_errors == {}
+    dag = bag.dags["owner_training__credit_risk"]
+    assert retrain_request_asset("credit_risk").uri in str(dag.timetable.asset_condition)
+    (outlet,) = dag.get_task("train_and_register").outlets
+    expected = challenger_registered_asset("credit_risk")
+    assert (outlet.name, outlet.uri) == (expected.name, expected.uri)
