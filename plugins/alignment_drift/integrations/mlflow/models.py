@@ -79,7 +79,7 @@ DENIED = (
     "sklearn.utils._testing",
 )
 MAX_URI = 1000
-_NAME = r"[^/@\s'\"`]{1,256}"
+_NAME = r"[^/@\t\n\r\f\v'\"`]{1,256}"
 _VERSION = re.compile(rf"^models:/(?P<name>{_NAME})/(?P<version>[0-9]{{1,9}})$")
 _ALIAS = re.compile(rf"^models:/(?P<name>{_NAME})@(?P<alias>[A-Za-z0-9_-]{{1,255}})$")
 _RUN = re.compile(r"^runs:/(?P<run>[A-Za-z0-9]{8,64})/(?P<path>[A-Za-z0-9_.\-/]{1,500})$")
