@@ -85,8 +85,8 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 
-        trained = collect_challenger(request())
-        decided = decide(trained, gate(trained))
+        trained = collect_challenger(request())  # type: ignore[arg-type]  # XComArgs, resolved at run time
+        decided = decide(trained, gate(trained))  # type: ignore[arg-type]
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 

@@ -43,7 +43,7 @@ def task_of(spec: Any) -> Task:
     task = getattr(spec, "task", "binary")
     if task not in TASKS:
         raise ValueError(f"The spec's 'task' must be one of {list(TASKS)}. Got {task!r} instead.")
-    return task  # type: ignore[no-any-return]
+    return task  # type: ignore[no-any-return,return-value]
 
 
 def _final_estimator(model: Any) -> Any:
