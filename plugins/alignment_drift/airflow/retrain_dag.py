@@ -139,7 +139,14 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 "requested_by_check_run": str(req.get("requested_by_check_run") or ""),
                 "related_runs": str(req.get("related_runs") or ""),
             }
-            return steps.train(spec, settings(), assembled, key=req["key"], reason=req["reason"], tags=tags)
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from alignment_drift.core.training import EntrypointError
+
+            try:
+                return steps.train(spec, settings(), assembled, key=req["key"], reason=req["reason"], tags=tags)
+            except EntrypointError as error:  # the owner's training code: retrying cannot fix it
+                raise AirflowFailException(str(error)) from None
 
         @task
         def gate(trained: dict[str, Any]) -> dict[str, Any]:

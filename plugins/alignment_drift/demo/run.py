@@ -56,11 +56,9 @@ def deploy_platform_update(settings: Settings, spec: Any, update: Any) -> str:
 
     This is what the monitor must catch: a version that never passed the gate.
     """
-    import mlflow
-
     from alignment_drift.core.training import fit_pipeline
     from alignment_drift.integrations.mlflow.models import log_sklearn_model
-    from alignment_drift.integrations.mlflow.store import client, experiment_id
+    from alignment_drift.integrations.mlflow.store import client, experiment_id, in_run
 
     roles = spec.columns.model_copy(
         update={"features": [f for f in spec.columns.features if f.name in update.features]}
@@ -74,9 +72,7 @@ def deploy_platform_update(settings: Settings, spec: Any, update: Any) -> str:
         run_name=f"platform update night {update.night}",
         tags={"kind": "platform_update"},
     )
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    with mlflow.start_run(run_id=run.info.run_id):
+    with in_run(settings, run.info.run_id):
         logged, _ = log_sklearn_model(
             pipeline,
             registered_model_name=spec.model,

@@ -282,8 +282,9 @@ def _log_datasets(
             "audit",
         ),
     ]
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    with mlflow.start_run(run_id=run_id):
+    from alignment_drift.integrations.mlflow.store import in_run
+
+    with in_run(settings, run_id):
         for dataset, context in datasets:
             mlflow.log_input(dataset, context=context)
 

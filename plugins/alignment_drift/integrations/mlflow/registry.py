@@ -219,13 +219,10 @@ def log_candidate(
     version's tags ``serialization`` and ``serialization_why`` say which and why.
     The new version gets alias ``challenger``; nothing else moves.
     """
-    import mlflow
-
     from alignment_drift.integrations.mlflow.models import log_sklearn_model
+    from alignment_drift.integrations.mlflow.store import in_run
 
     mlflow_client = client(settings)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
     log_reference(
         settings,
         run_id,
@@ -234,7 +231,7 @@ def log_candidate(
         baselines=baselines,
         decision_threshold=decision_threshold,
     )
-    with mlflow.start_run(run_id=run_id):
+    with in_run(settings, run_id):
         logged, chosen = log_sklearn_model(
             pipeline, registered_model_name=model, input_example=input_example, trusted_types=trusted_types
         )
@@ -246,7 +243,11 @@ def log_candidate(
 
 
 def find_versions(settings: Settings, model: str, tag: str, value: str) -> list[VersionInfo]:
-    """The versions of ``model`` whose tag ``tag`` equals ``value``, oldest first."""
+    """The versions of ``model`` whose tag ``tag`` equals ``value``, oldest first.
+
+    Only the model's name goes into the registry's search (spec model names are
+    validated); the tag is compared here, so no value reaches a filter string.
+    """
     from mlflow.exceptions import MlflowException
 
     mlflow_client = client(settings)
@@ -254,9 +255,9 @@ def find_versions(settings: Settings, model: str, tag: str, value: str) -> list[
         mlflow_client.get_registered_model(model)
     except MlflowException:
         return []
-    if "'" in value or "'" in model:
-        raise ValueError(f"The 'value' and 'model' parameters may not contain a quote. Got {value!r}, {model!r}.")
-    found = mlflow_client.search_model_versions(f"name = '{model}' and tags.`{tag}` = '{value}'")
+    if "'" in model:
+        raise ValueError(f"The 'model' parameter may not contain a quote. Got {model!r} instead.")
+    found = mlflow_client.search_model_versions(f"name = '{model}'")
     exact = [_info(model, mv) for mv in found if (mv.tags or {}).get(tag) == value]
     return sorted(exact, key=lambda v: int(v.version))
 

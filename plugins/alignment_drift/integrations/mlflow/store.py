@@ -8,16 +8,18 @@ artifact root, where the server puts them).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from alignment_drift.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["client", "experiment_id", "quiet_mlflow"]
+__all__ = ["client", "experiment_id", "in_run", "quiet_mlflow"]
 
 
 def quiet_mlflow() -> None:
@@ -72,3 +74,22 @@ def experiment_id(settings: Settings, model: str) -> str:
         if again is None:
             raise
         return str(again.experiment_id)
+
+
+@contextlib.contextmanager
+def in_run(settings: Settings, run_id: str) -> Iterator[Any]:
+    """MLflow's fluent API inside an existing run (to log a model or dataset inputs into it).
+
+    Points the fluent API at the settings' store and at the run's own
+    experiment first: code that ran earlier in the same process (an owner's
+    training task under ``dag.test()``, a notebook) may have set another
+    active experiment, and MLflow refuses to resume a run outside it.
+    """
+    import mlflow
+
+    mlflow_client = client(settings)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    mlflow.set_experiment(experiment_id=mlflow_client.get_run(run_id).info.experiment_id)
+    with mlflow.start_run(run_id=run_id) as run:
+        yield run
