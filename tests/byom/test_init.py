@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,6 +50,26 @@ def test_init_writes_a_spec_that_loads_with_the_models_inputs_and_thresholds_it_
     model = load_from_registry(project.settings, owned.uri).model
     auc = roc_auc_score(audit["unsafe"], model.predict_proba(audit[list(owned.features)])[:, 1])
     assert floors["audit_roc_auc"].floor == pytest.approx(auc - 0.05, abs=0.011) and floors["audit_roc_auc"].floor < auc
+    # the claim init prints: the unchanged model passes every benchmark on its (fixed) audit set, intervals and all
+    from alignment_drift.core.benchmarks import Scored, run_benchmarks
+
+    score = model.predict_proba(audit[list(owned.features)])[:, 1]
+    results = run_benchmarks(
+        spec.benchmarks,
+        audit=Scored.from_frame(audit, spec.columns, score=score, threshold=0.5),
+        batch=None,
+        model=model,
+    )
+    assert {r.name: r.status for r in results} == dict.fromkeys(floors, "pass")
+    # and a model that lost its ranking (scores shuffled across rows) fails the critical ones
+    shuffled = np.random.default_rng(0).permutation(score)
+    worse = run_benchmarks(
+        spec.benchmarks,
+        audit=Scored.from_frame(audit, spec.columns, score=shuffled, threshold=0.5),
+        batch=None,
+        model=model,
+    )
+    assert {r.name for r in worse if r.failed} >= {"audit_roc_auc", "audit_recall"}
     # the suite: loadable, and it knows the model's decisions
     suite_path = project.settings.expectations_dir / "content_hgb_predictions.json"
     suite = load_suite(suite_path)
