@@ -18,14 +18,26 @@ def test_the_default_dag_folder_ignores_the_examples(root: Path) -> None:
 def test_the_example_parses_and_uses_the_plugins_asset_names(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow.models import DagBag
 
-    from alignment_drift.airflow.common import retrain_request_asset
     from alignment_drift.airflow.external_dag import challenger_registered_asset
 
     monkeypatch.setenv("OWNER_TRAINING_MODEL", "credit_risk")
     bag = DagBag(dag_folder=str(root / "dags" / "examples"))
     assert bag.import_errors == {}
     dag = bag.dags["owner_training__credit_risk"]
-    assert retrain_request_asset("credit_risk").uri in str(dag.timetable.asset_condition)
+    # the contract's names, as docs/byom.md documents them (the monitor emits the first, the plugin awaits the second)
+    assert "alignment-drift://credit_risk/retrain-request" in str(dag.timetable.asset_condition)
     (outlet,) = dag.get_task("train_and_register").outlets
+    assert (outlet.name, outlet.uri) == (
+        "alignment_drift.credit_risk.challenger_registered",
+        "alignment-drift://credit_risk/challenger-registered",
+    )
     expected = challenger_registered_asset("credit_risk")
     assert (outlet.name, outlet.uri) == (expected.name, expected.uri)
+
+
+def test_the_monitor_emits_the_request_the_example_waits_for(root: Path) -> None:
+    from alignment_drift.airflow.factory import build_dags
+
+    monitor = build_dags(root)["alignment_monitor__content_safety"]
+    uris = {o.uri for t in monitor.tasks for o in t.outlets}
+    assert "alignment-drift://content_safety/retrain-request" in uris

@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
-from alignment_drift.airflow.common import dag_start, pipeline, task_defaults
+from alignment_drift.airflow.common import dag_start, task_defaults
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -66,7 +66,9 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
         def collect_challenger(req: dict[str, Any]) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 
-            steps = pipeline("external")
+            import alignment_drift.airflow.connections  # noqa: F401  registers the conn_id resolver
+            from alignment_drift.pipeline import external as steps
+
             tags = {"airflow_dag_id": req["dag_id"], "airflow_run_id": req["run_id"]}
             try:
                 return steps.collect_challenger(spec, settings(), req, key=req["key"], tags=tags)
@@ -75,13 +77,15 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
 
         @task
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            import alignment_drift.airflow.connections  # noqa: F401
+            from alignment_drift.pipeline import retrain as steps
 
             return steps.gate(spec, settings(), trained)
 
         @task
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            import alignment_drift.airflow.connections  # noqa: F401
+            from alignment_drift.pipeline import retrain as steps
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 
