@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -43,7 +43,7 @@ def task_of(spec: Any) -> Task:
     task = getattr(spec, "task", "binary")
     if task not in TASKS:
         raise ValueError(f"The spec's 'task' must be one of {list(TASKS)}. Got {task!r} instead.")
-    return task  # type: ignore[no-any-return,return-value]
+    return cast(Task, task)
 
 
 def _final_estimator(model: Any) -> Any:

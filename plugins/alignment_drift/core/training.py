@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -105,7 +105,7 @@ def resolve_entrypoint(entrypoint: str) -> Callable[..., Any]:
             f"{_FIELD} {entrypoint!r}: module {module_name!r} has no callable {attribute!r}. "
             "Fix: name a function that returns an unfitted scikit-learn estimator or Pipeline."
         )
-    return function  # type: ignore[no-any-return]
+    return cast(Callable[..., Any], function)
 
 
 def _from_entrypoint(training: Training) -> Any:
