@@ -19,9 +19,9 @@ def _spec(root: Path, tmp_path: Path, **retraining: object):
 
 
 def test_external_mode_gates_what_the_owner_registered(root: Path, tmp_path: Path) -> None:
-    from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.airflow.factory import retrain_dag_for
 
-    dag = retrain_dag(_spec(root, tmp_path, mode="external"), root)
+    dag = retrain_dag_for(_spec(root, tmp_path, mode="external"), root)
     assert dag.dag_id == "alignment_retrain__content_ext"
     assert set(dag.task_ids) == {"request", "collect_challenger", "gate", "decide"}
     condition = str(dag.timetable.asset_condition)
@@ -30,15 +30,15 @@ def test_external_mode_gates_what_the_owner_registered(root: Path, tmp_path: Pat
 
 
 def test_external_mode_with_approval_keeps_the_human_in_the_loop(root: Path, tmp_path: Path) -> None:
-    from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.airflow.factory import retrain_dag_for
 
     spec = _spec(root, tmp_path, mode="external")
     spec = spec.model_copy(update={"governance": spec.governance.model_copy(update={"approval": "required"})})
-    assert {"needs_approval", "approve", "apply_approval"} <= set(retrain_dag(spec, root).task_ids)
+    assert {"needs_approval", "approve", "apply_approval"} <= set(retrain_dag_for(spec, root).task_ids)
 
 
 def test_builtin_mode_is_unchanged(root: Path, tmp_path: Path) -> None:
-    from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.airflow.factory import retrain_dag_for
 
-    dag = retrain_dag(_spec(root, tmp_path), root)
+    dag = retrain_dag_for(_spec(root, tmp_path), root)
     assert set(dag.task_ids) == {"request", "assemble", "train", "gate", "decide"}

@@ -25,7 +25,7 @@ def test_the_owners_dag_registers_and_the_retrain_dag_gates_and_promotes(
 ) -> None:
     from airflow.models import DagBag
 
-    from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.airflow.factory import retrain_dag_for
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.store import client, experiment_id
 
@@ -47,7 +47,7 @@ def test_the_owners_dag_registers_and_the_retrain_dag_gates_and_promotes(
     challenger = registry.champion(settings, "byo_ext", alias="challenger")
     assert challenger is not None and challenger.tags["alignment_drift.request"] == "manual/manual"
 
-    gated = retrain_dag(spec, project.home).test(run_conf={"reason": "owner retrained"})
+    gated = retrain_dag_for(spec, project.home).test(run_conf={"reason": "owner retrained"})
     states = _states(gated)
     assert str(gated.state) == "success", states
     assert "train" not in states and states["collect_challenger"] == "success"

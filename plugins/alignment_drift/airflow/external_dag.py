@@ -19,6 +19,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
 from alignment_drift.airflow.common import dag_start, task_defaults
+from alignment_drift.airflow.retrain_dag import _approval_tasks, _request
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -34,8 +35,6 @@ def challenger_registered_asset(model: str) -> Asset:
 
 def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     """Build the retrain DAG of an external-training spec (see the module docstring)."""
-    from alignment_drift.airflow.retrain_dag import _approval_tasks, _request
-
     asset = challenger_registered_asset(spec.model)
 
     def settings() -> Settings:

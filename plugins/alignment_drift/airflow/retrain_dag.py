@@ -79,14 +79,8 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     apply_approval``: ``approve`` is Airflow's human-in-the-loop operator
     (options Approve/Reject, a comment, default Reject after
     ``governance.approval_timeout_hours``), and ``needs_approval`` skips it when
-    the gate already rejected the challenger. With ``retraining.mode: external``
-    the owner's training DAG trains instead: see
-    :func:`alignment_drift.airflow.external_dag.external_retrain_dag`.
+    the gate already rejected the challenger.
     """
-    if spec.retraining.mode == "external":
-        from alignment_drift.airflow.external_dag import external_retrain_dag
-
-        return external_retrain_dag(spec, home)
     asset = retrain_request_asset(spec.model)
 
     def settings() -> Settings:
