@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-import pytest
 
 from tests.byom.conftest import WINSORIZER, Project
 from tests.byom.helpers import content_project
@@ -108,33 +106,6 @@ def test_an_owners_class_that_is_not_declared_is_saved_with_cloudpickle_and_says
     assert info.tags["serialization"] == "cloudpickle"
     assert WINSORIZER in info.tags["serialization_why"]
     assert registry.load_model(settings, "byo_undeclared", trained["version"]).predict_proba is not None
-
-
-@pytest.mark.parametrize(
-    ("training", "message"),
-    [
-        ({"entrypoint": "tests.byom.no_such_module:build"}, "module 'tests.byom.no_such_module' cannot be imported"),
-        ({"entrypoint": "tests.byom.custom_steps:missing"}, "has no callable 'missing'"),
-        (
-            {"entrypoint": "tests.byom.custom_steps:content_classifier", "params": {"depth": 3}},
-            "cannot be called with retraining.training.params ['depth']",
-        ),
-        ({"entrypoint": "tests.byom.custom_steps:fitted_classifier"}, "returned a fitted LogisticRegression"),
-        ({"entrypoint": "tests.byom.custom_steps:not_an_estimator"}, "returned a dict, which has no fit method"),
-    ],
-    ids=["import", "attribute", "signature", "fitted", "not-an-estimator"],
-)
-def test_a_bad_entrypoint_fails_the_train_step_naming_the_field(training: dict[str, Any], message: str) -> None:
-    from alignment_drift.core.spec import ColumnRoles, Feature, Training
-    from alignment_drift.core.training import EntrypointError, fit_pipeline
-
-    roles = ColumnRoles(
-        id="id", timestamp="ts", features=[Feature(name="x", kind="numeric")], prediction="p", score="s", target="y"
-    )
-    frame = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40) % 2})
-    with pytest.raises(EntrypointError) as caught:
-        fit_pipeline(frame, roles, Training(**training))
-    assert "retraining.training.entrypoint" in str(caught.value) and message in str(caught.value)
 
 
 def test_the_reference_json_keeps_its_shape(project: Project, root: Path) -> None:

@@ -135,7 +135,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             }
             from airflow.sdk.exceptions import AirflowFailException
 
-            from alignment_drift.core.training import EntrypointError
+            from alignment_drift.core.entrypoint import EntrypointError
 
             try:
                 return steps.train(spec, settings(), assembled, key=req["key"], reason=req["reason"], tags=tags)

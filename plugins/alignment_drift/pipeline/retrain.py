@@ -169,7 +169,8 @@ def train(
     dict
         ``version``, ``mlflow_run_id``, ``label``, ``baselines``.
     """
-    from alignment_drift.core.training import fit_pipeline, label_values
+    from alignment_drift.core.entrypoint import fit_entrypoint
+    from alignment_drift.core.training import fit_pipeline, label_values, labelled_rows
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
     from alignment_drift.integrations.mlflow.store import client
@@ -182,7 +183,10 @@ def train(
     roles = spec.columns
     data = pd.read_parquet(assembled["path"])
     fit_rows, held_out = split_holdout(spec, data)
-    pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
+    if policy.training.entrypoint is not None:  # the owner's estimator
+        pipeline = fit_entrypoint(*labelled_rows(fit_rows, roles, label=policy.label), policy.training)
+    else:
+        pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
     made = version_reference(spec, settings, pipeline, held_out)
     baselines = made.baselines
 

@@ -25,7 +25,6 @@ from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
-from alignment_drift.core.spec.registry import ModelRegistry
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
 
 __all__ = [
@@ -40,7 +39,6 @@ __all__ = [
     "Governance",
     "LateLabels",
     "MetricFloor",
-    "ModelRegistry",
     "MultivariatePolicy",
     "ObjectStoreSource",
     "PerformanceEstimate",

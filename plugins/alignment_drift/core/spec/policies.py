@@ -35,30 +35,23 @@ class VerdictRules(Strict):
     feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
 
 
-_ENTRYPOINT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
-
-
 class Training(Strict):
-    """The scikit-learn estimator a challenger is trained with.
-
-    Either one of the built-in ``estimator`` Pipelines (``params`` go to the
-    estimator), or the owner's own training code: ``entrypoint``
-    (``"package.module:function"``, importable where the DAGs run) is called
-    with ``params`` as keyword arguments and must return an unfitted
-    scikit-learn estimator or Pipeline, which the retrain fits on the spec's
-    features and label.
-    """
+    """The scikit-learn estimator a challenger is trained with."""
 
     estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
-    entrypoint: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # The owner's own training code instead of ``estimator``: "package.module:function", importable where the
+    # DAGs run, called with ``params`` as keyword arguments, returning an unfitted scikit-learn estimator or
+    # Pipeline that the retrain fits on the spec's features and label (docs/byom.md).
+    entrypoint: str | None = None
     decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     random_state: int = 0
 
     @field_validator("entrypoint")
     @classmethod
     def _entrypoint(cls, value: str | None) -> str | None:
-        if value is not None and not _ENTRYPOINT.match(value):
+        form = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+        if value is not None and not re.match(form, value):
             raise ValueError(
                 "the entrypoint must be 'package.module:function' (a function returning an unfitted scikit-learn "
                 f"estimator or Pipeline); got {value!r}"
@@ -73,15 +66,7 @@ class Training(Strict):
 
 
 class RetrainingPolicy(Strict):
-    """When and on what a challenger is trained.
-
-    ``mode: builtin`` (default): the retrain DAG trains the challenger itself
-    (``training``). ``mode: external``: the owner's own training DAG consumes
-    the retrain-request asset and registers the challenger; the retrain DAG
-    then only gates what it registered (see docs/byom.md).
-    """
-
-    mode: Literal["builtin", "external"] = "builtin"
+    """When and on what a challenger is trained."""
 
     trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
         default_factory=lambda: ["drifting", "misaligned"]
@@ -96,6 +81,9 @@ class RetrainingPolicy(Strict):
     gate_confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     schedule: str | None = None
     training: Training = Field(default_factory=Training)
+    # builtin: the retrain DAG trains the challenger; external: the owner's training DAG consumes the retrain
+    # request and registers it, and the retrain DAG only gates it (docs/byom.md)
+    mode: Literal["builtin", "external"] = "builtin"
 
     @field_validator("schedule")
     @classmethod

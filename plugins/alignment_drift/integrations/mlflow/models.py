@@ -228,7 +228,7 @@ class SaveFormat:
 
 def save_format(model: Any, trusted_types: Sequence[str] = ()) -> SaveFormat:
     """skops when it can serialize ``model`` and every type it reports untrusted is trusted; else cloudpickle."""
-    import skops.io
+    import skops.io  # type: ignore[import-untyped]  # no type information shipped
 
     try:
         untrusted = list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
@@ -316,7 +316,7 @@ def _load_local(folder: Path, uri: str, trusted_types: Sequence[str]) -> LoadedM
     path = folder / str(flavour["pickled_model"])
     try:
         if fmt == "skops":
-            import skops.io
+            import skops.io  # type: ignore[import-untyped]  # no type information shipped
 
             found = list(skops.io.get_untrusted_types(file=str(path)))
             refused = [t for t in found if not trusted_type(t, trusted_types)]
@@ -334,7 +334,7 @@ def _load_local(folder: Path, uri: str, trusted_types: Sequence[str]) -> LoadedM
                     f"{uri} is saved with {fmt}, and MLFLOW_ALLOW_PICKLE_DESERIALIZATION is false. Fix: re-log it "
                     "with skops (mlflow.sklearn.log_model(..., serialization_format='skops')), or allow loading."
                 )
-            import cloudpickle
+            import cloudpickle  # type: ignore[import-untyped]
 
             with path.open("rb") as handle:
                 estimator = cloudpickle.load(handle)
