@@ -41,16 +41,12 @@ def test_the_new_fields_load(demo: dict[str, Any]) -> None:
             r"retraining\.training\.entrypoint: .*'package\.module:function'",
         ),
         (
-            lambda d: d["retraining"]["training"].update(entrypoint="my_team.training:build"),
-            r"retraining\.training: .*either 'estimator' .* or 'entrypoint'",
-        ),
-        (
             lambda d: d.update(registry={"trusted_types": ["Clipper"]}),
             r"registry\.trusted_types: .*fully qualified class name",
         ),
         (lambda d: d.update(registry={"trusted": []}), r"registry\.trusted: unknown field"),
     ],
-    ids=["mode", "entrypoint-form", "entrypoint-and-estimator", "trusted-type-form", "unknown-field"],
+    ids=["mode", "entrypoint-form", "trusted-type-form", "unknown-field"],
 )
 def test_mistakes_name_their_field(demo: dict[str, Any], change: Any, message: str) -> None:
     change(demo)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from alignment_drift.core.spec.base import Strict
 
@@ -42,7 +42,7 @@ class Training(Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     # The owner's own training code instead of ``estimator``: "package.module:function", importable where the
     # DAGs run, called with ``params`` as keyword arguments, returning an unfitted scikit-learn estimator or
-    # Pipeline that the retrain fits on the spec's features and label (docs/byom.md).
+    # Pipeline that the retrain fits on the spec's features and label; ``estimator`` is then not used (docs/byom.md).
     entrypoint: str | None = None
     decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     random_state: int = 0
@@ -57,12 +57,6 @@ class Training(Strict):
                 f"estimator or Pipeline); got {value!r}"
             )
         return value
-
-    @model_validator(mode="after")
-    def _one_way_to_train(self) -> Training:
-        if self.entrypoint is not None and "estimator" in self.model_fields_set:
-            raise ValueError("set either 'estimator' (a built-in Pipeline) or 'entrypoint' (your own), not both")
-        return self
 
 
 class RetrainingPolicy(Strict):
