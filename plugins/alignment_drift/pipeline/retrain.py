@@ -4,7 +4,10 @@ assemble -> train -> gate -> promote | reject (-> recorded on the retrain run)
 
 The challenger learns the spec's label (the target unless the spec says
 otherwise); the gate always judges on the target, on the fixed audit set,
-against the spec's floors and against the champion.
+against the spec's floors and, for non-inferiority, against the last version
+that passed the gate and the champion when it differs (see
+:mod:`alignment_drift.pipeline.gate`). It decides ``promote``, ``reject`` or
+``insufficient_evidence``; only ``promote`` moves an alias.
 """
 
 from __future__ import annotations
@@ -315,9 +318,10 @@ def _log_datasets(
 
 
 def gate(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
-    """Judge the challenger on the target: every floor, and no paired-bootstrap regression against the champion.
+    """Judge the challenger on the target: floors shown to hold, non-inferior to the last gated version and champion.
 
-    See :func:`alignment_drift.pipeline.gate.judge` for the rule and the returned comparison.
+    See :func:`alignment_drift.pipeline.gate.judge` for what is returned and
+    :mod:`alignment_drift.core.gate` for the rule.
     """
     from alignment_drift.pipeline.gate import judge
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from alignment_drift.core.spec.benchmarks import LOWER_IS_BETTER
+
 __all__ = [
     "CLASSIFICATION_METRICS",
     "LOWER_IS_BETTER",
@@ -23,7 +25,6 @@ __all__ = [
 ]
 
 CLASSIFICATION_METRICS = ("recall", "precision", "accuracy", "f1", "roc_auc", "specificity", "fpr", "fnr")
-LOWER_IS_BETTER = ("fpr", "fnr", "mae", "rmse")
 _ALL = (*CLASSIFICATION_METRICS, "mae", "rmse")
 
 

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from alignment_drift.core.spec.base import Strict
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "Benchmark",
     "Calibration",
     "MetricFloor",
@@ -18,6 +19,11 @@ __all__ = [
     "ProxyTargetGap",
     "SliceGap",
 ]
+
+
+# the metrics for which a smaller value is better (errors); every other metric is higher-is-better.
+# The one definition for the whole package (benchmarks, the gate, reports import it).
+LOWER_IS_BETTER: frozenset[str] = frozenset({"fpr", "fnr", "mae", "rmse"})
 
 
 class MetricFloor(Strict):
@@ -47,7 +53,7 @@ class MetricFloor(Strict):
 
     @model_validator(mode="after")
     def _bound(self) -> MetricFloor:
-        lower_is_better = self.metric in ("fpr", "fnr", "mae", "rmse")
+        lower_is_better = self.metric in LOWER_IS_BETTER
         if lower_is_better and (self.ceiling is None or self.floor is not None):
             raise ValueError(f"metric {self.metric!r} is lower-is-better: set 'ceiling' (and no 'floor')")
         if not lower_is_better and (self.floor is None or self.ceiling is not None):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from alignment_drift.core.spec.base import Strict
 
@@ -44,7 +44,14 @@ class Training(Strict):
 
 
 class RetrainingPolicy(Strict):
-    """When and on what a challenger is trained."""
+    """When and on what a challenger is trained, and how the gate judges it.
+
+    ``gate_margin``: the non-inferiority margin of the gate, in the metric's
+    units. A challenger is promoted only when, on every critical audit metric,
+    the lower bound of the ``gate_confidence`` paired-bootstrap interval of
+    (challenger - reference), oriented so that positive is better, is above
+    ``-gate_margin`` (see ``docs/governance.md``).
+    """
 
     trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
         default_factory=lambda: ["drifting", "misaligned"]
@@ -54,11 +61,22 @@ class RetrainingPolicy(Strict):
     label: Literal["target", "proxy"] = "target"
     include_training_data: bool = True
     min_rows: Annotated[int, Field(ge=10)] = 200
-    gate_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    gate_margin: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
     gate_replicates: Annotated[int, Field(ge=100, le=20_000)] = 500
     gate_confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     schedule: str | None = None
     training: Training = Field(default_factory=Training)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_gate_tolerance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gate_tolerance" in data:
+            raise ValueError(
+                "retraining.gate_tolerance was replaced by retraining.gate_margin (a non-inferiority margin: the "
+                "gate now promotes only a challenger shown to be no worse than its references by more than the "
+                f"margin). Got gate_tolerance={data['gate_tolerance']!r}. Fix: rename it to gate_margin"
+            )
+        return data
 
     @field_validator("schedule")
     @classmethod
@@ -76,7 +94,16 @@ class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
     Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+
+    ``on_ungated``: what a night does when the deployed version never passed
+    the gate (nor was adopted): ``notify`` (report it), ``hold`` (keep serving,
+    mark the version held and open an approval request) or ``rollback`` (move
+    ``champion`` back to the last gated version). ``on_misaligned``: what a
+    ``misaligned`` night does: ``notify``, ``rollback`` or ``require_approval``
+    (keep serving and open an approval request).
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
+    on_ungated: Literal["notify", "hold", "rollback"] = "notify"
+    on_misaligned: Literal["notify", "rollback", "require_approval"] = "notify"

@@ -1,4 +1,4 @@
-"""The gate's paired bootstrap: exact at unit weights, paired, seeded, and it catches regressions."""
+"""The paired bootstrap: exact at unit weights, paired, seeded, oriented, and it catches regressions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from alignment_drift.core.benchmarks import classification_metric
-from alignment_drift.pipeline.gate import METRICS, bootstrap_metric, paired_bootstrap
+from alignment_drift.core.benchmarks.metrics import weighted_metric
+from alignment_drift.core.benchmarks.paired import METRICS, paired_bootstrap
 
 
 def _data(n: int = 600, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -22,7 +23,7 @@ def test_unit_weights_give_the_plain_metric(metric: str) -> None:
     y, score, _ = _data()
     pred = (score >= 0.5).astype(int)
     plain = classification_metric(metric, y.astype(int), score, pred)
-    assert bootstrap_metric(metric, y, score, pred, np.ones((1, len(y))))[0] == pytest.approx(plain)
+    assert weighted_metric(metric, y, score, pred, np.ones((1, len(y))))[0] == pytest.approx(plain)
 
 
 def test_weights_equal_the_metric_on_the_resampled_rows() -> None:
@@ -33,7 +34,7 @@ def test_weights_equal_the_metric_on_the_resampled_rows() -> None:
     pred = (score >= 0.5).astype(int)
     for metric in ("roc_auc", "recall", "f1"):
         expected = classification_metric(metric, y[idx].astype(int), score[idx], pred[idx])
-        assert bootstrap_metric(metric, y, score, pred, weights)[0] == pytest.approx(expected)
+        assert weighted_metric(metric, y, score, pred, weights)[0] == pytest.approx(expected)
 
 
 def test_a_worse_challenger_is_confidently_worse_and_the_same_model_is_not() -> None:
@@ -41,18 +42,29 @@ def test_a_worse_challenger_is_confidently_worse_and_the_same_model_is_not() -> 
     pg, pb = (good >= 0.5).astype(int), (bad >= 0.5).astype(int)
     worse = paired_bootstrap("roc_auc", y, (bad, pb), (good, pg), replicates=300, seed=0)
     assert worse.delta < 0 and worse.ci_low <= worse.delta <= worse.ci_high
-    assert worse.regresses(0.02)
+    assert worse.advantage_high < -0.02  # confidently worse by more than a margin of 0.02
     same = paired_bootstrap("roc_auc", y, (good, pg), (good, pg), replicates=300, seed=0)
     assert same.delta == 0 and same.ci_low == 0 and same.ci_high == 0  # paired: identical models never differ
-    assert not same.regresses(0.0)
     better = paired_bootstrap("recall", y, (good, pg), (bad, pb), replicates=300, seed=0)
-    assert not better.regresses(0.02)
+    assert better.advantage_low > 0
 
 
-def test_lower_is_better_metrics_regress_upwards() -> None:
+def test_pairing_narrows_the_interval_of_similar_models() -> None:
+    """Two models that agree on most rows: the paired interval is far narrower than two separate ones."""
+    y, good, _ = _data(2000, seed=5)
+    rng = np.random.default_rng(9)
+    other = np.clip(good + rng.normal(0, 0.03, len(good)), 0, 1)
+    d = paired_bootstrap("roc_auc", y, (other, (other >= 0.5).astype(int)), (good, (good >= 0.5).astype(int)))
+    unpaired = paired_bootstrap("roc_auc", y, (good, (good >= 0.5).astype(int)), (y * 0 + 0.5, y * 0))
+    assert (d.ci_high - d.ci_low) < 0.25 * (unpaired.ci_high - unpaired.ci_low)
+
+
+def test_lower_is_better_metrics_are_oriented_so_positive_is_better() -> None:
     y, good, bad = _data()
     d = paired_bootstrap("fnr", y, (bad, (bad >= 0.5).astype(int)), (good, (good >= 0.5).astype(int)), seed=0)
-    assert d.delta > 0 and d.regresses(0.02)
+    assert d.lower_is_better and d.delta > 0  # the bad model misses more positives
+    assert d.advantage == -d.delta and d.advantage_low == -d.ci_high and d.advantage_high == -d.ci_low
+    assert d.advantage_high < -0.02
 
 
 def test_seeded_and_labels_unknown_rows_dropped() -> None:
@@ -81,3 +93,17 @@ def test_every_metric_is_supported() -> None:
     pair = (good, (good >= 0.5).astype(int))
     for metric in METRICS:
         assert paired_bootstrap(metric, y, pair, pair, replicates=20).delta == 0
+
+
+def test_rows_must_match() -> None:
+    y, good, _ = _data(50)
+    with pytest.raises(ValueError, match="same rows"):
+        paired_bootstrap("recall", y, (good, good > 0.5), (good[:10], good[:10] > 0.5))
+
+
+def test_one_lower_is_better_definition_for_the_package() -> None:
+    from alignment_drift.core.benchmarks import metrics
+    from alignment_drift.core.spec import benchmarks as spec_benchmarks
+
+    assert metrics.LOWER_IS_BETTER is spec_benchmarks.LOWER_IS_BETTER
+    assert spec_benchmarks.LOWER_IS_BETTER == {"fpr", "fnr", "mae", "rmse"}
