@@ -31,6 +31,7 @@ VERBS = (
     "compare",
     "gate",
     "rollback",
+    "review",
 )
 
 

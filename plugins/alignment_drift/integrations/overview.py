@@ -113,7 +113,12 @@ class Incident(_Record):
 
 @dataclass(frozen=True)
 class PendingApproval(_Record):
-    """A retrain run whose challenger passed the gate and waits for a human decision (MLflow tag ``approval``)."""
+    """A run waiting for a human decision (MLflow tag ``approval = pending``).
+
+    ``kind`` ``retrain``: a challenger that passed the gate waits for approval;
+    ``deployment_review``: a serving version is held (deployed without the
+    gate, or misaligned) until a person approves or rejects it.
+    """
 
     model: str
     challenger_version: str | None
@@ -125,6 +130,7 @@ class PendingApproval(_Record):
     mlflow_run_url: str | None
     airflow_dag_id: str | None
     airflow_run_id: str | None
+    kind: str = "retrain"
 
 
 @dataclass(frozen=True)
@@ -353,13 +359,15 @@ def _pending_approvals(
 ) -> tuple[PendingApproval, ...]:
     runs = mlflow_client.search_runs(
         [experiment_id],
-        filter_string="tags.kind = 'retrain' and tags.approval = 'pending'",
+        filter_string="tags.approval = 'pending'",
         order_by=["attributes.start_time DESC"],
         max_results=100,
     )
     pending = []
     for run in runs:
         tags = run.data.tags
+        if tags.get("kind") not in ("retrain", "deployment_review"):
+            continue
         started = run.info.start_time
         pending.append(
             PendingApproval(
@@ -373,6 +381,7 @@ def _pending_approvals(
                 mlflow_run_url=_run_url(ui, experiment_id, run.info.run_id),
                 airflow_dag_id=_tag(tags, "airflow_dag_id"),
                 airflow_run_id=_tag(tags, "airflow_run_id"),
+                kind=tags.get("kind", "retrain"),
             )
         )
     return tuple(pending)

@@ -93,16 +93,16 @@ def _tag_check_run(settings: Settings, run_id: str | None, tags: Mapping[str, st
 
 
 def _roll_back(
-    spec: AlignmentSpec, settings: Settings, *, current: str, reason: str, actor: str
+    model: str, settings: Settings, *, current: str, reason: str, actor: str
 ) -> tuple[str | None, str | None]:
     """Move ``champion`` to the last safe gated version; (None, None) when there is none."""
     from alignment_drift.integrations.mlflow import lineage
     from alignment_drift.integrations.mlflow.rollback import rollback
 
-    target = lineage.safe_rollback_target(settings, spec.model, current=current)
+    target = lineage.safe_rollback_target(settings, model, current=current)
     if target is None:
         return None, None
-    done = rollback(settings, spec.model, reason=reason, actor=actor, to_version=target.version, tags={"policy": actor})
+    done = rollback(settings, model, reason=reason, actor=actor, to_version=target.version, tags={"policy": actor})
     return done.to_version, done.mlflow_run_id
 
 
@@ -148,7 +148,7 @@ def check_deployment(
             result = replace(base, action="none", finding=f"{finding} The champion is already v{champion.version}.")
         elif policy == "rollback":
             to, run = _roll_back(
-                spec,
+                spec.model,
                 settings,
                 current=version,
                 reason=f"governance.on_ungated=rollback: {finding}",
@@ -234,7 +234,7 @@ def act_on_verdict(
         result = replace(base, action="notify", finding=f"{finding} The champion is now {now}; nothing moved.")
     elif policy == "rollback":
         to, run = _roll_back(
-            spec,
+            spec.model,
             settings,
             current=version,
             reason=f"governance.on_misaligned=rollback: {finding}",
@@ -275,9 +275,9 @@ def act_on_verdict(
 
 
 def decide_review(
-    spec: AlignmentSpec, settings: Settings, version: str, *, approve: bool, decided_by: str, why: str
+    settings: Settings, model: str, version: str, *, approve: bool, decided_by: str, why: str
 ) -> dict[str, Any]:
-    """Apply a human decision on a held version's review.
+    """Apply a human decision on a held version's review (what ``alignment-drift review`` runs).
 
     Approve: the version keeps serving and is no longer held (it counts as
     accepted, not as gated). Reject: ``champion`` rolls back to the last safe
@@ -286,18 +286,27 @@ def decide_review(
     Returns
     -------
     dict
-        ``review_run_id`` (None when no review was open), ``approved``,
-        ``rolled_back_to`` and ``rollback_run_id``.
+        ``review_run_id``, ``approved``, ``rolled_back_to`` and ``rollback_run_id``.
+
+    Raises
+    ------
+    ValueError
+        When ``decided_by`` or ``why`` is empty, or the version has no open review.
     """
     from alignment_drift.integrations.mlflow import lineage, registry
 
-    if not decided_by.strip():
-        raise ValueError("A review decision needs 'decided_by' (who decided); it is recorded.")
-    run_id = lineage.close_review(settings, spec.model, str(version), approved=approve, by=decided_by, why=why)
+    if not decided_by.strip() or not why.strip():
+        raise ValueError("A review decision needs who decided and why; both are recorded. Fix: pass --reason '...'.")
+    run_id = lineage.close_review(settings, model, str(version), approved=approve, by=decided_by, why=why)
+    if run_id is None:
+        raise ValueError(
+            f"Version {version} of {model!r} has no open review (version tag review=pending). Reviews are opened "
+            "by governance.on_ungated: hold and governance.on_misaligned: require_approval."
+        )
     to = rollback_run = None
-    champion = registry.champion(settings, spec.model)
-    if run_id is not None and not approve and champion is not None and champion.version == str(version):
+    champion = registry.champion(settings, model)
+    if not approve and champion is not None and champion.version == str(version):
         to, rollback_run = _roll_back(
-            spec, settings, current=str(version), reason=f"review rejected by {decided_by}: {why}", actor=decided_by
+            model, settings, current=str(version), reason=f"review rejected by {decided_by}: {why}", actor=decided_by
         )
     return {"review_run_id": run_id, "approved": approve, "rolled_back_to": to, "rollback_run_id": rollback_run}
