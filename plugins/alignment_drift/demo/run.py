@@ -318,6 +318,7 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
     requests = sum(len(r.retrain) for r in rows)
     promoted = sum(1 for r in rows for note in r.retrain if "promoted" in note)
     rejected = sum(1 for r in rows for note in r.retrain if "rejected" in note)
+    held = sum(1 for r in rows for note in r.retrain if "insufficient_evidence" in note)
     print(file=out)
     print(
         f"{len(rows)} nights in {seconds:.0f} s: "
@@ -325,7 +326,8 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
         file=out,
     )
     print(
-        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}; "
+        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}, "
+        f"held for insufficient evidence {held}; "
         f"champion now v{champion.version if champion else '-'}",
         file=out,
     )
