@@ -102,10 +102,11 @@ def gate_document(spec_path: Path, challenger: str, against: list[str] | None) -
         ) from None
     except ValueError as error:
         raise UsageError(str(error)) from None
-    against_rows = [
-        {"role": ref.role, "version": ref.version, "label": ref.label, **({"uri": uri} if against else {})}
-        for ref, uri in zip(references, against or [None] * len(references), strict=True)
+    against_rows: list[dict[str, Any]] = [
+        {"role": ref.role, "version": ref.version, "label": ref.label} for ref in references
     ]
+    for row, uri in zip(against_rows, against or [], strict=False):
+        row["uri"] = uri
     body = decision.to_dict()
     body.pop("challenger", None)
     return {

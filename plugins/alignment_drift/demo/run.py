@@ -231,9 +231,8 @@ def run_demo(
         if not runs:
             return f"retrain run {dag_run.run_id} failed ({dag_run.state})"
         tags = runs[0].data.tags
-        return (
-            f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs v{tags.get('champion_version') or '-'})"
-        )
+        against = [f"v{tags[k]}" for k in ("last_gated_version", "champion_version") if tags.get(k)]
+        return f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs {', '.join(dict.fromkeys(against)) or '-'})"
 
     print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
     if registry.champion(settings, spec.model) is None:
