@@ -10,7 +10,7 @@ Loading never guesses: an error names the file, the field path, what was
 received and what is allowed.
 """
 
-from alignment_drift.core.spec.base import VERDICTS, SpecError, Verdict
+from alignment_drift.core.spec.base import TASKS, VERDICTS, SpecError, Task, Verdict
 from alignment_drift.core.spec.benchmarks import (
     Benchmark,
     Calibration,
@@ -21,22 +21,26 @@ from alignment_drift.core.spec.benchmarks import (
     ProxyTargetGap,
     SliceGap,
 )
-from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
+from alignment_drift.core.spec.columns import ColumnRoles, Feature, Interval, Reference, label_key
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
+from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
 
 __all__ = [
+    "TASKS",
     "VERDICTS",
     "AlignmentSpec",
     "Benchmark",
     "Calibration",
     "ColumnRoles",
     "DriftPolicy",
+    "Exposure",
     "Feature",
     "FilesSource",
     "Governance",
+    "Interval",
     "LateLabels",
     "MetricFloor",
     "MultivariatePolicy",
@@ -51,10 +55,12 @@ __all__ = [
     "Source",
     "SpecError",
     "SqlSource",
+    "Task",
     "Training",
     "TrendPolicy",
     "Verdict",
     "VerdictRules",
+    "label_key",
     "load_spec",
     "load_specs",
     "parse_spec",

@@ -9,13 +9,16 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from alignment_drift.core.spec.base import SpecError, Strict
+from alignment_drift.core.spec.base import SpecError, Strict, Task
 from alignment_drift.core.spec.benchmarks import Benchmark
 from alignment_drift.core.spec.columns import ColumnRoles, Reference
 from alignment_drift.core.spec.drift import DriftPolicy
+from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, VerdictRules
 from alignment_drift.core.spec.sources import LateLabels, Source
+from alignment_drift.core.spec.tasks import task_defaults, task_problems
 
 __all__ = ["AlignmentSpec", "load_spec", "load_specs", "parse_spec"]
 
@@ -23,9 +26,15 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class AlignmentSpec(Strict):
-    """The intended behaviour of one monitored model."""
+    """The intended behaviour of one monitored model.
+
+    ``task`` (``binary``, the default, ``multiclass`` or ``regression``) says
+    what the model predicts; the column roles, metrics, benchmarks, exposure
+    rule and estimator must fit it (see ``docs/tasks.md``).
+    """
 
     model: str
+    task: Task = "binary"
     description: str = ""
     owner: str = ""
     schedule: str = "@daily"
@@ -34,6 +43,7 @@ class AlignmentSpec(Strict):
     labels: LateLabels | None = None
     expectations: str
     columns: ColumnRoles
+    exposure: Exposure
     reference: Reference
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
     benchmarks: Annotated[list[Benchmark], Field(min_length=1)]
@@ -50,6 +60,26 @@ class AlignmentSpec(Strict):
                 f"(it names DAGs, MLflow experiments and files); got {value!r}"
             )
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        return task_defaults(data)
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> AlignmentSpec:
+        problems = task_problems(self)
+        if problems:
+            raise PydanticCustomError(
+                "task_mismatch",
+                "{summary}",
+                {
+                    "summary": "; ".join(f"{where}: {what}" for where, what in problems),
+                    "problems": problems,
+                    "task": self.task,
+                },
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_benchmark_names(self) -> AlignmentSpec:
@@ -79,17 +109,21 @@ class AlignmentSpec(Strict):
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: the alignment spec is not valid ({error.error_count()} problem(s)):"]
+    lines: list[str] = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         received = item.get("input")
         shown = repr(received) if not isinstance(received, dict) else "a mapping"
-        if item["type"] == "missing":
+        if item["type"] == "task_mismatch":
+            for field, problem in item["ctx"]["problems"]:
+                lines.append(f"  - {field}: does not fit task {item['ctx']['task']!r}: {problem}.")
+        elif item["type"] == "missing":
             lines.append(f"  - {where}: this field is required but missing.")
         elif item["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown field (check its spelling and indentation).")
         else:
             lines.append(f"  - {where}: {item['msg']}. Got {shown}.")
+    lines.insert(0, f"{path}: the alignment spec is not valid ({len(lines)} problem(s)):")
     lines.append("See the 'Alignment spec' section of the README for every field and its allowed values.")
     return "\n".join(lines)
 

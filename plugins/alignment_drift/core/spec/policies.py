@@ -8,7 +8,14 @@ from pydantic import Field, field_validator
 
 from alignment_drift.core.spec.base import Strict
 
-__all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
+__all__ = [
+    "CLASSIFIER_ESTIMATORS",
+    "REGRESSOR_ESTIMATORS",
+    "Governance",
+    "RetrainingPolicy",
+    "Training",
+    "VerdictRules",
+]
 
 
 class VerdictRules(Strict):
@@ -34,10 +41,20 @@ class VerdictRules(Strict):
     feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
 
 
-class Training(Strict):
-    """The scikit-learn estimator a challenger is trained with."""
+CLASSIFIER_ESTIMATORS = ("logistic_regression",)
+REGRESSOR_ESTIMATORS = ("ridge",)
 
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+
+class Training(Strict):
+    """The scikit-learn estimator a challenger is trained with.
+
+    ``hist_gradient_boosting`` is a classifier or a regressor as the spec's
+    task says; ``logistic_regression`` is a classifier, ``ridge`` a regressor
+    (the default of a regression spec). ``decision_threshold`` is the binary
+    decision: P(positive) at or above it is positive.
+    """
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting", "ridge"] = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     random_state: int = 0
