@@ -3,7 +3,8 @@
 Binary: the ECE of the score (P(positive)) with its reliability table.
 Multiclass: the top-label ECE (P(predicted class) against whether the
 prediction is right) or the class-wise ECE (the mean over classes of each
-class's one-vs-rest ECE). Regression: how far the logged prediction
+class's one-vs-rest ECE, corrected for its resampling bias: see
+:func:`_bias_corrected`). Regression: how far the logged prediction
 interval's coverage is from its nominal level.
 """
 
@@ -122,6 +123,24 @@ def _coverage(bench: Calibration, rows: Scored) -> tuple[float | None, Interval,
     return finite(abs(coverage - level)), ci, n, text, evidence
 
 
+def _bias_corrected(plug_in: float, boot: np.ndarray, ci: Interval) -> tuple[float, Interval, dict[str, Any]]:
+    """The class-wise ECE corrected for its resampling bias, with the basic bootstrap interval.
+
+    Each class's ECE sums the absolute residuals of sparsely filled bins, so
+    the plug-in is biased upward and its resamples more so: on a perfectly
+    calibrated 10-class model at n=450 the whole percentile interval lies
+    above the plug-in and would fail a sound model. The basic bootstrap
+    subtracts the resampling bias: value ``2 ece - mean(ece*)``, interval
+    ``[2 ece - q_high, 2 ece - q_low]`` (clipped at 0).
+    """
+    finite_boot = boot[np.isfinite(boot)]
+    if ci[0] is None or ci[1] is None or not len(finite_boot):
+        return plug_in, ci, {"plug_in": plug_in}
+    bias = float(finite_boot.mean()) - plug_in
+    corrected: Interval = (max(0.0, 2 * plug_in - ci[1]), max(0.0, 2 * plug_in - ci[0]))
+    return max(0.0, plug_in - bias), corrected, {"plug_in": plug_in, "resampling_bias": bias}
+
+
 def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int, str, dict[str, Any], str]:
     """A classifier's ECE on the labelled rows, its bootstrap interval, n, a detail, evidence and the metric's name."""
     known = ~np.isnan(rows.target)
@@ -139,7 +158,10 @@ def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int,
     if ece is None:
         return None, (None, None), n, f"{metric} needs class probabilities, and these rows have none", {}, metric
     value = finite(float(ece(np.ones((1, n)))[0]))
-    ci = interval(ece(bootstrap_weights(n, bench.resamples)), bench.confidence)
+    boot = ece(bootstrap_weights(n, bench.resamples))
+    ci = interval(boot, bench.confidence)
+    if metric == "classwise_ece" and value is not None:
+        value, ci, evidence = _bias_corrected(value, boot, ci)
     label = {"ece": "ECE", "top_label_ece": "top-label ECE", "classwise_ece": "class-wise ECE"}[metric]
     return value, ci, n, f"{label} on the {bench.evaluated_on} rows", evidence, metric
 
@@ -155,7 +177,8 @@ def evaluate_calibration(bench: Calibration, rows: Scored | None, baseline: floa
     threshold = bench.max_coverage_gap if regression else bench.max_ece
     value: float | None = None
     ci: Interval = (None, None)
-    n, detail, evidence, metric = 0, f"no {bench.evaluated_on} rows to evaluate", {}, "ece"
+    evidence: dict[str, Any] = {}
+    n, detail, metric = 0, f"no {bench.evaluated_on} rows to evaluate", "ece"
     if rows is not None and regression:
         value, ci, n, detail, evidence = _coverage(bench, rows)
         metric = "coverage_gap"

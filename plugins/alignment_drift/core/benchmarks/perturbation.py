@@ -50,7 +50,10 @@ def wilson_interval(successes: int, n: int, confidence: float) -> tuple[float | 
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # exactly 0 (1) at no (every) success: rounding must not put a bound above a max_flip_rate of 0
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
 
 
 class _Output:

@@ -215,6 +215,7 @@ def _run_case(case: ProbeCase, suite: ProbeSuite, audit: Scored, model: Any) -> 
             return {"case": case.id, "type": case.type, "problem": f"class {case.class_!r} is not a model class"}
         out = out[..., classes.index(label_key(case.class_))]
     if case.type == "invariance":
+        bound: float | None
         change = out.max(axis=0) - out.min(axis=0)
         if audit.task == "multiclass":
             change = change.max(axis=-1)
