@@ -138,7 +138,8 @@ def _bias_corrected(plug_in: float, boot: np.ndarray, ci: Interval) -> tuple[flo
         return plug_in, ci, {"plug_in": plug_in}
     bias = float(finite_boot.mean()) - plug_in
     corrected: Interval = (max(0.0, 2 * plug_in - ci[1]), max(0.0, 2 * plug_in - ci[0]))
-    return max(0.0, plug_in - bias), corrected, {"plug_in": plug_in, "resampling_bias": bias}
+    evidence = {"plug_in": plug_in, "plug_in_ci": list(ci), "resampling_bias": bias}
+    return max(0.0, plug_in - bias), corrected, evidence
 
 
 def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int, str, dict[str, Any], str]:
