@@ -290,3 +290,25 @@ def test_the_metric_table_is_the_spec_vocabulary() -> None:
     with pytest.raises(ValueError, match="proportion"):
         SliceGap(name="s", segment="r", metric="accuracy", max_gap=1.5)
     assert MetricFloor(name="m", metric="mae", ceiling=45).ceiling == 45
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(BINARY, id="binary"),
+        pytest.param(
+            _bench(
+                MULTI,
+                {**FLOOR, "metric": "recall", "floor": 0.5, "class": "y"},
+                {"kind": "calibration", "max_ece": 0.1, "method": "classwise"},
+            ),
+            id="multiclass",
+        ),
+        pytest.param(
+            _bench(REG, {"kind": "calibration", "max_coverage_gap": 0.05, "evaluated_on": "batch"}), id="regression"
+        ),
+    ],
+)
+def test_a_spec_dumped_with_every_default_reads_back_the_same(data: dict[str, Any]) -> None:
+    spec = parse_spec(data)
+    assert parse_spec(yaml.safe_load(yaml.safe_dump(spec.model_dump(mode="json")))) == spec

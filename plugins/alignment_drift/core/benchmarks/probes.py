@@ -105,7 +105,6 @@ def suite_problems(suite: ProbeSuite, task: str) -> list[str]:
     out: list[str] = []
     for i, case in enumerate(suite.cases):
         where = f"cases[{i}] ({case.id})"
-        given = case.model_fields_set
         if case.type == "minimum_functionality":
             wanted = {
                 "binary": case.expect in ("blocked", "shown"),
@@ -132,7 +131,7 @@ def suite_problems(suite: ProbeSuite, task: str) -> list[str]:
             out.append(f"{where}.class: a multiclass directional case follows the probability of one class: set it")
         if task == "regression" and case.type == "invariance" and case.max_change is None:
             out.append(f"{where}.max_change: a regression invariance case bounds the prediction's change: set it")
-        if task == "regression" and "max_score_change" in given:
+        if task == "regression" and case.max_score_change != ProbeCase.model_fields["max_score_change"].default:
             out.append(f"{where}.max_score_change: a regression has no score; use max_change")
         if task != "regression" and case.tolerance > 1.0:
             out.append(f"{where}.tolerance: a probability tolerance is at most 1; got {case.tolerance}")

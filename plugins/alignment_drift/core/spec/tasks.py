@@ -51,6 +51,12 @@ def task_defaults(data: Any) -> Any:
     return out
 
 
+def _changed(section: Any, field: str) -> bool:
+    """Whether ``field`` differs from its default: a field of another task is refused only when it says something
+    (a spec dumped with every default, then read back, stays valid)."""
+    return bool(getattr(section, field) != type(section).model_fields[field].default)
+
+
 class _Problems(list[tuple[str, str]]):
     def add(self, field: str, problem: str) -> None:
         self.append((field, problem))
@@ -65,7 +71,7 @@ def _columns(spec: AlignmentSpec, out: _Problems) -> None:
             out.add("columns.class_scores", "is for task: multiclass; a binary classifier's probability is score")
     else:
         for field in ("positive_class", "proxy_positive"):
-            if field in roles.model_fields_set:
+            if _changed(roles, field):
                 out.add(f"columns.{field}", f"is for task: binary; a {task} model has no positive class")
     if task == "regression":
         if roles.score is not None:
@@ -109,7 +115,7 @@ def _training(spec: AlignmentSpec, out: _Problems) -> None:
         out.add("retraining.training.estimator", f"{training.estimator} is a classifier; use {regressors}")
     if task != "regression" and training.estimator in REGRESSOR_ESTIMATORS:
         out.add("retraining.training.estimator", f"{training.estimator} is a regressor; use {classifiers}")
-    if task != "binary" and "decision_threshold" in training.model_fields_set:
+    if task != "binary" and _changed(training, "decision_threshold"):
         out.add("retraining.training.decision_threshold", f"a {task} model has no decision threshold; remove it")
 
 
@@ -154,7 +160,7 @@ def _calibration(spec: AlignmentSpec, where: str, bench: Calibration, out: _Prob
             out.add(f"{where}.evaluated_on", "intervals come from the prediction log, not the model: use batch")
     elif bench.max_ece is None:
         out.add(f"{where}.max_ece", f"a {task} classifier's calibration is its ECE: set max_ece")
-    if "method" in bench.model_fields_set and task != "multiclass":
+    if _changed(bench, "method") and task != "multiclass":
         out.add(f"{where}.method", "top_label and classwise are multiclass methods; remove method")
     if task == "multiclass" and bench.evaluated_on == "batch" and roles.class_scores is None:
         if bench.method == "classwise" or roles.score is None:
