@@ -58,11 +58,12 @@ def class_index(labels: Sequence[Any] | np.ndarray, classes: Sequence[Any]) -> n
     [1.0, nan, 0.0, 2.0]
     """
     where = {label_key(c): i for i, c in enumerate(classes)}
-    out = np.empty(len(labels), dtype=float)
-    for i, label in enumerate(labels):
-        key = label_key(label)
-        out[i] = np.nan if key is None else where.get(key, len(classes))
-    return out
+    codes, uniques = pd.factorize(pd.Series(np.asarray(labels, dtype=object)), use_na_sentinel=True)
+    positions = np.array(
+        [np.nan if (key := label_key(u)) is None else where.get(key, len(classes)) for u in uniques], dtype=float
+    )
+    # each distinct label is keyed once; missing labels (factorize's -1) stay NaN
+    return np.where(codes >= 0, positions[np.maximum(codes, 0)] if len(positions) else np.nan, np.nan)
 
 
 def _check_task(task: str) -> None:

@@ -109,3 +109,18 @@ def test_measure_refuses_a_metric_the_rows_cannot_give(fitted: dict[str, Any]) -
         measure("recall", rows, np.ones((1, len(rows))))
     with pytest.raises(ValueError, match="no logged prediction interval"):
         measure("interval_coverage", rows, np.ones((1, len(rows))))
+
+
+def test_a_multiclass_log_without_probabilities_is_measured_on_its_labels(fitted: dict[str, Any]) -> None:
+    from alignment_drift.core.scoring import logged_output
+
+    m = fitted["multiclass"]
+    spec = m.spec.model_copy(update={"columns": m.spec.columns.model_copy(update={"class_scores": None})})
+    batch = m.batch.assign(prediction=m.batch["prediction"].astype(str))  # labels logged as text
+    rows = Scored.from_output(batch, spec, logged_output(spec, batch), logged=True)
+    assert rows.proba is None and len(rows.classes or ()) == 10
+    ones = np.ones((1, len(rows)))
+    y, p = m.batch["target"].astype(int), m.batch["prediction"].astype(int)
+    assert measure("accuracy", rows, ones)[0] == pytest.approx(sk.accuracy_score(y, p))
+    assert measure("macro_f1", rows, ones)[0] == pytest.approx(sk.f1_score(y, p, average="macro"))
+    assert [str(c) for c in rows.classes or ()] == [str(c) for c in range(10)]  # 0..9 in numeric order

@@ -104,11 +104,20 @@ def _classes(output: ModelOutput, spec: AlignmentSpec, frame: pd.DataFrame) -> t
         return tuple(spec.columns.class_scores)
     seen: dict[str, Any] = {}
     target = frame[spec.columns.target] if spec.columns.target in frame.columns else pd.Series([], dtype=object)
-    for value in [*output.prediction, *target]:
+    values = pd.concat([pd.Series(np.asarray(output.prediction, dtype=object)), target.astype(object)])
+    for value in values.dropna().unique():
         key = label_key(value)
         if key is not None:
             seen.setdefault(key, value)
-    return tuple(seen[k] for k in sorted(seen))
+    return tuple(seen[k] for k in sorted(seen, key=_natural))
+
+
+def _natural(key: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (2 before 10), then text."""
+    try:
+        return 0, float(key), ""
+    except ValueError:
+        return 1, 0.0, key
 
 
 @dataclass(frozen=True)
