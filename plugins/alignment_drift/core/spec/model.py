@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from alignment_drift.core.spec.base import SpecError, Strict, Task
 from alignment_drift.core.spec.benchmarks import Benchmark
@@ -18,7 +17,7 @@ from alignment_drift.core.spec.drift import DriftPolicy
 from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, VerdictRules
 from alignment_drift.core.spec.sources import LateLabels, Source
-from alignment_drift.core.spec.tasks import task_defaults, task_problems
+from alignment_drift.core.spec.tasks import TaskMismatch, task_defaults, task_problems
 
 __all__ = ["AlignmentSpec", "load_spec", "load_specs", "parse_spec"]
 
@@ -70,15 +69,7 @@ class AlignmentSpec(Strict):
     def _fits_task(self) -> AlignmentSpec:
         problems = task_problems(self)
         if problems:
-            raise PydanticCustomError(
-                "task_mismatch",
-                "{summary}",
-                {
-                    "summary": "; ".join(f"{where}: {what}" for where, what in problems),
-                    "problems": problems,
-                    "task": self.task,
-                },
-            )
+            raise TaskMismatch(self.task, problems)
         return self
 
     @model_validator(mode="after")
@@ -114,9 +105,10 @@ def _format_errors(path: Path, error: ValidationError) -> str:
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         received = item.get("input")
         shown = repr(received) if not isinstance(received, dict) else "a mapping"
-        if item["type"] == "task_mismatch":
-            for field, problem in item["ctx"]["problems"]:
-                lines.append(f"  - {field}: does not fit task {item['ctx']['task']!r}: {problem}.")
+        mismatch = item.get("ctx", {}).get("error")
+        if isinstance(mismatch, TaskMismatch):
+            for field, problem in mismatch.problems:
+                lines.append(f"  - {field}: does not fit task {mismatch.task!r}: {problem}.")
         elif item["type"] == "missing":
             lines.append(f"  - {where}: this field is required but missing.")
         elif item["type"] == "extra_forbidden":

@@ -25,7 +25,15 @@ from alignment_drift.core.spec.policies import CLASSIFIER_ESTIMATORS, REGRESSOR_
 if TYPE_CHECKING:
     from alignment_drift.core.spec.model import AlignmentSpec
 
-__all__ = ["task_defaults", "task_problems"]
+__all__ = ["TaskMismatch", "task_defaults", "task_problems"]
+
+
+class TaskMismatch(ValueError):
+    """The spec's fields that do not fit its task, each ``(field path, problem)``: one line each in the error."""
+
+    def __init__(self, task: str, problems: list[tuple[str, str]]) -> None:
+        self.task, self.problems = task, problems
+        super().__init__("; ".join(f"{where}: {what}" for where, what in problems))
 
 
 def task_defaults(data: Any) -> Any:
