@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-import numpy as np
-import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from alignment_drift.core.spec.base import Strict
@@ -22,23 +20,30 @@ def label_key(value: Any) -> str | None:
     Class labels meet in many places (the spec's ``positive_class``,
     ``class_scores`` keys and ``exposure.classes``, a model's ``classes_``, the
     logged prediction and target columns, the reference profile's categories)
-    and each stores them its own way; they are compared by this key.
+    and each stores them its own way; they are compared by this key. (No
+    numpy or pandas import here: specs are read while Airflow parses DAGs.)
 
     Examples
     --------
+    >>> import numpy as np
     >>> label_key(1.0), label_key("1"), label_key(np.int64(1)), label_key("spam"), label_key(float("nan"))
     ('1', '1', '1', 'spam', None)
     """
-    if value is None or value is pd.NA:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return None
-    if isinstance(value, bool | np.bool_):
+    if not isinstance(value, str | bytes) and callable(getattr(value, "item", None)):
+        try:  # a numpy scalar: its Python value
+            value = value.item()
+        except (TypeError, ValueError):
+            pass
+    if isinstance(value, bool):
         return str(int(value))
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating):
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
         if math.isnan(value):
             return None
-        return str(int(value)) if float(value).is_integer() else repr(float(value))
+        return str(int(value)) if value.is_integer() else repr(value)
     text = str(value).strip()
     try:
         number = float(text)
