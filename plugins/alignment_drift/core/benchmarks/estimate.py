@@ -11,6 +11,8 @@ its mean. A regression has no label-free estimate (the spec refuses one).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure
@@ -55,7 +57,10 @@ def evaluate_performance_estimate(
     bench: PerformanceEstimate, rows: Scored | None, baseline: float | None
 ) -> BenchmarkResult:
     """The estimate on every row of ``rows`` (labels not needed); a signal unless ``floor`` is set."""
-    value, ci, n, detail, evidence = None, (None, None), 0, "no rows to evaluate", {}
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, "no rows to evaluate"
+    evidence: dict[str, Any] = {}
     if rows is not None and rows.task == "regression":
         detail = "a label-free performance estimate is not available for regression"
     elif rows is not None and rows.task == "multiclass" and bench.metric != "accuracy":

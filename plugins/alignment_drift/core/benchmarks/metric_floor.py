@@ -34,7 +34,9 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
     direction = direction_of(bench.metric)
     threshold = bench.ceiling if direction == "lower_is_better" else bench.floor
     name = metric_label(bench)
-    value, ci, n, detail = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate"
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
     if rows is not None:
         reason = unavailable(bench.metric, rows, label=bench.class_, k=bench.k)
         known = labelled(rows, bench.metric)

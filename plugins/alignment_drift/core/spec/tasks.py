@@ -8,7 +8,8 @@ spec without its score column) is refused with each field named.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from alignment_drift.core.spec.benchmarks import (
     Calibration,
@@ -18,12 +19,26 @@ from alignment_drift.core.spec.benchmarks import (
     ProxyTargetGap,
     SliceGap,
 )
-from alignment_drift.core.spec.columns import label_key
+from alignment_drift.core.spec.columns import ColumnRoles, label_key
+from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.metrics import METRICS, SLICE_METRICS, metrics_for
-from alignment_drift.core.spec.policies import CLASSIFIER_ESTIMATORS, REGRESSOR_ESTIMATORS
+from alignment_drift.core.spec.policies import CLASSIFIER_ESTIMATORS, REGRESSOR_ESTIMATORS, RetrainingPolicy
 
-if TYPE_CHECKING:
-    from alignment_drift.core.spec.model import AlignmentSpec
+
+class AlignmentSpec(Protocol):
+    """The parts of a spec these checks read (the spec model imports this module, not the other way round)."""
+
+    @property
+    def task(self) -> str: ...
+    @property
+    def columns(self) -> ColumnRoles: ...
+    @property
+    def exposure(self) -> Exposure: ...
+    @property
+    def retraining(self) -> RetrainingPolicy: ...
+    @property
+    def benchmarks(self) -> Sequence[Any]: ...
+
 
 __all__ = ["TaskMismatch", "task_defaults", "task_problems"]
 
