@@ -99,3 +99,20 @@ def test_sample_weights_reach_the_regressor() -> None:
     weighted = fit_pipeline(values, _roles(), Training(estimator="ridge"), task="regression", sample_weight=weights)
     x = values[["a", "c"]]
     assert weighted.predict(x).mean() > plain.predict(x).mean()
+
+
+def test_a_regression_target_in_a_binary_spec_is_refused_not_fitted_as_classes() -> None:
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes(as_frame=True, scaled=False).frame
+    roles = ColumnRoles(
+        id="id",
+        timestamp="ts",
+        features=[{"name": c, "kind": "numeric"} for c in data.columns if c != "target"],
+        prediction="p",
+        score="s",
+        target="target",
+    )
+    with pytest.raises(ValueError, match=r"has 214 classes .*'regression' for a numeric target"):
+        fit_pipeline(data, roles, Training())
+    assert is_regressor(fit_pipeline(data, roles, Training(estimator="ridge"), task="regression"))

@@ -190,7 +190,8 @@ def fit_pipeline(
     if task == "binary" and len(classes) > 2:
         raise ValueError(
             f"The task is 'binary' but the {label} label has {len(classes)} classes {classes[:20]}. "
-            "Set the spec's task to 'multiclass', or map the label to two classes."
+            "Set the spec's task to 'multiclass' (or 'regression' for a numeric target), or map the label to two "
+            "classes."
         )
     pipeline = build_pipeline(training, numeric=roles.numeric, categorical=roles.categorical, task=task)
     step = pipeline.steps[-1][0]
