@@ -161,7 +161,7 @@ def test_a_report_that_fails_never_loses_the_check(
     target.unlink()
     target.mkdir()  # the report cannot be written there
     try:
-        with caplog.at_level(logging.ERROR, logger="alignment_drift.pipeline.monitor"):
+        with caplog.at_level(logging.ERROR, logger="alignment_drift.pipeline.steps.record"):
             assert main(["check", str(setup.spec_path), "--date", f"{day}", "--format", "json"]) == 0
     finally:
         target.rmdir()

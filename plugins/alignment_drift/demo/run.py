@@ -199,7 +199,7 @@ def run_demo(
             return run_demo(
                 nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
             )
-    from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
+    from alignment_drift.airflow.factory import monitor_dag, retrain_dag
     from alignment_drift.core.spec import load_spec
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.demo.simulate.content import night_start
@@ -218,7 +218,7 @@ def run_demo(
     )
     prepare_data(settings, spec, platform)
     monitor, retrain = monitor_dag(spec, settings.home), retrain_dag(spec, settings.home)
-    asset_uri = retrain_request_asset(spec.model).uri
+    asset_uri = spec.retrain_request_asset[1]
     seen = {i for i, _ in _new_events(asset_uri, set())}
     began = time.monotonic()
 

@@ -119,20 +119,20 @@ def _night_rows(
     connections: ConnectionResolver | None,
 ) -> tuple[pd.DataFrame | None, str]:
     """A recorded night's rows read through the spec's source with its late labels joined; or None and why not."""
-    from alignment_drift.integrations.sources import BatchReadError, SourceError
-    from alignment_drift.pipeline import ingest
-    from alignment_drift.pipeline.labels import join_arrived
+    from alignment_drift.integrations.sources import BatchReadError, SourceError, read_batch
+    from alignment_drift.pipeline.steps.benchmarks import join_arrived
+    from alignment_drift.pipeline.steps.pull import pull
 
     start, end = (dt.datetime.fromisoformat(tags[k]) for k in ("data_interval_start", "data_interval_end"))
     try:
-        pulled = ingest.pull(spec, settings, start=start, end=end, connections=connections)
-        frame = ingest.read_pulled(pulled, connections)
+        pulled = pull(spec, settings, start=start, end=end, connections=connections)
+        frame = read_batch(pulled.batch(), connections=connections)
     except (FileNotFoundError, BatchReadError, SourceError) as error:
         return None, f"its batch cannot be read any more: {error}"
     validated = tags.get("source_sha256")
     # files and objects are immutable once validated; a query's rows may be completed in place (late labels)
-    if validated and spec.source.kind != "sql" and pulled.get("sha256") != validated:
-        return None, f"its batch changed since it was validated (sha256 {pulled.get('sha256')} != {validated})"
+    if validated and spec.source.kind != "sql" and pulled.sha256 != validated:
+        return None, f"its batch changed since it was validated (sha256 {pulled.sha256} != {validated})"
     frame, _ = join_arrived(spec, settings, frame, pulled, as_of=as_of, connections=connections)
     return frame, ""
 

@@ -70,6 +70,11 @@ class AlignmentSpec(Strict):
         return f"alignment_retrain__{self.model}"
 
     @property
+    def retrain_request_asset(self) -> tuple[str, str]:
+        """``(name, uri)`` of the Airflow asset whose events are this model's retrain requests."""
+        return f"alignment_drift.{self.model}.retrain_request", f"alignment-drift://{self.model}/retrain-request"
+
+    @property
     def experiment_name(self) -> str:
         return f"alignment-drift/{self.model}"
 

@@ -78,8 +78,24 @@ def _info(model: str, mv: Any) -> VersionInfo:
 
 
 def version_info(settings: Settings, model: str, version: str) -> VersionInfo:
-    """The registry's record of one version."""
-    return _info(model, client(settings).get_model_version(model, version))
+    """The registry's record of one version.
+
+    Raises
+    ------
+    LookupError
+        When the model has no such version (e.g. the batch logs a version that was never registered).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _info(model, client(settings).get_model_version(model, version))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise LookupError(
+            f"the batch was scored by version {version} of {model!r}, which is not registered in the "
+            "MLflow registry. Fix: register that version, or check the batch's model version column."
+        ) from None
 
 
 def champion(settings: Settings, model: str, alias: str = "champion") -> VersionInfo | None:
