@@ -108,7 +108,16 @@ def prepare(features: Sequence[Feature], frame: pd.DataFrame) -> Prepared:
 
     A row is scoreable unless a value has the wrong type or a required
     feature (one the reference never had missing) is missing.
+
+    Raises
+    ------
+    ValueError
+        When a feature's column appears more than once (no row can be read).
     """
+    names = {f.name for f in features}
+    repeated = sorted({c for c in frame.columns[frame.columns.duplicated()] if c in names})
+    if repeated:
+        raise ValueError(f"The request has the feature column(s) {repeated} more than once; send each once.")
     n = len(frame)
     columns: dict[str, Any] = {}
     missing: dict[str, np.ndarray] = {}

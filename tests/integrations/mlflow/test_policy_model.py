@@ -51,6 +51,7 @@ def test_registration_is_tagged_and_idempotent(settings: Any, content_owner: Own
     assert tags["wraps_model"] == "pf_content" and tags["wraps_version"] == content_owner.version
     assert tags["objective_fingerprint"] == objective_fingerprint(content_owner.spec)
     assert tags["policy_sha256"] == content_policy.policy_sha256 and tags["task"] == "binary"
+    assert len(tags["wraps_sha256"]) == 64
     alias = client(settings).get_model_version_by_alias("pf_content_policy", "champion")
     assert str(alias.version) == content_policy.version
     again = register_policy_model(content_owner.spec, settings, content_owner.version)
@@ -137,6 +138,41 @@ def test_requests_are_bounded(content_policy: Any, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(policy_model, "MAX_ROWS", 2)
     with pytest.raises(MlflowException, match="at most 2 rows; got 3"):
         model.predict(pd.DataFrame([BASE] * 3))
+
+
+def test_a_repeated_feature_column_is_a_clear_error(content_policy: Any) -> None:
+    from mlflow.exceptions import MlflowException
+
+    frame = pd.concat([pd.DataFrame([BASE]), pd.DataFrame({"toxicity": [0.2]})], axis=1)
+    with pytest.raises(MlflowException, match=r"feature column\(s\) \['toxicity'\] more than once"):
+        _load(content_policy.model_uri).predict(frame)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_score_rows_for_every_task(task: str) -> None:
+    """The wrapper's scoring, shaped like the shared ModelOutput, on scikit-learn's bundled data."""
+    from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    loader = {"binary": load_breast_cancer, "multiclass": load_wine, "regression": load_diabetes}[task]
+    x, y = loader(return_X_y=True, as_frame=True)
+    estimator = Ridge() if task == "regression" else LogisticRegression(max_iter=2000)
+    model = make_pipeline(StandardScaler(), estimator).fit(x, y)
+    assert policy_model.infer_task(model) == task
+    out = policy_model.score_rows(model, x, task=task, threshold=0.3)
+    if task == "regression":
+        assert out.score is None and out.proba is None and np.allclose(out.prediction, model.predict(x))
+        return
+    proba = model.predict_proba(x)
+    assert out.classes == tuple(model.classes_) and np.allclose(out.proba, proba)
+    if task == "binary":
+        assert np.allclose(out.score, proba[:, 1])
+        assert np.array_equal(out.prediction, (proba[:, 1] >= 0.3).astype(int))
+    else:
+        assert np.allclose(out.score, proba.max(axis=1))
+        assert np.array_equal(out.prediction.astype(int), model.predict(x))
 
 
 def test_a_disabled_runtime_policy_registers_nothing(settings: Any, content_owner: Owner) -> None:

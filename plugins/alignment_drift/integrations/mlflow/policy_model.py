@@ -3,7 +3,7 @@
 Every promoted version ``v`` of registered model ``<model>`` is also
 registered as a version of ``<model>_policy`` (:func:`register_policy_model`),
 tagged ``wraps_model``, ``wraps_version``, ``objective_fingerprint``,
-``policy_sha256`` and ``task``; its alias ``champion`` follows the owner's
+``policy_sha256``, ``task`` and ``wraps_sha256``; its alias ``champion`` follows the owner's
 (:func:`sync_policy_champion`). Serve it with::
 
     mlflow models serve -m models:/<model>_policy@champion --env-manager local --host 127.0.0.1 --port 5001
@@ -159,7 +159,10 @@ class PolicyModel(PythonModel):
                 f"A request may hold at most {MAX_ROWS} rows; got {len(frame)}. Split it into smaller requests."
             )
         frame = frame.reset_index(drop=True)
-        prepared = self.policy.prepare(frame)
+        try:
+            prepared = self.policy.prepare(frame)
+        except ValueError as error:
+            raise MlflowException.invalid_parameter_value(str(error)) from None
         output = self._score(prepared)
         decisions = self.policy.apply(frame, output, prepared=prepared)
         scored = prepared.scoreable
@@ -360,7 +363,7 @@ def register_policy_model(
                     metadata={"alignment_drift": {k: tags[k] for k in ("wraps_model", "wraps_version", "task")}},
                 )
                 mlflow.log_dict(document, "runtime_policy/policy.json")
-        registered = mlflow.register_model(logged.model_uri, name, tags=tags)
+        registered = mlflow.register_model(logged.model_uri, name, tags={**tags, "wraps_sha256": wraps["sha256"]})
         existing = str(registered.version)
     champion = _follow_champion(settings, spec.model, version, existing)
     return PolicyModelVersion(
