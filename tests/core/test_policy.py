@@ -151,6 +151,11 @@ def test_policy_refuses_a_support_without_a_feature(spec_data: dict, support: di
     partial = {**support, "columns": {k: v for k, v in support["columns"].items() if k != "category"}}
     with pytest.raises(ValueError, match="reference support has no feature 'category'"):
         RuntimePolicy.from_spec(parse_spec(spec_data), partial, probes_dir=SPECS)
+    recast = {**support, "columns": {**support["columns"], "toxicity": {"kind": "categorical"}}}
+    with pytest.raises(ValueError, match="'toxicity' is numeric in the spec but categorical in the reference profile"):
+        RuntimePolicy.from_spec(parse_spec(spec_data), recast, probes_dir=SPECS)
+    with pytest.raises(ValueError, match="support document has schema 'other@1'"):
+        RuntimePolicy.from_spec(parse_spec(spec_data), {**support, "schema": "other@1"}, probes_dir=SPECS)
     with pytest.raises(ValueError, match=r"'task' parameter must be one of \['binary', 'multiclass', 'regression'\]"):
         RuntimePolicy.from_spec(parse_spec(spec_data), support, task="ranking")
     with pytest.raises(ValueError, match=r"'behaviour_probes' reads probes from 'content_safety/probes\.yaml'"):

@@ -164,8 +164,8 @@ class RuntimePolicy:
         Raises
         ------
         ValueError
-            When the support misses a feature or disagrees on its kind, when the
-            abstain band would cover every score, or a probe file cannot be read.
+            When the support misses a feature or disagrees on its kind, or a
+            probe file cannot be found or read.
         """
         from alignment_drift.core.benchmarks.probes import load_probe_suite
 
@@ -176,12 +176,7 @@ class RuntimePolicy:
         threshold = spec.retraining.training.decision_threshold if decision_threshold is None else decision_threshold
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"The 'decision_threshold' parameter must be in (0, 1). Got {threshold!r} instead.")
-        band = runtime.abstain_band if task == "binary" else None
-        if band and threshold - band <= 0.0 and threshold + band >= 1.0:
-            raise ValueError(
-                f"governance.runtime.abstain_band={band} around the decision threshold {threshold} covers every "
-                "score, so every row would be sent to review. Fix: a smaller abstain_band."
-            )
+        band = runtime.abstain_band if task == "binary" else None  # < 0.5: never covers every score
         if support.get("schema") != SUPPORT_SCHEMA:
             raise ValueError(f"The support document has schema {support.get('schema')!r}; expected {SUPPORT_SCHEMA!r}.")
         features = tuple(
