@@ -25,6 +25,7 @@ from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
+from alignment_drift.core.spec.runtime import Runtime, RuntimeCondition, RuntimeProbes, RuntimeRule, RuntimeSupport
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
 
 __all__ = [
@@ -47,6 +48,11 @@ __all__ = [
     "ProxyTargetGap",
     "Reference",
     "RetrainingPolicy",
+    "Runtime",
+    "RuntimeCondition",
+    "RuntimeProbes",
+    "RuntimeRule",
+    "RuntimeSupport",
     "SliceGap",
     "Source",
     "SpecError",

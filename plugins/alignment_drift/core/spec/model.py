@@ -61,6 +61,11 @@ class AlignmentSpec(Strict):
             raise ValueError("a proxy_target_gap benchmark needs columns.proxy to name the proxy label")
         return self
 
+    @model_validator(mode="after")
+    def _runtime_rules_name_features(self) -> AlignmentSpec:
+        self.governance.runtime.check_columns(self.columns)
+        return self
+
     @property
     def monitor_dag_id(self) -> str:
         return f"alignment_monitor__{self.model}"

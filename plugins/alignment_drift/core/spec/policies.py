@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from alignment_drift.core.spec.base import Strict
+from alignment_drift.core.spec.runtime import Runtime
 
 __all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
 
@@ -76,7 +77,9 @@ class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
     Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+    ``runtime`` is the policy enforced around the served model (see :mod:`.runtime`).
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
+    runtime: Runtime = Field(default_factory=Runtime)
