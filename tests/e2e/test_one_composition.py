@@ -84,9 +84,11 @@ class Setup:
         return run.info.run_id, check, dict(run.data.metrics), dict(run.data.tags)
 
     def check(self, night: int, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+        capsys.readouterr()  # what earlier steps of the test printed
         code = main(["check", str(self.spec_path), "--date", f"{self.start(night):%Y-%m-%d}", "--format", "json"])
         out = capsys.readouterr().out
         assert code == 0, out
+        assert out.startswith("{"), out[:3000]
         return dict(json.loads(out))
 
     def run_dag(self, night: int) -> Any:
@@ -190,3 +192,83 @@ def test_a_retrain_request_made_by_check_reaches_the_retrain_dag(
     states = task_states(setup.run_dag(5))
     assert states["request_retrain"] == "skipped", states
     assert len(retrain_events(asset_uri)) == len(before) + 1
+
+
+SERVE_API = """
+import sys
+import uvicorn
+from airflow.api_fastapi.app import create_app
+uvicorn.run(create_app(apps="core"), host="127.0.0.1", port=int(sys.argv[1]), log_level="error")
+"""
+
+
+@pytest.fixture
+def airflow_api(tmp_path: Path) -> Iterator[str]:
+    """Airflow's own API app served in a process of its own on a loopback port (the session's metadata DB)."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    passwords = tmp_path / "passwords.json"
+    passwords.write_text(json.dumps({"ops": "ops-password-for-tests"}))
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "ops:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+    }
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "api.log").open("w")
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVE_API, str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/v2/monitor/health", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError(f"the API did not start: {(tmp_path / 'api.log').read_text()[-2000:]}")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_check_emits_its_request_through_the_airflow_api_when_one_is_configured(
+    setup: Setup, capsys: pytest.CaptureFixture[str], airflow_api: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asset_uri = setup.spec.retrain_request_asset[1]
+    setup.serve(7)
+    setup.run_dag(7)  # Airflow knows the model's DAGs, and so its retrain-request asset
+    before = retrain_events(asset_uri)
+    night = 8  # past the cooldown of the request of night 3
+    setup.serve(night, shift=True)
+
+    monkeypatch.setenv("ALIGNMENT_DRIFT_AIRFLOW_API_URL", airflow_api)
+    monkeypatch.setenv("ALIGNMENT_DRIFT_AIRFLOW_USERNAME", "ops")
+    monkeypatch.setenv("ALIGNMENT_DRIFT_AIRFLOW_PASSWORD", "wrong")
+    printed = setup.check(night, capsys)  # refused credentials: the request stays pending, the check is kept
+    assert printed["retrain_due"] and printed["retrain_request"] == "pending"
+    assert "answered 401" in printed["retrain_request_error"]
+    assert retrain_events(asset_uri) == before
+
+    monkeypatch.setenv("ALIGNMENT_DRIFT_AIRFLOW_PASSWORD", "ops-password-for-tests")
+    printed = setup.check(night, capsys)  # a rerun of the night: its pending request goes out now
+    assert printed["retrain_request"] == "emitted", printed["retrain_request_error"]
+    (event,) = retrain_events(asset_uri)[len(before) :]
+    run_id, _, _, tags = setup.record(night)
+    assert event["mlflow_run_id"] == run_id and event["from_rest_api"] is True
+    assert tags["retrain_request"] == "emitted" and tags["retrain_emitted_via"].startswith("rest_api:")
+    assert "ops-password-for-tests" not in json.dumps(printed)

@@ -153,6 +153,7 @@ def _result(spec: Any, night: Any) -> dict[str, Any]:
         "retrain_due": recorded.retrain_due,
         "retrain_reason": recorded.retrain_reason,
         "retrain_request": recorded.retrain_request,
+        "retrain_request_error": night.emit_error,
         "report": recorded.report,
     }
 
@@ -197,6 +198,8 @@ def run(args: argparse.Namespace) -> int:
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the path of a parquet or CSV batch.")
     result = check_night(spec, day, batch=args.batch)
+    if result["retrain_request_error"]:
+        sys.stderr.write(f"alignment-drift check: {result['retrain_request_error']}\n")
     sys.stdout.write((to_json(result) if args.format == "json" else table(result)) + "\n")
     if args.fail_on and VERDICTS.index(result["verdict"]) >= VERDICTS.index(args.fail_on):
         return EXIT_FAILED

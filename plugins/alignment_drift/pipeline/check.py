@@ -19,7 +19,6 @@ emits it. It is never recorded as emitted when it was not.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from pathlib import Path
 
 from alignment_drift.core.spec import AlignmentSpec
@@ -38,8 +37,6 @@ from alignment_drift.pipeline.steps.verdict import decide
 from alignment_drift.settings import Settings
 
 __all__ = ["emit_pending", "run_check"]
-
-log = logging.getLogger(__name__)
 
 
 def run_check(
@@ -80,7 +77,7 @@ def run_check(
     trended = trend(spec, settings, pulled, drifted, benched)
     check = decide(spec, pulled, validation, drifted, benched, trended)
     recorded = record(spec, settings, check, drift=drifted, dag_id=dag_id, run_id=run_id)
-    emitted = emit_pending(spec, settings, until=end.isoformat(), api=api)
+    emitted, emit_error = emit_pending(spec, settings, until=end.isoformat(), api=api)
     if emitted and recorded.retrain_request == "pending":
         recorded = Recorded.model_validate({**recorded.model_dump(), "retrain_request": "emitted"})
     return Night(
@@ -94,28 +91,32 @@ def run_check(
         check=check,
         recorded=recorded,
         emitted=emitted,
+        emit_error=emit_error,
     )
 
 
 def emit_pending(
     spec: AlignmentSpec, settings: Settings, *, until: str | None = None, api: AirflowApi | None = None
-) -> str | None:
+) -> tuple[str | None, str | None]:
     """Emit the model's pending retrain requests as one asset event through Airflow's REST API, when configured.
 
-    Returns how they were emitted (``rest_api:<event id>``), or None when nothing was pending, no API is
-    configured, or the API could not take the event (the requests stay pending for the next monitor run).
+    Returns
+    -------
+    (str or None, str or None)
+        How they were emitted (``rest_api:<event id>``), or None when nothing was pending, no API is
+        configured, or the API could not take the event; and why not, in that last case (the requests
+        stay pending for the next monitor run).
     """
     api = api or AirflowApi.from_env()
     if api is None:
-        return None
+        return None, None
     event = request_event(spec, pending_requests(spec, settings, until=until))
     if event is None:
-        return None
+        return None, None
     try:
         event_id = api.create_asset_event(spec.retrain_request_asset[1], event)
     except AirflowApiError as error:
-        log.warning("The retrain request stays pending for the next monitor run: %s", error)
-        return None
+        return None, f"{error} The retrain request stays pending: the next monitor run emits it."
     via = f"rest_api:{event_id}"
     mark_emitted(settings, event, via=via)
-    return via
+    return via, None

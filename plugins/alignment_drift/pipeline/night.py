@@ -278,3 +278,4 @@ class Night(_Part):
     check: Check
     recorded: Recorded
     emitted: str | None = None
+    emit_error: str | None = None
