@@ -20,7 +20,9 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
     """
     direction = "lower_is_better" if bench.metric in LOWER_IS_BETTER else "higher_is_better"
     threshold = bench.ceiling if direction == "lower_is_better" else bench.floor
-    value, ci, n, detail = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate"
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
     if rows is not None:
         known = ~np.isnan(rows.target)
         n = int(known.sum())
