@@ -1,4 +1,4 @@
-"""What import-linter's contracts (setup.cfg) do not say: core's third-party allow-list, thin DAG files.
+"""What import-linter's contracts (setup.cfg) do not say: core's third-party allow-list, thin DAG files, small modules.
 
 The layers themselves (core < settings | progress < integrations < pipeline < airflow < demo < cli,
 no Airflow below the edge, no MLflow or Great Expectations in core) are import-linter's contracts,
@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "plugins" / "alignment_drift"
+#: One idea per module: a module longer than this is split along its seams.
+MAX_MODULE_LINES = 400
 # threadpoolctl is scikit-learn's own dependency, used to bound its OpenMP threads
 CORE_ALLOWED = {"numpy", "scipy", "pandas", "pyarrow", "sklearn", "threadpoolctl", "pydantic", "yaml"}
 
@@ -52,3 +54,12 @@ def test_dag_files_are_thin() -> None:
         assert names <= {"alignment_drift.airflow.factory"}, (
             f"{dag_file} imports {sorted(names)}; a DAG file imports the factory (and pathlib) only"
         )
+
+
+def test_modules_are_small() -> None:
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert not long, f"modules over {MAX_MODULE_LINES} lines (split them along their seams): {long}"
