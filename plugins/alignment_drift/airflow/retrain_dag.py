@@ -155,9 +155,11 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 
+        # Airflow types a @task call with the function's own parameters, but at DAG-build time the arguments
+        # are XComArgs, resolved to those values when the task runs: the stub, not the call, is wrong here.
         req = request()
-        trained = train(req, assemble(req))
-        decided = decide(trained, gate(trained))
+        trained = train(req, assemble(req))  # type: ignore[arg-type]
+        decided = decide(trained, gate(trained))  # type: ignore[arg-type]
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 

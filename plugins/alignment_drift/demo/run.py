@@ -200,7 +200,7 @@ def run_demo(
                 nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
             )
     from alignment_drift.airflow.factory import monitor_dag, retrain_dag
-    from alignment_drift.core.spec import load_spec
+    from alignment_drift.core.spec import FilesSource, load_spec
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
@@ -209,6 +209,11 @@ def run_demo(
 
     settings = Settings.from_env(home)
     spec = load_spec(settings.specs_dir / "content_safety.yaml")
+    if not isinstance(spec.source, FilesSource):
+        raise ValueError(
+            f"The demo writes each night's prediction log to a file: specs/content_safety.yaml's 'source' must be "
+            f"kind 'files'. Got {spec.source.kind!r} instead; restore the spec shipped with the repository."
+        )
     platform = ContentPlatform(
         scenario,
         seed=seed,

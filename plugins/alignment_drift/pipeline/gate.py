@@ -263,7 +263,7 @@ def judge(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> d
                 and getattr(bench, "evaluated_on", "audit") == "audit"
                 and metric in METRICS
             )
-            if champ_scored is not None and paired_ok:
+            if champ_scored is not None and paired_ok and isinstance(metric, str):
                 paired = paired_bootstrap(
                     metric,
                     chall_scored.target,

@@ -287,19 +287,19 @@ def _log_datasets(
 ) -> None:
     """The exact data of the retrain as MLflow dataset inputs: the training set and the audit set, with digests."""
     import mlflow
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas  # mlflow.data sets it only at run time, unseen by mypy
 
     label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
     audit_path = settings.resolve_data(spec.reference.audit_set)
     datasets = [
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
             ),
             "training",
         ),
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 pd.read_parquet(audit_path),
                 source=str(audit_path),
                 name=f"{spec.model}-audit",

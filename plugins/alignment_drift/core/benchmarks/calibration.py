@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval
@@ -31,7 +33,10 @@ def expected_calibration_error(y: np.ndarray, score: np.ndarray, w: np.ndarray, 
 
 def evaluate_calibration(bench: Calibration, rows: Scored | None, baseline: float | None) -> BenchmarkResult:
     """Evaluate the ECE of the labelled rows; fails only when its interval's lower bound exceeds ``max_ece``."""
-    value, ci, n, detail, evidence = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate", {}
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
+    evidence: dict[str, Any] = {}
     if rows is not None:
         known = ~np.isnan(rows.target)
         n = int(known.sum())

@@ -9,6 +9,8 @@ from the scores alone, on nights before any label arrives.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from alignment_drift.core.benchmarks.metrics import bootstrap_weights, classification_metric, interval
@@ -46,7 +48,10 @@ def evaluate_performance_estimate(
     bench: PerformanceEstimate, rows: Scored | None, baseline: float | None
 ) -> BenchmarkResult:
     """The estimate on every row of ``rows`` (labels not needed); a signal unless ``floor`` is set."""
-    value, ci, n, detail, evidence = None, (None, None), 0, "no rows to evaluate", {}
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, "no rows to evaluate"
+    evidence: dict[str, Any] = {}
     if rows is not None and len(rows.score):
         n = len(rows.score)
         value = finite(float(estimate_performance(bench.metric, rows.score, rows.prediction, np.ones((1, n)))[0]))

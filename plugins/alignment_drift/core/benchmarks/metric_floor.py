@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from alignment_drift.core.benchmarks.metrics import LOWER_IS_BETTER, bootstrap_weights, interval, weighted_metric
-from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
+from alignment_drift.core.benchmarks.result import BenchmarkResult, Direction, Scored, finite, judge
 from alignment_drift.core.spec import MetricFloor
 
 __all__ = ["evaluate_metric_floor"]
@@ -18,9 +18,11 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
     (``bench.resamples`` resamples). A floor fails only when the interval's
     upper bound is below it, a ceiling only when its lower bound is above it.
     """
-    direction = "lower_is_better" if bench.metric in LOWER_IS_BETTER else "higher_is_better"
+    direction: Direction = "lower_is_better" if bench.metric in LOWER_IS_BETTER else "higher_is_better"
     threshold = bench.ceiling if direction == "lower_is_better" else bench.floor
-    value, ci, n, detail = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate"
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
     if rows is not None:
         known = ~np.isnan(rows.target)
         n = int(known.sum())
@@ -35,7 +37,7 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
                 ci = interval(
                     weighted_metric(bench.metric, y, s, p, bootstrap_weights(n, bench.resamples)), bench.confidence
                 )
-    status = judge(value, ci, threshold, direction)  # type: ignore[arg-type]
+    status = judge(value, ci, threshold, direction)
     if value is not None:
         word = "floor" if direction == "higher_is_better" else "ceiling"
         shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
@@ -52,6 +54,6 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
         detail=detail,
         ci_low=ci[0],
         ci_high=ci[1],
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
         on=bench.evaluated_on,
     )

@@ -117,7 +117,10 @@ def evaluate_perturbation(
     bench: Perturbation, audit: Scored, baseline: float | None, *, model: Any | None
 ) -> BenchmarkResult:
     """Flip rate under the worst perturbation found; fails when its Wilson lower bound exceeds ``max_flip_rate``."""
-    value, ci, n, detail, evidence = None, (None, None), 0, "", {}
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, ""
+    evidence: dict[str, Any] = {}
     missing = [c for c in (*bench.numeric, *bench.swap) if audit.frame is None or c not in audit.frame.columns]
     if model is None:
         detail = "no model to perturb (baselines are recorded by the monitor from the promoted version)"

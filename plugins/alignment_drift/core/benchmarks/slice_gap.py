@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval, weighted_metric
@@ -28,7 +30,10 @@ def evaluate_slice_gap(bench: SliceGap, rows: Scored | None, baseline: float | N
     (listed in the evidence); fewer than two slices left means skipped.
     Fails only when the bootstrap interval's lower bound exceeds ``max_gap``.
     """
-    value, ci, n, detail, evidence = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate", {}
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
+    evidence: dict[str, Any] = {}
     if rows is not None and (rows.frame is None or bench.segment not in rows.frame.columns):
         detail = f"the {bench.evaluated_on} rows have no segment column {bench.segment!r}"
     elif rows is not None:

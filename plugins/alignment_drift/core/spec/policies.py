@@ -44,12 +44,17 @@ class Training(Strict):
     random_state: int = 0
 
 
+TriggerVerdict = Literal["watch", "drifting", "misaligned"]
+
+
+def _default_trigger_verdicts() -> list[TriggerVerdict]:
+    return ["drifting", "misaligned"]
+
+
 class RetrainingPolicy(Strict):
     """When and on what a challenger is trained."""
 
-    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
-        default_factory=lambda: ["drifting", "misaligned"]
-    )
+    trigger_verdicts: list[TriggerVerdict] = Field(default_factory=_default_trigger_verdicts)
     cooldown_days: Annotated[int, Field(ge=0)] = 3
     window_days: Annotated[int, Field(ge=1)] = 14
     label: Literal["target", "proxy"] = "target"
