@@ -62,5 +62,11 @@ def dag_start(spec: AlignmentSpec) -> dt.datetime:
 
 
 def data_interval() -> tuple[dt.datetime, dt.datetime]:
+    """The running task's data interval (a scheduled, backfilled or ``dag.test()`` run always has one)."""
     context = get_current_context()
-    return context["data_interval_start"], context["data_interval_end"]
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None:
+        raise ValueError(
+            "This run has no data interval. Fix: trigger it with a logical date (e.g. 'airflow dags test DAG DATE')."
+        )
+    return start, end

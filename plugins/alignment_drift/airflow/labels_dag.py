@@ -60,7 +60,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         # the updated nights' requests (recorded pending) and any other pending one, in one event
         @task(outlets=[asset])
-        def request_retrain(applied: Any):  # type: ignore[no-untyped-def]
+        def request_retrain(applied: Any) -> Any:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from alignment_drift.pipeline.steps.request import pending_requests, request_event

@@ -172,7 +172,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         # One event carries tonight's request and every request still pending (e.g. made by
         # 'alignment-drift check'); the previous night's confirm_request has run first, so none is sent twice.
         @task(outlets=[asset], priority_weight=TAIL, depends_on_past=True, wait_for_downstream=True)
-        def request_retrain(recorded: XCom):  # type: ignore[no-untyped-def]
+        def request_retrain(recorded: XCom) -> Any:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from alignment_drift.pipeline.steps.request import pending_requests, request_event
