@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from alignment_drift.core.spec.base import Strict
+from alignment_drift.core.spec.notify import NotifyRoute
 
 __all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
 
@@ -76,7 +77,21 @@ class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
     Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+
+    Incidents and alerts (docs/incidents.md): ``owners`` are told with the
+    spec's ``owner`` (on-call names or addresses); ``notify`` routes alerts
+    through Airflow connections; ``fail_run_on`` lists the verdicts that make
+    the night's DAG run fail after the night is recorded; an incident is
+    resolved after ``resolve_after_aligned_nights`` aligned nights.
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
+    owners: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    notify: Annotated[list[NotifyRoute], Field(max_length=20)] = Field(default_factory=list)
+    fail_run_on: list[Literal["watch", "drifting", "misaligned", "quarantined"]] = Field(
+        default_factory=lambda: ["misaligned", "quarantined"]
+    )
+    resolve_after_aligned_nights: Annotated[int, Field(ge=1, le=365)] = 3
