@@ -2,11 +2,13 @@
 
 For each alignment spec in the specs folder: the champion version, the
 latest check and its verdict, the last nights' verdicts (the timeline),
-the open incidents and the retrain runs waiting for a human approval. Read
-only: nothing is created or changed in the tracking store.
+the incidents and the retrain runs waiting for a human approval. Read
+only: nothing is created or changed in the tracking store or the incidents folder.
 
-An incident (a ``drifting``, ``misaligned`` or ``quarantined`` night) is
-*open* until a later night of the same model is ``aligned``.
+Incidents come from the incident store (:mod:`.incident_store`, the
+incidents folder, which the API server must see as the workers do): the
+unresolved ones (open or acknowledged) with their owner, nights and history,
+and the latest resolved ones.
 
 Links into MLflow's UI are built from ``ALIGNMENT_DRIFT_MLFLOW_UI_URL``, or
 from the tracking URI when that is an ``http(s)`` server; with a local store
@@ -17,23 +19,20 @@ The nightly report is the check run's artifact ``report.html``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from alignment_drift.core.spec import VERDICTS, AlignmentSpec, SpecError, load_spec
-from alignment_drift.integrations.incidents import INCIDENT_VERDICTS, incidents_dir
+from alignment_drift.core.spec import AlignmentSpec, SpecError, load_spec
 from alignment_drift.settings import Settings
 
 __all__ = [
     "OVERVIEW_SCHEMA",
     "REPORT_ARTIFACT",
     "Incident",
+    "IncidentEvent",
     "ModelOverview",
     "Night",
     "Overview",
@@ -50,7 +49,7 @@ OVERVIEW_SCHEMA = "alignment-drift/overview@1"
 REPORT_ARTIFACT = "report.html"
 MAX_NIGHTS = 366
 MAX_INCIDENTS = 20
-_INCIDENT_CODE = min(VERDICTS.index(v) for v in INCIDENT_VERDICTS)
+MAX_RESOLVED = 5
 
 
 def _plain(value: Any) -> Any:
@@ -93,22 +92,48 @@ class Night(_Record):
 
 
 @dataclass(frozen=True)
-class Incident(_Record):
-    """An open incident: a drifting, misaligned or quarantined night not yet followed by an aligned one."""
+class IncidentEvent(_Record):
+    """One step of an incident's history: when, who, what, the state after it and the note."""
 
+    at: str
+    by: str
+    action: str
+    state: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Incident(_Record):
+    """An incident of the store: a model's consecutive drifting, misaligned or quarantined nights.
+
+    ``verdict`` is the worst of its nights; the run, report and Airflow links are those of its
+    latest night (``has_report`` None when the run's artifacts could not be listed).
+    """
+
+    id: str
     model: str
-    date: str
+    state: str
+    kind: str
     verdict: str
+    sources: tuple[str, ...]
+    owner: str
+    owners: tuple[str, ...]
+    first_night: str
+    last_night: str
+    nights: int
+    opened_at: str
+    resolved_at: str | None
     model_version: str | None
     reasons: tuple[str, ...]
-    attribution: tuple[str, ...]
-    action: tuple[str, ...]
-    mlflow_run_id: str
+    mlflow_run_id: str | None
     mlflow_run_url: str | None
     report_url: str | None
     has_report: bool | None
+    report_path: str | None
     airflow_dag_id: str | None
     airflow_run_id: str | None
+    history: tuple[IncidentEvent, ...]
+    notified: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -131,7 +156,10 @@ class PendingApproval(_Record):
 class ModelOverview(_Record):
     """One monitored model: its spec's identity, champion, latest check, timeline, incidents and approvals.
 
-    ``error`` says why the MLflow part could not be read (the rest is then empty).
+    ``open_incidents`` are the unresolved ones (open or acknowledged, latest night first, at most
+    20 of ``open_incidents_total``), ``resolved_incidents`` the latest resolved ones. ``error`` says
+    why the MLflow part could not be read (the rest is then empty); ``incidents_error`` why the
+    incidents folder could not.
     """
 
     model: str
@@ -147,6 +175,8 @@ class ModelOverview(_Record):
     open_incidents_total: int
     pending_approvals: tuple[PendingApproval, ...]
     error: str | None = None
+    resolved_incidents: tuple[Incident, ...] = ()
+    incidents_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -289,63 +319,60 @@ def _has_report(mlflow_client: Any, run_id: str) -> bool | None:
         return None
 
 
-def _incident_document(settings: Settings, mlflow_client: Any, model: str, run_id: str, date: str) -> dict[str, Any]:
-    """The incident logged on the check run (``incident.json``), else the sink folder's copy, else nothing."""
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            return json.loads(Path(mlflow_client.download_artifacts(run_id, "incident.json", tmp)).read_text())
-    except Exception:
-        sink = incidents_dir(settings) / model / f"{date}.json"
+def _incident_row(incident: Any, mlflow_client: Any, experiment_id: str, ui: str | None) -> Incident:
+    latest = incident.occurrences[-1]
+    run_id = latest.check_run_id
+    tags: dict[str, str] = {}
+    has_report = None
+    if run_id and mlflow_client is not None:
         try:
-            return json.loads(sink.read_text())
-        except (OSError, ValueError):
-            return {}
+            tags = mlflow_client.get_run(run_id).data.tags
+        except Exception:  # the incident is shown without its Airflow link
+            tags = {}
+        has_report = _has_report(mlflow_client, run_id)
+    return Incident(
+        id=incident.id,
+        model=incident.model,
+        state=incident.state,
+        kind=incident.kind,
+        verdict=incident.verdict,
+        sources=tuple(incident.sources),
+        owner=incident.owner,
+        owners=tuple(incident.owners),
+        first_night=incident.occurrences[0].interval_start,
+        last_night=latest.interval_start,
+        nights=len(incident.occurrences),
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        model_version=latest.model_version,
+        reasons=tuple(latest.reasons),
+        mlflow_run_id=run_id,
+        mlflow_run_url=None if not (run_id and experiment_id) else _run_url(ui, experiment_id, run_id),
+        report_url=None if not (run_id and experiment_id) else _run_url(ui, experiment_id, run_id, REPORT_ARTIFACT),
+        has_report=has_report,
+        report_path=latest.report_path,
+        airflow_dag_id=_tag(tags, "airflow_dag_id"),
+        airflow_run_id=_tag(tags, "airflow_run_id"),
+        history=tuple(IncidentEvent(t.at, t.by, t.action, t.state, t.note) for t in incident.history),
+        notified=tuple(sorted(incident.delivered_routes())),
+    )
 
 
-def _open_incidents(
+def _incidents(
     settings: Settings, mlflow_client: Any, model: str, experiment_id: str, ui: str | None
-) -> tuple[tuple[Incident, ...], int]:
-    last_aligned = mlflow_client.search_runs(
-        [experiment_id],
-        filter_string="tags.kind = 'check' and tags.verdict = 'aligned'",
-        order_by=["metrics.data_interval_start_ts DESC"],
-        max_results=1,
-    )
-    clauses = ["tags.kind = 'check'", f"metrics.verdict_code >= {_INCIDENT_CODE}"]
-    if last_aligned:
-        since = last_aligned[0].data.metrics.get("data_interval_start_ts")
-        if since is not None:
-            clauses.append(f"metrics.data_interval_start_ts > {since!r}")
-    found = mlflow_client.search_runs(
-        [experiment_id],
-        filter_string=" and ".join(clauses),
-        order_by=["metrics.data_interval_start_ts DESC"],
-        max_results=1000,
-    )
-    runs = [r for r in found if r.data.tags.get("verdict") in INCIDENT_VERDICTS]
-    incidents = []
-    for run in runs[:MAX_INCIDENTS]:
-        night = _night(run, experiment_id, ui, _has_report(mlflow_client, run.info.run_id))
-        document = _incident_document(settings, mlflow_client, model, run.info.run_id, night.date)
-        action = (document.get("action") or {}).get("taken") or []
-        incidents.append(
-            Incident(
-                model=model,
-                date=night.date,
-                verdict=night.verdict,
-                model_version=night.model_version,
-                reasons=tuple(str(r) for r in document.get("reasons") or []),
-                attribution=night.attribution,
-                action=tuple(str(a) for a in action),
-                mlflow_run_id=night.mlflow_run_id,
-                mlflow_run_url=night.mlflow_run_url,
-                report_url=night.report_url,
-                has_report=night.has_report,
-                airflow_dag_id=night.airflow_dag_id,
-                airflow_run_id=night.airflow_run_id,
-            )
-        )
-    return tuple(incidents), len(runs)
+) -> tuple[tuple[Incident, ...], int, tuple[Incident, ...], str | None]:
+    """(unresolved shown, unresolved total, latest resolved, problem) from the incident store."""
+    from alignment_drift.integrations.incident_store import list_incidents
+
+    try:
+        stored = [i for i in list_incidents(settings, model) if i.occurrences]
+    except (OSError, ValueError) as error:
+        return (), 0, (), f"The incidents of {model} could not be read: {error}"[:2000]
+    unresolved = [i for i in stored if i.state != "resolved"]
+    resolved = [i for i in stored if i.state == "resolved"][:MAX_RESOLVED]
+    shown = tuple(_incident_row(i, mlflow_client, experiment_id, ui) for i in unresolved[:MAX_INCIDENTS])
+    done = tuple(_incident_row(i, mlflow_client, experiment_id, ui) for i in resolved)
+    return shown, len(unresolved), done, None
 
 
 def _pending_approvals(
@@ -449,7 +476,7 @@ def model_overview(
     if runs:
         latest = _night(runs[-1], experiment_id, ui, _has_report(mlflow_client, runs[-1].info.run_id))
         timeline[-1] = latest
-    incidents, total = _open_incidents(settings, mlflow_client, spec.model, experiment_id, ui)
+    incidents, total, resolved, problem = _incidents(settings, mlflow_client, spec.model, experiment_id, ui)
     return ModelOverview(
         **identity,
         champion_version=None if serving is None else serving.version,
@@ -458,6 +485,8 @@ def model_overview(
         open_incidents=incidents,
         open_incidents_total=total,
         pending_approvals=_pending_approvals(mlflow_client, spec.model, experiment_id, ui),
+        resolved_incidents=resolved,
+        incidents_error=problem,
     )
 
 
@@ -467,6 +496,7 @@ def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> Mo
         f"({type(error).__name__}: {error}). Fix: check that the tracking server is up and that the API "
         "server has the same MLFLOW_TRACKING_URI as the workers."
     )
+    incidents, total, resolved, problem = _incidents(settings, None, spec.model, "", None)
     return ModelOverview(
         model=spec.model,
         description=spec.description,
@@ -477,10 +507,12 @@ def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> Mo
         champion_version=None,
         latest=None,
         nights=(),
-        open_incidents=(),
-        open_incidents_total=0,
+        open_incidents=incidents,
+        open_incidents_total=total,
         pending_approvals=(),
         error=message[:2000],
+        resolved_incidents=resolved,
+        incidents_error=problem,
     )
 
 
