@@ -359,3 +359,22 @@ def test_the_update_round_trips_through_xcom_json(settings: Settings, raw: dict[
     again = IncidentUpdate.from_dict(data)
     assert again == update and data["notify"] is True
     assert data["incident"]["schema"] == "alignment-drift/incident@2" and data["incident"]["kind"] == "quarantine"
+
+
+def test_the_published_schema_is_the_model_s_and_stored_documents_validate(
+    settings: Settings, raw: dict[str, Any]
+) -> None:
+    import jsonschema
+
+    from alignment_drift.integrations.incident_store import incident_json_schema
+
+    published = Path(__file__).resolve().parents[2] / "plugins/alignment_drift/integrations/schemas"
+    schema = json.loads((published / "incident-v2.schema.json").read_text())
+    assert schema == incident_json_schema(), "regenerate schemas/incident-v2.schema.json from incident_json_schema()"
+    run(spec_with(raw), settings, ["d:mu", "m:mu", "q", "a"])
+    documents = sorted((incidents_dir(settings) / MODEL).glob(f"{MODEL}-*.json"))
+    assert len(documents) == 2
+    for path in documents:
+        jsonschema.validate(json.loads(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**json.loads(documents[0].read_text()), "state": "snoozed"}, schema)

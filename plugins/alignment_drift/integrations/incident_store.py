@@ -17,6 +17,9 @@ NFSv4), so concurrent nights of a model never lose each other's updates. The
 folder must be shared by the workers and the API server (set
 ``ALIGNMENT_DRIFT_INCIDENTS_DIR`` on each).
 
+The document's JSON Schema is ``schemas/incident-v2.schema.json`` (generated from
+:class:`Incident` by :func:`incident_json_schema`; a test keeps the two equal).
+
 Incident ids are ``<model>-<interval key>-<kind>`` (``content_safety-2026-01-12-alignment``;
 ``-2`` … when a night starts a second incident of that kind): stable, and safe as file
 names and command arguments.
@@ -56,6 +59,7 @@ __all__ = [
     "TransitionRefused",
     "acknowledge_incident",
     "get_incident",
+    "incident_json_schema",
     "incident_model",
     "list_incidents",
     "locked",
@@ -200,6 +204,17 @@ class NightLedger(_Doc):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def incident_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``alignment-drift/incident@2`` (what ``schemas/incident-v2.schema.json`` holds)."""
+    schema = Incident.model_json_schema(by_alias=True, mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://alignment-drift/schemas/incident@2",
+        **schema,
+        "title": INCIDENT_SCHEMA_V2,
+    }
 
 
 def night_key(value: str) -> dt.datetime:
