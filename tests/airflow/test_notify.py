@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import yaml
+from tests.pipeline.conftest import content_spec, valid_log, ws  # noqa: F401  (a real night of the simulator)
 
 MODEL = "content_safety"
 SLACK_TOKEN = "T0000/B0000/slack-webhook-secret"
@@ -350,3 +351,44 @@ def test_quarantine_and_gate_events_and_resolved_incidents(
     assert notify_incident(_spec(root, []), quarantined, check, settings=settings) == []
     with pytest.raises(ValueError, match="'event' parameter must be 'gate_rejected' or 'ungated'"):
         gate_alert(spec, event="misaligned", model_version=None, reason="x")
+
+
+def test_a_real_quarantined_night_is_recorded_tracked_told_once_and_fails_its_run(
+    request: pytest.FixtureRequest,
+    connections: None,
+    mailbox: Mailbox,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The nightly tail as the record and finish steps run it, on a check the pipeline itself decided."""
+    night = request.getfixturevalue("ws")
+    from alignment_drift.airflow.notify import notify_incident, raise_for_deliveries
+    from alignment_drift.core.governance import run_should_fail
+    from alignment_drift.integrations.incident_tracking import track_incident
+    from alignment_drift.integrations.mlflow.checks import record_check
+    from alignment_drift.pipeline.monitor import decide
+
+    monkeypatch.setenv("ALIGNMENT_DRIFT_INCIDENTS_DIR", str(night.tmp / "incidents"))
+    frame = night.log
+    frame.loc[frame.index[1:11], "prediction_id"] = frame["prediction_id"].iloc[0]  # duplicate ids: critical
+    frame.to_parquet(night.batch_path())
+    spec = night.spec.model_copy(update={"governance": _spec(Path(__file__).parents[2]).governance})
+    pulled, validation = night.run(spec)
+    assert validation["status"] == "quarantined"
+    check = decide(spec, pulled, validation, {"skipped": True}, {"skipped": True})
+    run_id = record_check(night.settings, check, tags={"verdict": check["verdict"]}, params={}, artifacts={})
+    mails, posts = len(mailbox.messages), len(receiver.requests)
+    update = track_incident(spec, night.settings, check, mlflow_run_id=run_id, report_path=None)
+    assert update.action == "created" and update.notify and update.incident.kind == "quarantine"
+    deliveries = notify_incident(spec, update.to_dict(), check, settings=night.settings)
+    raise_for_deliveries(deliveries)
+    assert [d.kind for d in deliveries] == ["email", "slack"]
+    assert (len(mailbox.messages) - mails, len(receiver.requests) - posts) == (1, 1)
+    assert "batch of 2026-01-01 was quarantined" in _html(mailbox.messages[-1])
+    message = run_should_fail(spec, check["verdict"], incident_id=update.incident.id, mlflow_run_id=run_id)
+    assert message is not None and update.incident.id in message
+
+    rerun = track_incident(spec, night.settings, check, mlflow_run_id=run_id, report_path=None)
+    assert rerun.action == "none" and len(rerun.incident.occurrences) == 1
+    assert {d.status for d in notify_incident(spec, rerun, check, settings=night.settings)} == {"skipped"}
+    assert (len(mailbox.messages) - mails, len(receiver.requests) - posts) == (1, 1)
