@@ -439,7 +439,7 @@ def model_overview(
     from alignment_drift.integrations.mlflow.registry import champion
     from alignment_drift.integrations.mlflow.store import client
 
-    identity = {
+    identity: dict[str, Any] = {
         "model": spec.model,
         "description": spec.description,
         "owner": spec.owner,

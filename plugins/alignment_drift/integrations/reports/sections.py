@@ -244,9 +244,11 @@ def objective_change_section(check: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _loosened(entry: Mapping[str, Any]) -> bool:
     """Whether a changed threshold now lets more through (a lower floor, a higher ceiling or gap)."""
-    old, new, path = entry.get("old"), entry.get("new"), str(entry.get("path", ""))
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (old, new)):
+    path = str(entry.get("path", ""))
+    values = (entry.get("old"), entry.get("new"))
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
         return False
+    old, new = (float(v) for v in values)  # type: ignore[arg-type]
     leaf = path.rsplit(".", 1)[-1]
     if leaf == "floor":  # a benchmark's floor: lower lets more through
         return bool(new < old)
