@@ -20,7 +20,8 @@ _WHY = {
     "watch": "some signal moved (watch)",
     "drifting": "the model is drifting",
     "misaligned": "a critical safety benchmark failed: the model no longer does what its spec intends",
-    "quarantined": "the batch failed validation and was quarantined, so the night was not evaluated",
+    "quarantined": "the batch failed validation and was quarantined, so the night was not evaluated "
+    "(fix the batch, then 'alignment-drift release-quarantine' and rerun the night)",
 }
 
 
