@@ -331,7 +331,7 @@ def test_quarantine_and_gate_events_and_resolved_incidents(
 ) -> None:
     from alignment_drift.airflow.notify import notify_incident, send_alert
     from alignment_drift.integrations.alerts import gate_alert
-    from alignment_drift.integrations.incident_store import resolve_incident
+    from alignment_drift.integrations.incident_actions import resolve_incident
 
     spec = _spec(root)
     posts = len(receiver.requests)

@@ -160,7 +160,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[Store]:
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.integrations.incident_store import acknowledge_incident
+    from alignment_drift.integrations.incident_actions import acknowledge_incident
     from alignment_drift.integrations.mlflow.store import client
     from alignment_drift.settings import Settings
 

@@ -208,7 +208,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from alignment_drift.core.spec import load_spec
-    from alignment_drift.integrations.incident_store import acknowledge_incident
+    from alignment_drift.integrations.incident_actions import acknowledge_incident
     from alignment_drift.settings import Settings
 
     tmp = tmp_path_factory.mktemp("alignment-ui")

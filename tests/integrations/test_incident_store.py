@@ -13,15 +13,8 @@ import pytest
 import yaml
 
 from alignment_drift.core.spec import parse_spec
-from alignment_drift.integrations.incident_store import (
-    IncidentNotFound,
-    TransitionRefused,
-    acknowledge_incident,
-    get_incident,
-    list_incidents,
-    locked,
-    resolve_incident,
-)
+from alignment_drift.integrations.incident_actions import TransitionRefused, acknowledge_incident, resolve_incident
+from alignment_drift.integrations.incident_store import IncidentNotFound, get_incident, list_incidents, locked
 from alignment_drift.integrations.incident_tracking import IncidentUpdate, track_incident
 from alignment_drift.integrations.incidents import incidents_dir
 from alignment_drift.settings import Settings

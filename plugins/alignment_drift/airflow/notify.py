@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from alignment_drift.core.governance import routes_for
 from alignment_drift.core.spec.notify import EmailRoute, SlackRoute, WebhookRoute, route_key
 from alignment_drift.integrations.alerts import Alert, incident_alert
-from alignment_drift.integrations.incident_store import NotificationRecord, get_incident, now_iso, record_deliveries
+from alignment_drift.integrations.incident_actions import record_deliveries
+from alignment_drift.integrations.incident_store import NotificationRecord, get_incident, now_iso
 from alignment_drift.integrations.incident_tracking import IncidentUpdate
 from alignment_drift.settings import Settings
 

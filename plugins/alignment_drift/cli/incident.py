@@ -147,12 +147,8 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_transition(args: argparse.Namespace) -> int:
-    from alignment_drift.integrations.incident_store import (
-        IncidentNotFound,
-        TransitionRefused,
-        acknowledge_incident,
-        resolve_incident,
-    )
+    from alignment_drift.integrations.incident_actions import TransitionRefused, acknowledge_incident, resolve_incident
+    from alignment_drift.integrations.incident_store import IncidentNotFound
 
     change = acknowledge_incident if args.transition == "acknowledge" else resolve_incident
     try:

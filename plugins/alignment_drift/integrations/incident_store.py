@@ -17,7 +17,8 @@ NFSv4), so concurrent nights of a model never lose each other's updates. The
 folder must be shared by the workers and the API server (set
 ``ALIGNMENT_DRIFT_INCIDENTS_DIR`` on each).
 
-The document's JSON Schema is ``schemas/incident-v2.schema.json`` (generated from
+People's steps (acknowledge, resolve) are in :mod:`.incident_actions`; the nightly grouping in
+:mod:`.incident_tracking`. The document's JSON Schema is ``schemas/incident-v2.schema.json`` (generated from
 :class:`Incident` by :func:`incident_json_schema`; a test keeps the two equal).
 
 Incident ids are ``<model>-<interval key>-<kind>`` (``content_safety-2026-01-12-alignment``;
@@ -55,24 +56,21 @@ __all__ = [
     "NightLedger",
     "NotificationRecord",
     "Occurrence",
+    "State",
     "Transition",
-    "TransitionRefused",
-    "acknowledge_incident",
     "get_incident",
     "incident_json_schema",
     "incident_model",
     "list_incidents",
     "locked",
-    "record_deliveries",
-    "resolve_incident",
+    "now_iso",
+    "write_incident_document",
 ]
 
 INCIDENT_SCHEMA_V2: Final = "alignment-drift/incident@2"
 LEDGER_SCHEMA: Final = "alignment-drift/incident-nights@1"
 SYSTEM_ACTOR = "alignment-drift"
 MAX_LEDGER_NIGHTS = 5000
-MAX_NOTE = 2000
-MAX_ACTOR = 200
 LOCK_TIMEOUT_SECONDS = 120.0
 _ID = re.compile(r"^(?P<model>[a-z][a-z0-9_]{0,62})-\d{4}-\d{2}-\d{2}(T\d{4}Z)?-(alignment|quarantine)(-\d{1,4})?$")
 _LEDGER = "_nights.json"
@@ -82,10 +80,6 @@ SEVERITY = {"drifting": 1, "misaligned": 2, "quarantined": 2}
 
 class IncidentNotFound(LookupError):
     """No incident has the id asked for."""
-
-
-class TransitionRefused(ValueError):
-    """The incident's state does not allow the transition asked for (e.g. acknowledging a resolved incident)."""
 
 
 class IncidentStoreBusy(TimeoutError):
@@ -123,7 +117,7 @@ class Transition(_Doc):
 
     at: str
     by: str
-    action: Literal["created", "escalated", "acknowledged", "resolved", "reopened", "occurrence_withdrawn"]
+    action: Literal["created", "escalated", "acknowledged", "resolved", "occurrence_withdrawn"]
     state: State
     note: str = ""
 
@@ -364,88 +358,4 @@ def get_incident(settings: Settings, incident_id: str) -> Incident:
             f"'alignment-drift incident list specs/{model}.yaml', and check ALIGNMENT_DRIFT_INCIDENTS_DIR."
         )
     incident: Incident = _read(path, Incident)
-    return incident
-
-
-def _checked(text: str, name: str, limit: int) -> str:
-    value = " ".join(str(text).split())
-    if not value:
-        raise ValueError(
-            f"The {name!r} parameter (--{name}) must not be empty. Fix: say it, e.g. --{name} 'rolled back to v5'."
-        )
-    if len(value) > limit:
-        raise ValueError(
-            f"The {name!r} parameter (--{name}) must be at most {limit} characters. Got {len(value)} instead."
-        )
-    return value
-
-
-def _transition(
-    settings: Settings,
-    incident_id: str,
-    *,
-    to: State,
-    allowed_from: tuple[State, ...],
-    by: str,
-    note: str,
-    now: dt.datetime | None,
-) -> Incident:
-    note, by = _checked(note, "note", MAX_NOTE), _checked(by, "by", MAX_ACTOR)
-    model = incident_model(incident_id)
-    with locked(settings, model) as folder:
-        incident = get_incident(settings, incident_id)
-        if incident.state not in allowed_from:
-            last = incident.history[-1] if incident.history else None
-            since = f" by {last.by} at {last.at}" if last else ""
-            raise TransitionRefused(
-                f"incident {incident_id} is {incident.state}{since}; it can be "
-                f"{'acknowledged' if to == 'acknowledged' else 'resolved'} only when it is "
-                f"{' or '.join(allowed_from)}."
-            )
-        stamp = now_iso(now)
-        incident.state = to
-        incident.updated_at = stamp
-        if to == "resolved":
-            incident.resolved_at = stamp
-        action: Literal["acknowledged", "resolved"] = "acknowledged" if to == "acknowledged" else "resolved"
-        incident.history.append(Transition(at=stamp, by=by, action=action, state=to, note=note))
-        write_incident_document(folder, incident)
-    return incident
-
-
-def acknowledge_incident(
-    settings: Settings, incident_id: str, *, by: str, note: str, now: dt.datetime | None = None
-) -> Incident:
-    """``open`` → ``acknowledged``: someone owns the problem now (recorded with who, when and the note).
-
-    Raises
-    ------
-    IncidentNotFound, TransitionRefused, ValueError
-        Unknown id; the incident is not open; an empty or over-long note or name.
-    """
-    return _transition(settings, incident_id, to="acknowledged", allowed_from=("open",), by=by, note=note, now=now)
-
-
-def resolve_incident(
-    settings: Settings, incident_id: str, *, by: str, note: str, now: dt.datetime | None = None
-) -> Incident:
-    """``open``/``acknowledged`` → ``resolved`` by a person; a later problem night starts a new incident.
-
-    Raises
-    ------
-    IncidentNotFound, TransitionRefused, ValueError
-        Unknown id; the incident is already resolved; an empty or over-long note or name.
-    """
-    return _transition(
-        settings, incident_id, to="resolved", allowed_from=("open", "acknowledged"), by=by, note=note, now=now
-    )
-
-
-def record_deliveries(settings: Settings, incident_id: str, records: list[NotificationRecord]) -> Incident:
-    """Append notification attempts to the incident (under the lock) and return it."""
-    model = incident_model(incident_id)
-    with locked(settings, model) as folder:
-        incident = get_incident(settings, incident_id)
-        incident.notifications.extend(records)
-        write_incident_document(folder, incident)
     return incident
