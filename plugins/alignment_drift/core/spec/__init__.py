@@ -23,7 +23,9 @@ from alignment_drift.core.spec.benchmarks import (
 )
 from alignment_drift.core.spec.columns import ColumnRoles, Feature, Reference
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
+from alignment_drift.core.spec.fingerprint import objective_fingerprint
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
+from alignment_drift.core.spec.notify import EmailRoute, NotifyRoute, SlackRoute, WebhookRoute
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
 from alignment_drift.core.spec.runtime import Runtime, RuntimeCondition, RuntimeProbes, RuntimeRule, RuntimeSupport
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
@@ -35,12 +37,14 @@ __all__ = [
     "Calibration",
     "ColumnRoles",
     "DriftPolicy",
+    "EmailRoute",
     "Feature",
     "FilesSource",
     "Governance",
     "LateLabels",
     "MetricFloor",
     "MultivariatePolicy",
+    "NotifyRoute",
     "ObjectStoreSource",
     "PerformanceEstimate",
     "Perturbation",
@@ -53,6 +57,7 @@ __all__ = [
     "RuntimeProbes",
     "RuntimeRule",
     "RuntimeSupport",
+    "SlackRoute",
     "SliceGap",
     "Source",
     "SpecError",
@@ -61,7 +66,9 @@ __all__ = [
     "TrendPolicy",
     "Verdict",
     "VerdictRules",
+    "WebhookRoute",
     "load_spec",
     "load_specs",
+    "objective_fingerprint",
     "parse_spec",
 ]

@@ -2,11 +2,13 @@
 
 For each alignment spec in the specs folder: the champion version, the
 latest check and its verdict, the last nights' verdicts (the timeline),
-the open incidents and the retrain runs waiting for a human approval. Read
-only: nothing is created or changed in the tracking store.
+the incidents and the retrain runs waiting for a human approval. Read
+only: nothing is created or changed in the tracking store or the incidents folder.
 
-An incident (a ``drifting``, ``misaligned`` or ``quarantined`` night) is
-*open* until a later night of the same model is ``aligned``.
+Incidents come from the incident store (:mod:`.incident_store`, the
+incidents folder, which the API server must see as the workers do): the
+unresolved ones (open or acknowledged) with their owner, nights and history,
+and the latest resolved ones.
 
 Links into MLflow's UI are built from ``ALIGNMENT_DRIFT_MLFLOW_UI_URL``, or
 from the tracking URI when that is an ``http(s)`` server; with a local store
@@ -22,6 +24,7 @@ from alignment_drift.integrations.overview.model import model_overview
 from alignment_drift.integrations.overview.records import (
     OVERVIEW_SCHEMA,
     Incident,
+    IncidentEvent,
     ModelOverview,
     Night,
     Overview,
@@ -33,6 +36,7 @@ __all__ = [
     "OVERVIEW_SCHEMA",
     "REPORT_ARTIFACT",
     "Incident",
+    "IncidentEvent",
     "ModelOverview",
     "Night",
     "Overview",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from alignment_drift.core.spec import AlignmentSpec, SpecError, load_spec
 from alignment_drift.integrations.overview.links import mlflow_ui_url, redact_uri
-from alignment_drift.integrations.overview.model import check_nights, model_overview
+from alignment_drift.integrations.overview.model import check_nights, incidents_of, model_overview
 from alignment_drift.integrations.overview.records import ModelOverview, Overview, SpecProblem
 from alignment_drift.settings import Settings
 
@@ -43,6 +43,7 @@ def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> Mo
         f"({type(error).__name__}: {error}). Fix: check that the tracking server is up and that the API "
         "server has the same MLFLOW_TRACKING_URI as the workers."
     )
+    incidents, total, resolved, problem = incidents_of(settings, None, spec.model, "", None)
     return ModelOverview(
         model=spec.model,
         description=spec.description,
@@ -53,10 +54,12 @@ def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> Mo
         champion_version=None,
         latest=None,
         nights=(),
-        open_incidents=(),
-        open_incidents_total=0,
+        open_incidents=incidents,
+        open_incidents_total=total,
         pending_approvals=(),
         error=message[:2000],
+        resolved_incidents=resolved,
+        incidents_error=problem,
     )
 
 

@@ -1,27 +1,23 @@
-"""One monitored model's overview, read from MLflow: champion, timeline, open incidents, pending approvals."""
+"""One monitored model's overview: champion and timeline from MLflow, incidents from the store, pending approvals."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from alignment_drift.core.spec import VERDICTS, AlignmentSpec
-from alignment_drift.integrations.incidents import INCIDENT_VERDICTS, incidents_dir
+from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.overview.links import REPORT_ARTIFACT, run_url
-from alignment_drift.integrations.overview.records import Incident, ModelOverview, Night, PendingApproval
+from alignment_drift.integrations.overview.records import Incident, IncidentEvent, ModelOverview, Night, PendingApproval
 from alignment_drift.settings import Settings
 
-__all__ = ["MAX_INCIDENTS", "MAX_NIGHTS", "check_nights", "model_overview"]
+__all__ = ["MAX_INCIDENTS", "MAX_NIGHTS", "MAX_RESOLVED", "check_nights", "incidents_of", "model_overview"]
 
 _LOG = logging.getLogger(__name__)
 
 MAX_NIGHTS = 366
 MAX_INCIDENTS = 20
-_INCIDENT_CODE = min(VERDICTS.index(v) for v in INCIDENT_VERDICTS)
+MAX_RESOLVED = 5
 
 
 def _tag(tags: dict[str, str], key: str) -> str | None:
@@ -59,80 +55,60 @@ def _has_report(mlflow_client: Any, run_id: str) -> bool | None:
         return None
 
 
-def _incident_document(settings: Settings, mlflow_client: Any, model: str, run_id: str, date: str) -> dict[str, Any]:
-    """The incident logged on the check run (``incident.json``), else the sink folder's copy, else nothing."""
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            return json.loads(Path(mlflow_client.download_artifacts(run_id, "incident.json", tmp)).read_text())
-    except Exception as error:  # missing, unreadable or the store unreachable: the sink's copy may still say it
-        sink = incidents_dir(settings) / model / f"{date}.json"
-        _LOG.info(
-            "The incident of %s on %s is read from %s: run %s's incident.json could not be (%s: %s)",
-            model,
-            date,
-            sink,
-            run_id,
-            type(error).__name__,
-            error,
-        )
+def _incident_row(incident: Any, mlflow_client: Any, experiment_id: str, ui: str | None) -> Incident:
+    latest = incident.occurrences[-1]
+    run_id = latest.check_run_id
+    tags: dict[str, str] = {}
+    has_report = None
+    if run_id and mlflow_client is not None:
         try:
-            return json.loads(sink.read_text())
-        except (OSError, ValueError) as sink_error:
-            _LOG.warning(
-                "No incident document for %s on %s (run %s, %s): %s; shown without reasons or action",
-                model,
-                date,
-                run_id,
-                sink,
-                sink_error,
-            )
-            return {}
+            tags = mlflow_client.get_run(run_id).data.tags
+        except Exception:  # the incident is shown without its Airflow link
+            tags = {}
+        has_report = _has_report(mlflow_client, run_id)
+    return Incident(
+        id=incident.id,
+        model=incident.model,
+        state=incident.state,
+        kind=incident.kind,
+        verdict=incident.verdict,
+        sources=tuple(incident.sources),
+        owner=incident.owner,
+        owners=tuple(incident.owners),
+        first_night=incident.occurrences[0].interval_start,
+        last_night=latest.interval_start,
+        nights=len(incident.occurrences),
+        opened_at=incident.opened_at,
+        resolved_at=incident.resolved_at,
+        model_version=latest.model_version,
+        reasons=tuple(latest.reasons),
+        mlflow_run_id=run_id,
+        mlflow_run_url=None if not (run_id and experiment_id) else run_url(ui, experiment_id, run_id),
+        report_url=None if not (run_id and experiment_id) else run_url(ui, experiment_id, run_id, REPORT_ARTIFACT),
+        has_report=has_report,
+        report_path=latest.report_path,
+        airflow_dag_id=_tag(tags, "airflow_dag_id"),
+        airflow_run_id=_tag(tags, "airflow_run_id"),
+        history=tuple(IncidentEvent(t.at, t.by, t.action, t.state, t.note) for t in incident.history),
+        notified=tuple(sorted(incident.delivered_routes())),
+    )
 
 
-def _open_incidents(
+def incidents_of(
     settings: Settings, mlflow_client: Any, model: str, experiment_id: str, ui: str | None
-) -> tuple[tuple[Incident, ...], int]:
-    last_aligned = mlflow_client.search_runs(
-        [experiment_id],
-        filter_string="tags.kind = 'check' and tags.verdict = 'aligned'",
-        order_by=["metrics.data_interval_start_ts DESC"],
-        max_results=1,
-    )
-    clauses = ["tags.kind = 'check'", f"metrics.verdict_code >= {_INCIDENT_CODE}"]
-    if last_aligned:
-        since = last_aligned[0].data.metrics.get("data_interval_start_ts")
-        if since is not None:
-            clauses.append(f"metrics.data_interval_start_ts > {since!r}")
-    found = mlflow_client.search_runs(
-        [experiment_id],
-        filter_string=" and ".join(clauses),
-        order_by=["metrics.data_interval_start_ts DESC"],
-        max_results=1000,
-    )
-    runs = [r for r in found if r.data.tags.get("verdict") in INCIDENT_VERDICTS]
-    incidents = []
-    for run in runs[:MAX_INCIDENTS]:
-        night = _night(run, experiment_id, ui, _has_report(mlflow_client, run.info.run_id))
-        document = _incident_document(settings, mlflow_client, model, run.info.run_id, night.date)
-        action = (document.get("action") or {}).get("taken") or []
-        incidents.append(
-            Incident(
-                model=model,
-                date=night.date,
-                verdict=night.verdict,
-                model_version=night.model_version,
-                reasons=tuple(str(r) for r in document.get("reasons") or []),
-                attribution=night.attribution,
-                action=tuple(str(a) for a in action),
-                mlflow_run_id=night.mlflow_run_id,
-                mlflow_run_url=night.mlflow_run_url,
-                report_url=night.report_url,
-                has_report=night.has_report,
-                airflow_dag_id=night.airflow_dag_id,
-                airflow_run_id=night.airflow_run_id,
-            )
-        )
-    return tuple(incidents), len(runs)
+) -> tuple[tuple[Incident, ...], int, tuple[Incident, ...], str | None]:
+    """(unresolved shown, unresolved total, latest resolved, problem) from the incident store."""
+    from alignment_drift.integrations.incident_store import list_incidents
+
+    try:
+        stored = [i for i in list_incidents(settings, model) if i.occurrences]
+    except (OSError, ValueError) as error:
+        return (), 0, (), f"The incidents of {model} could not be read: {error}"[:2000]
+    unresolved = [i for i in stored if i.state != "resolved"]
+    resolved = [i for i in stored if i.state == "resolved"][:MAX_RESOLVED]
+    shown = tuple(_incident_row(i, mlflow_client, experiment_id, ui) for i in unresolved[:MAX_INCIDENTS])
+    done = tuple(_incident_row(i, mlflow_client, experiment_id, ui) for i in resolved)
+    return shown, len(unresolved), done, None
 
 
 def _pending_approvals(
@@ -194,10 +170,12 @@ def model_overview(
         Whatever the MLflow client raises when the store cannot be read.
     """
     check_nights(nights)
+    from mlflow.exceptions import MlflowException
+
     from alignment_drift.integrations.mlflow.registry import champion
     from alignment_drift.integrations.mlflow.store import client
 
-    identity = {
+    identity: dict[str, Any] = {
         "model": spec.model,
         "description": spec.description,
         "owner": spec.owner,
@@ -218,7 +196,10 @@ def model_overview(
             pending_approvals=(),
         )
     experiment_id = str(experiment.experiment_id)
-    serving = champion(settings, spec.model)  # None when there is none; a store failure is the row's error
+    try:
+        serving = champion(settings, spec.model)
+    except MlflowException:
+        serving = None
     latest_first = mlflow_client.search_runs(
         [experiment_id],
         filter_string="tags.kind = 'check'",
@@ -231,7 +212,7 @@ def model_overview(
     if runs:
         latest = _night(runs[-1], experiment_id, ui, _has_report(mlflow_client, runs[-1].info.run_id))
         timeline[-1] = latest
-    incidents, total = _open_incidents(settings, mlflow_client, spec.model, experiment_id, ui)
+    incidents, total, resolved, problem = incidents_of(settings, mlflow_client, spec.model, experiment_id, ui)
     return ModelOverview(
         **identity,
         champion_version=None if serving is None else serving.version,
@@ -240,4 +221,8 @@ def model_overview(
         open_incidents=incidents,
         open_incidents_total=total,
         pending_approvals=_pending_approvals(mlflow_client, spec.model, experiment_id, ui),
+        resolved_incidents=resolved,
+        incidents_error=problem,
     )
+
+

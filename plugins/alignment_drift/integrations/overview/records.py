@@ -1,11 +1,20 @@
-"""The records of the overview: frozen dataclasses with ``to_dict()``, the JSON the UI and its API serve."""
+"""The overview's records: frozen dataclasses with ``to_dict()``, JSON-able for the page and the API."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from typing import Any
 
-__all__ = ["OVERVIEW_SCHEMA", "Incident", "ModelOverview", "Night", "Overview", "PendingApproval", "SpecProblem"]
+__all__ = [
+    "OVERVIEW_SCHEMA",
+    "Incident",
+    "IncidentEvent",
+    "ModelOverview",
+    "Night",
+    "Overview",
+    "PendingApproval",
+    "SpecProblem",
+]
 
 OVERVIEW_SCHEMA = "alignment-drift/overview@1"
 
@@ -18,12 +27,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
 class _Record:
     """``to_dict()`` for the frozen dataclasses below: tuples become lists, nested records dicts."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -51,22 +59,48 @@ class Night(_Record):
 
 
 @dataclass(frozen=True)
-class Incident(_Record):
-    """An open incident: a drifting, misaligned or quarantined night not yet followed by an aligned one."""
+class IncidentEvent(_Record):
+    """One step of an incident's history: when, who, what, the state after it and the note."""
 
+    at: str
+    by: str
+    action: str
+    state: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Incident(_Record):
+    """An incident of the store: a model's consecutive drifting, misaligned or quarantined nights.
+
+    ``verdict`` is the worst of its nights; the run, report and Airflow links are those of its
+    latest night (``has_report`` None when the run's artifacts could not be listed).
+    """
+
+    id: str
     model: str
-    date: str
+    state: str
+    kind: str
     verdict: str
+    sources: tuple[str, ...]
+    owner: str
+    owners: tuple[str, ...]
+    first_night: str
+    last_night: str
+    nights: int
+    opened_at: str
+    resolved_at: str | None
     model_version: str | None
     reasons: tuple[str, ...]
-    attribution: tuple[str, ...]
-    action: tuple[str, ...]
-    mlflow_run_id: str
+    mlflow_run_id: str | None
     mlflow_run_url: str | None
     report_url: str | None
     has_report: bool | None
+    report_path: str | None
     airflow_dag_id: str | None
     airflow_run_id: str | None
+    history: tuple[IncidentEvent, ...]
+    notified: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -89,7 +123,10 @@ class PendingApproval(_Record):
 class ModelOverview(_Record):
     """One monitored model: its spec's identity, champion, latest check, timeline, incidents and approvals.
 
-    ``error`` says why the MLflow part could not be read (the rest is then empty).
+    ``open_incidents`` are the unresolved ones (open or acknowledged, latest night first, at most
+    20 of ``open_incidents_total``), ``resolved_incidents`` the latest resolved ones. ``error`` says
+    why the MLflow part could not be read (the rest is then empty); ``incidents_error`` why the
+    incidents folder could not.
     """
 
     model: str
@@ -105,6 +142,8 @@ class ModelOverview(_Record):
     open_incidents_total: int
     pending_approvals: tuple[PendingApproval, ...]
     error: str | None = None
+    resolved_incidents: tuple[Incident, ...] = ()
+    incidents_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -129,3 +168,5 @@ class Overview(_Record):
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": OVERVIEW_SCHEMA, **super().to_dict()}
+
+
