@@ -3,7 +3,8 @@
     pull -> validate -> partitions -> profile_partition[group 0..k] -> drift -> trend -> verdict -> record
                      -> benchmarks ------------------------------------------------^
     record -> request_retrain -> confirm_request
-           -> finish
+           -> notify   (the incident's first night: the spec's routes, through Airflow's notifiers)
+           -> finish   (fails the run when the batch was quarantined or governance.fail_run_on lists the verdict)
 
 The DAG mirrors :func:`alignment_drift.pipeline.check.run_check` task for
 task: each task calls one step of :mod:`alignment_drift.pipeline.steps` and
@@ -192,15 +193,36 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             context = get_current_context()
             return mark_emitted(settings(), event, via=f"asset_event:{context['dag'].dag_id}/{context['run_id']}")
 
+        # retried on its own: a failed delivery is sent again, the night is never recorded twice
+        @task(priority_weight=TAIL, retries=3, retry_delay=dt.timedelta(minutes=1))
+        def notify(recorded: XCom, check: XCom) -> list[Json]:
+            from alignment_drift.airflow.notify import notify_incident, raise_for_deliveries
+
+            if not recorded.get("incident"):
+                return []
+            deliveries = notify_incident(
+                spec, recorded["incident"], check, settings=settings(), context=get_current_context()
+            )
+            raise_for_deliveries(deliveries)
+            return [d.to_dict() for d in deliveries]
+
         @task(priority_weight=TAIL)
         def finish(recorded: XCom, validation: XCom) -> str:
             from airflow.sdk.exceptions import AirflowFailException
+
+            from alignment_drift.core.governance import run_should_fail
 
             if validation["status"] == "quarantined":
                 raise AirflowFailException(
                     f"The batch was quarantined ({validation['reason']}); the night is recorded as "
                     f"'quarantined' in MLflow run {recorded['mlflow_run_id']}. Fix the batch and release it."
                 )
+            incident = ((recorded.get("incident") or {}).get("incident") or {}).get("id")
+            message = run_should_fail(
+                spec, recorded["verdict"], incident_id=incident, mlflow_run_id=recorded["mlflow_run_id"]
+            )
+            if message:
+                raise AirflowFailException(message)
             return str(recorded["verdict"])
 
         pulled = pull()
@@ -212,6 +234,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         recorded = record(check, drift_out)
         trend_out >> recorded  # so that wait_for_downstream covers the previous night's record
         confirm_request(request_retrain(recorded))
+        notify(recorded, check)
         finish(recorded, validation)
 
     return monitor()

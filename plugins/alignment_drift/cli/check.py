@@ -110,7 +110,21 @@ def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = N
         raise UsageError(f"{error}") from None
     except (SourceError, SuiteLoadError, AirflowApiError) as error:
         raise UsageError(str(error)) from None
-    return _result(spec, night)
+    result = _result(spec, night)
+    result["notifications"] = _notify(spec, settings, night)
+    return result
+
+
+def _notify(spec: Any, settings: Any, night: Any) -> list[dict[str, Any]]:
+    """Tell the spec's routes about the night's incident, as the DAG's notify task does (deliveries)."""
+    if not night.recorded.incident or not spec.governance.notify:
+        return []
+    from alignment_drift.airflow.notify import notify_incident
+
+    deliveries = notify_incident(spec, night.recorded.incident, night.check.document(), settings=settings)
+    for failed in (d for d in deliveries if d.status == "failed"):
+        sys.stderr.write(f"alignment-drift check: the alert to {failed.route} failed: {failed.error}\n")
+    return [d.to_dict() for d in deliveries]
 
 
 def _result(spec: Any, night: Any) -> dict[str, Any]:
@@ -155,7 +169,16 @@ def _result(spec: Any, night: Any) -> dict[str, Any]:
         "retrain_request": recorded.retrain_request,
         "retrain_request_error": night.emit_error,
         "report": recorded.report,
+        "incident": _incident(recorded.incident),
     }
+
+
+def _incident(update: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The night's incident as the result shows it: its id, state and what the night did to it."""
+    incident = (update or {}).get("incident")
+    if not update or not incident:
+        return None
+    return {"id": incident["id"], "state": incident["state"], "action": update["action"]}
 
 
 def table(result: dict[str, Any]) -> str:

@@ -200,7 +200,8 @@ class TrendResult(_Part):
 class Check(_Part):
     """One evaluated night: every signal, the verdict and its attribution (schema ``check@1``).
 
-    ``action`` (the retraining decision) is added when the check is recorded.
+    ``action`` (the retraining decision) and ``objective`` (the spec's fingerprint and its change)
+    are added when the check is recorded.
     """
 
     schema_: str = Field(default=CHECK_SCHEMA, alias="schema")
@@ -224,14 +225,16 @@ class Check(_Part):
     reasons: list[str] = Field(default_factory=list)
     attribution: list[Json] = Field(default_factory=list)
     action: Json | None = None
+    objective: Json | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def document(self) -> Json:
         """The check as recorded (``check.json``): JSON, keyed as schema ``check@1``."""
         out = self.model_dump(mode="json", by_alias=True)
-        if out["action"] is None:
-            del out["action"]
+        for key in ("action", "objective"):  # added when recorded
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod
@@ -252,6 +255,7 @@ class RetrainDecision(_Part):
 class Recorded(_Part):
     """A recorded check: its MLflow run, verdict, the retraining decision and how the request was sent.
 
+    ``incident``: the night's step in the incident lifecycle (``IncidentUpdate.to_dict()``).
     ``retrain_request``: ``none`` (not due), ``pending`` (kept in the record, emitted by the next monitor
     run or the command line's Airflow connection) or ``emitted`` (an asset event exists).
     """
@@ -262,7 +266,7 @@ class Recorded(_Part):
     retrain_reason: str
     retrain_request: Literal["none", "pending", "emitted"] = "none"
     report: str | None = None
-    incident: str | None = None
+    incident: Json | None = None
 
 
 class Night(_Part):

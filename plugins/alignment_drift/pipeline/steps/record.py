@@ -1,5 +1,10 @@
 """``record``: the check written to MLflow (one run per night), its report, its incident, the retraining decision.
 
+The check carries the objective it was judged against (the spec's fingerprint, and its diff when the
+spec changed since the last recorded night); every night goes through the incident lifecycle
+(:mod:`alignment_drift.integrations.incident_tracking`): a problem night opens or continues an
+incident, aligned nights count toward resolving it.
+
 Recording is part of the job: a tracking server that is down is retried, then
 the record is spooled on disk and replayed (see
 :mod:`alignment_drift.integrations.mlflow.spool`); the report is drawn from
@@ -21,17 +26,11 @@ from typing import Any
 from alignment_drift.core.drift.profile import ReferenceProfile
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
-from alignment_drift.integrations.incidents import (
-    INCIDENT_VERDICTS,
-    build_incident,
-    incident_markdown,
-    incident_stem,
-    incidents_dir,
-    write_incident,
-)
+from alignment_drift.integrations.incident_tracking import track_incident
 from alignment_drift.integrations.mlflow.checks import find_check_run, list_checks, record_check
 from alignment_drift.integrations.mlflow.spool import is_transient
 from alignment_drift.integrations.mlflow.store import client
+from alignment_drift.integrations.objective import objective_section, record_objective
 from alignment_drift.integrations.reports.publish import publish_report
 from alignment_drift.pipeline.night import Check, DriftResult, Recorded, RetrainDecision
 from alignment_drift.settings import Settings
@@ -114,7 +113,9 @@ def record(
         "retrain_coalesced": decision.coalesced,
         "retrain_reason": decision.reason,
     }
-    check = check.model_copy(update={"action": action})
+    # the objective (the normalised spec) this night was judged against, and how it changed since the last one
+    objective = objective_section(spec, record_objective(spec, settings))
+    check = check.model_copy(update={"action": action, "objective": objective})
     document = check.document()
     start, end = check.data_interval.bounds()
     evidence = evidence_dir(settings, spec.model, start, end)
@@ -137,6 +138,7 @@ def record(
         "source_sha256": check.source.get("sha256") or "",
         "airflow_dag_id": dag_id,
         "airflow_run_id": run_id,
+        "objective_fingerprint": objective["fingerprint"],
     }
     if check.labels:
         tags["labels_as_of"] = check.labels["as_of"]
@@ -150,9 +152,8 @@ def record(
     mlflow_run = record_check(settings, document, tags=tags, params=params, artifacts=artifacts)
     profile = None if drift is None or not drift.profile_uri else ReferenceProfile.load(Path(drift.profile_uri))
     report = _publish_report(spec, settings, check, mlflow_run, evidence, profile, dag_id=dag_id, run_id=run_id)
-    incident = None
-    if check.verdict in INCIDENT_VERDICTS:
-        incident = _raise_incident(spec, settings, document, mlflow_run, report_path=report)
+    # every night, aligned ones too: they count toward resolving an open incident
+    incident = track_incident(spec, settings, document, mlflow_run_id=mlflow_run, report_path=report)
     return Recorded(
         mlflow_run_id=mlflow_run,
         verdict=check.verdict,
@@ -160,7 +161,7 @@ def record(
         retrain_reason=decision.reason,
         retrain_request=state,  # type: ignore[arg-type]
         report=report,
-        incident=incident,
+        incident=incident.to_dict(),
     )
 
 
@@ -178,12 +179,9 @@ def _publish_report(
     """The check's HTML report: logged with its run, written to the evidence folder and beside the incident.
 
     The check is recorded before: a report that fails is logged and left out, never raised.
-    Returns the report's path (beside the incident when one is raised), or None when it failed.
+    Returns the report's path, or None when it failed.
     """
     paths = [evidence / "report.html"]
-    if check.verdict in INCIDENT_VERDICTS:
-        # beside <incidents>/<model>/<date>.json and .md, named as write_incident names them
-        paths.append(incidents_dir(settings) / spec.model / f"{incident_stem(check.data_interval.model_dump())}.html")
     try:
         published = publish_report(
             spec,
@@ -204,18 +202,3 @@ def _publish_report(
         )
         return None
     return str(published["paths"][-1])
-
-
-def _raise_incident(
-    spec: AlignmentSpec, settings: Settings, check: dict[str, Any], run_id: str, *, report_path: str | None = None
-) -> str:
-    """Log the incident with the check run (``incident.json``, ``incident.md``) and write it to the sink folder."""
-    incident = build_incident(
-        check, mlflow_run_id=run_id, tracking_uri=settings.tracking_uri, approval=spec.governance.approval
-    )
-    incident["links"]["report_path"] = report_path
-    mlflow_client = client(settings)
-    mlflow_client.log_dict(run_id, incident, "incident.json")
-    mlflow_client.log_text(run_id, incident_markdown(incident), "incident.md")
-    json_path, _ = write_incident(settings, incident)
-    return str(json_path)
