@@ -17,9 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _asset_uri(world: World) -> str:
-    from alignment_drift.airflow.factory import retrain_request_asset
 
-    return retrain_request_asset(world.spec.model).uri
+    return world.spec.retrain_request_asset[1]
 
 
 def _check(world: World, night: int) -> dict[str, Any]:

@@ -29,6 +29,7 @@ VERBS = (
     "release-quarantine",
     "compare",
     "rollback",
+    "incident",
 )
 
 

@@ -189,14 +189,20 @@ def paired_bootstrap(
 
 
 def score_audit(spec: AlignmentSpec, settings: Settings, model: Any) -> tuple[pd.DataFrame, Any]:
-    """The fixed audit set and its rows scored by ``model`` (at the spec's decision threshold)."""
+    """The fixed audit set and its rows scored by ``model`` (as the spec's task reads it)."""
     from alignment_drift.core.benchmarks import Scored
+    from alignment_drift.core.scoring import score_model
 
     audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))
-    scores = model.predict_proba(audit[spec.columns.feature_names])[:, 1]
-    return audit, Scored.from_frame(
-        audit, spec.columns, score=scores, threshold=spec.retraining.training.decision_threshold
+    output = score_model(
+        model,
+        audit,
+        task=spec.task,
+        features=spec.columns.feature_names,
+        threshold=spec.retraining.training.decision_threshold,
+        positive=spec.columns.positive_class,
     )
+    return audit, Scored.from_output(audit, spec, output)
 
 
 def judge(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
@@ -263,7 +269,7 @@ def judge(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> d
                 and getattr(bench, "evaluated_on", "audit") == "audit"
                 and metric in METRICS
             )
-            if champ_scored is not None and paired_ok:
+            if champ_scored is not None and paired_ok and isinstance(metric, str):
                 paired = paired_bootstrap(
                     metric,
                     chall_scored.target,

@@ -24,8 +24,11 @@ from alignment_drift.core.spec.benchmarks import (
 from alignment_drift.core.spec.columns import ColumnRoles, Feature, Interval, Reference, label_key
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
 from alignment_drift.core.spec.exposure import Exposure
+from alignment_drift.core.spec.fingerprint import objective_fingerprint
 from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
+from alignment_drift.core.spec.notify import EmailRoute, NotifyRoute, SlackRoute, WebhookRoute
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
+from alignment_drift.core.spec.runtime import Runtime, RuntimeCondition, RuntimeProbes, RuntimeRule, RuntimeSupport
 from alignment_drift.core.spec.sources import FilesSource, LateLabels, ObjectStoreSource, Source, SqlSource
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "Calibration",
     "ColumnRoles",
     "DriftPolicy",
+    "EmailRoute",
     "Exposure",
     "Feature",
     "FilesSource",
@@ -44,6 +48,7 @@ __all__ = [
     "LateLabels",
     "MetricFloor",
     "MultivariatePolicy",
+    "NotifyRoute",
     "ObjectStoreSource",
     "PerformanceEstimate",
     "Perturbation",
@@ -51,6 +56,12 @@ __all__ = [
     "ProxyTargetGap",
     "Reference",
     "RetrainingPolicy",
+    "Runtime",
+    "RuntimeCondition",
+    "RuntimeProbes",
+    "RuntimeRule",
+    "RuntimeSupport",
+    "SlackRoute",
     "SliceGap",
     "Source",
     "SpecError",
@@ -60,8 +71,10 @@ __all__ = [
     "TrendPolicy",
     "Verdict",
     "VerdictRules",
+    "WebhookRoute",
     "label_key",
     "load_spec",
     "load_specs",
+    "objective_fingerprint",
     "parse_spec",
 ]

@@ -82,6 +82,11 @@ class AlignmentSpec(Strict):
             raise ValueError("a proxy_target_gap benchmark needs columns.proxy to name the proxy label")
         return self
 
+    @model_validator(mode="after")
+    def _runtime_rules_name_features(self) -> AlignmentSpec:
+        self.governance.runtime.check_columns(self.columns)
+        return self
+
     @property
     def monitor_dag_id(self) -> str:
         return f"alignment_monitor__{self.model}"
@@ -89,6 +94,11 @@ class AlignmentSpec(Strict):
     @property
     def retrain_dag_id(self) -> str:
         return f"alignment_retrain__{self.model}"
+
+    @property
+    def retrain_request_asset(self) -> tuple[str, str]:
+        """``(name, uri)`` of the Airflow asset whose events are this model's retrain requests."""
+        return f"alignment_drift.{self.model}.retrain_request", f"alignment-drift://{self.model}/retrain-request"
 
     @property
     def experiment_name(self) -> str:

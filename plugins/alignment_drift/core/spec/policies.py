@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from alignment_drift.core.spec.base import Strict
+from alignment_drift.core.spec.notify import NotifyRoute
+from alignment_drift.core.spec.runtime import Runtime
 
 __all__ = [
     "CLASSIFIER_ESTIMATORS",
@@ -60,12 +62,17 @@ class Training(Strict):
     random_state: int = 0
 
 
+TriggerVerdict = Literal["watch", "drifting", "misaligned"]
+
+
+def _default_trigger_verdicts() -> list[TriggerVerdict]:
+    return ["drifting", "misaligned"]
+
+
 class RetrainingPolicy(Strict):
     """When and on what a challenger is trained."""
 
-    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
-        default_factory=lambda: ["drifting", "misaligned"]
-    )
+    trigger_verdicts: list[TriggerVerdict] = Field(default_factory=_default_trigger_verdicts)
     cooldown_days: Annotated[int, Field(ge=0)] = 3
     window_days: Annotated[int, Field(ge=1)] = 14
     label: Literal["target", "proxy"] = "target"
@@ -89,11 +96,32 @@ class RetrainingPolicy(Strict):
         )
 
 
+FailVerdict = Literal["watch", "drifting", "misaligned", "quarantined"]
+
+
+def _default_fail_run_on() -> list[FailVerdict]:
+    return ["misaligned", "quarantined"]
+
+
 class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
     Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+    ``runtime`` is the policy enforced around the served model (see :mod:`.runtime`).
+
+    Incidents and alerts (docs/incidents.md): ``owners`` are told with the
+    spec's ``owner`` (on-call names or addresses); ``notify`` routes alerts
+    through Airflow connections; ``fail_run_on`` lists the verdicts that make
+    the night's DAG run fail after the night is recorded; an incident is
+    resolved after ``resolve_after_aligned_nights`` aligned nights.
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
+    runtime: Runtime = Field(default_factory=Runtime)
+    owners: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    notify: Annotated[list[NotifyRoute], Field(max_length=20)] = Field(default_factory=list)
+    fail_run_on: list[FailVerdict] = Field(default_factory=_default_fail_run_on)
+    resolve_after_aligned_nights: Annotated[int, Field(ge=1, le=365)] = 3
