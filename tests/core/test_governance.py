@@ -130,7 +130,7 @@ def test_the_fingerprint_is_the_documented_sha256_of_the_normalised_spec(raw: di
 def test_the_fingerprint_ignores_formatting_and_spelled_out_defaults(raw: dict[str, Any]) -> None:
     base = objective_fingerprint(parse_spec(raw))
     spelled = copy.deepcopy(raw)
-    spelled["governance"] = {"approval": "automatic", "resolve_after_aligned_nights": 3}
+    spelled["governance"] = {**raw.get("governance", {}), "approval": "automatic", "resolve_after_aligned_nights": 3}
     reordered = dict(reversed(list(copy.deepcopy(raw).items())))
     assert objective_fingerprint(parse_spec(spelled)) == base
     assert objective_fingerprint(parse_spec(yaml.safe_load(yaml.safe_dump(reordered, indent=4)))) == base

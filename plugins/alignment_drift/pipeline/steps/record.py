@@ -79,6 +79,21 @@ def _request_state(settings: Settings, check: Check, due: bool) -> str:
     return "pending"
 
 
+def _objective(spec: AlignmentSpec, settings: Settings) -> dict[str, Any]:
+    """The objective (the normalised spec) this night was judged against, and how it changed since the last one.
+
+    When the tracking server cannot be reached the fingerprint is still recorded (the check is spooled
+    below and nothing is lost), and whether it changed is left unknown.
+    """
+    try:
+        return objective_section(spec, record_objective(spec, settings))
+    except Exception as error:
+        if not is_transient(error):
+            raise
+        log.warning("The objective of %s could not be compared: %s", spec.model, error)
+        return {**objective_section(spec, None), "changed_since_last_night": None}
+
+
 def record(
     spec: AlignmentSpec,
     settings: Settings,
@@ -113,8 +128,7 @@ def record(
         "retrain_coalesced": decision.coalesced,
         "retrain_reason": decision.reason,
     }
-    # the objective (the normalised spec) this night was judged against, and how it changed since the last one
-    objective = objective_section(spec, record_objective(spec, settings))
+    objective = _objective(spec, settings)
     check = check.model_copy(update={"action": action, "objective": objective})
     document = check.document()
     start, end = check.data_interval.bounds()
