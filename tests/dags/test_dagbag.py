@@ -43,6 +43,7 @@ def test_monitor_dag_shape(dagbag) -> None:
         "record",
         "request_retrain",
         "confirm_request",
+        "notify",
         "finish",
     }
     assert dag.get_task("partitions").upstream_task_ids == {"pull", "validate"}
@@ -56,6 +57,7 @@ def test_monitor_dag_shape(dagbag) -> None:
     ]
     # a request is marked emitted only downstream of the task whose success creates the event
     assert dag.get_task("confirm_request").upstream_task_ids == {"request_retrain"}
+    assert dag.get_task("notify").upstream_task_ids == {"record", "verdict"} and dag.get_task("notify").retries == 3
     assert dag.get_task("request_retrain").depends_on_past and dag.get_task("request_retrain").wait_for_downstream
     assert dag.catchup is True
 

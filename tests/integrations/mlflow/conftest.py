@@ -137,7 +137,7 @@ def content_owner(settings: Any, platform_data: pd.DataFrame) -> Owner:
 
 @pytest.fixture(scope="session")
 def content_policy(settings: Any, content_owner: Owner) -> Any:
-    from alignment_drift.integrations.mlflow.policy_model import register_policy_model
+    from alignment_drift.integrations.mlflow.policy_registry import register_policy_model
 
     return register_policy_model(content_owner.spec, settings, content_owner.version)
 
@@ -179,6 +179,6 @@ def diabetes_owner(settings: Any) -> Owner:
 
 @pytest.fixture(scope="session")
 def diabetes_policy(settings: Any, diabetes_owner: Owner) -> Any:
-    from alignment_drift.integrations.mlflow.policy_model import register_policy_model
+    from alignment_drift.integrations.mlflow.policy_registry import register_policy_model
 
     return register_policy_model(diabetes_owner.spec, settings, diabetes_owner.version)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from alignment_drift.integrations.mlflow import policy_model
-from alignment_drift.integrations.mlflow.policy_model import (
+from alignment_drift.integrations.mlflow.policy_registry import (
     PolicyModelVersion,
     objective_fingerprint,
     register_policy_model,
