@@ -383,6 +383,15 @@ def test_a_real_quarantined_night_is_recorded_tracked_told_once_and_fails_its_ru
         DriftResult(skipped=True),
         BenchmarkResults(skipped=True),
     ).document()
+    # a store of its own: the night's run must not stand in the session's store for other tests' night
+    import dataclasses
+
+    own = dataclasses.replace(
+        night.settings,
+        tracking_uri=f"sqlite:///{night.tmp / 'mlflow.db'}",
+        artifact_root=(night.tmp / "artifacts").as_uri(),
+    )
+    night = dataclasses.replace(night, settings=own)
     run_id = record_check(night.settings, check, tags={"verdict": check["verdict"]}, params={}, artifacts={})
     mails, posts = len(mailbox.messages), len(receiver.requests)
     update = track_incident(spec, night.settings, check, mlflow_run_id=run_id, report_path=None)
