@@ -200,6 +200,7 @@ def test_approval_timeout_rejects(gov: World) -> None:
     out = steps.apply_approval(spec, gov.settings, decided, timeout, run_id=trained["mlflow_run_id"])
     assert out["decision"] == "rejected" and out["approval"] == "timed_out"
     assert registry.champion(gov.settings, MODEL).version == champion.version
+    assert registry.champion(gov.settings, MODEL, alias="challenger") is None
     assert registry.version_info(gov.settings, MODEL, trained["version"]).tags["approval"] == "timed_out"
 
 

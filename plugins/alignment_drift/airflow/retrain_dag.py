@@ -23,7 +23,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
-from alignment_drift.airflow.common import PRESETS, dag_start, pipeline, retrain_request_asset, task_defaults
+from alignment_drift.airflow.common import PRESETS, connect, dag_start, retrain_request_asset, task_defaults
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -88,7 +88,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     ``governance.approval_timeout_hours``), and ``needs_approval`` skips it when
     the gate did not say ``promote`` (rejected or insufficient evidence).
     """
-    asset = retrain_request_asset(spec.model)
+    asset = retrain_request_asset(spec)
 
     def settings() -> Settings:
         return Settings.from_env(home)
@@ -121,7 +121,9 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def assemble(req: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             end = req.get("data_interval_end")
             as_of = dt.datetime.fromisoformat(end) if end else dt.datetime.now(dt.UTC)
@@ -129,7 +131,9 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def train(req: dict[str, Any], assembled: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             tags = {
                 "airflow_dag_id": req["dag_id"],
@@ -144,19 +148,25 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             return steps.gate(spec, settings(), trained)
 
         @task
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 
+        # Airflow types a @task call with the function's own parameters, but at DAG-build time the arguments
+        # are XComArgs, resolved to those values when the task runs: the stub, not the call, is wrong here.
         req = request()
-        trained = train(req, assemble(req))
-        decided = decide(trained, gate(trained))
+        trained = train(req, assemble(req))  # type: ignore[arg-type]
+        decided = decide(trained, gate(trained))  # type: ignore[arg-type]
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 
@@ -186,7 +196,9 @@ def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: A
 
     @task
     def apply_approval(trained_out: dict[str, Any], decision: dict[str, Any], response: Any) -> dict[str, Any]:
-        steps = pipeline("retrain")
+        from alignment_drift.pipeline import retrain as steps
+
+        connect()
 
         return steps.apply_approval(
             spec, settings(), decision, dict(response or {}), run_id=trained_out["mlflow_run_id"]

@@ -32,6 +32,7 @@ VERBS = (
     "gate",
     "rollback",
     "review",
+    "incident",
 )
 
 

@@ -21,6 +21,7 @@ from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int, to_jso
 
 SCHEMA = "alignment-drift/compare@1"
 _SIGNALS = ("drift.share", "output_drift.share", "batch.exposure_rate")
+_COMPARISON = "gate/comparison.json"
 
 
 def register(verbs: Any) -> None:
@@ -60,12 +61,11 @@ def _night(run: Any) -> dict[str, Any]:
 def _retrain(mlflow_client: Any, run: Any) -> dict[str, Any]:
     tags = run.data.tags
     comparison: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow_client.download_artifacts(run.info.run_id, "gate/comparison.json", tmp)
+    # a retrain that failed before its gate has no comparison; any other failure to read it is an error
+    if any(a.path == _COMPARISON for a in mlflow_client.list_artifacts(run.info.run_id, "gate")):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow_client.download_artifacts(run.info.run_id, _COMPARISON, tmp)
             comparison = json.loads(Path(path).read_text())["comparison"]
-        except Exception:  # a retrain that failed before its gate has no comparison
-            comparison = []
     return {
         "started": run.info.start_time,
         "reason": tags.get("retrain_reason", ""),

@@ -187,7 +187,7 @@ def _why(result: BenchmarkResult, floor: FloorCheck | None, comparisons: Sequenc
 def _combine(outcomes: Sequence[Outcome]) -> Outcome:
     for worst in ("fail", "unresolved", "pass", "info"):
         if worst in outcomes:
-            return worst  # type: ignore[return-value]
+            return worst
     return "skipped"
 
 

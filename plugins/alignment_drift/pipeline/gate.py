@@ -18,8 +18,6 @@ the same :func:`judge_models`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +27,7 @@ import pandas as pd
 from alignment_drift.core.benchmarks import Scored
 from alignment_drift.core.gate import GateDecision, GateReference, judge_challenger
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.core.spec.fingerprint import objective_fingerprint
 from alignment_drift.settings import Settings
 
 __all__ = [
@@ -58,19 +57,20 @@ class Candidate:
     baselines: Mapping[str, float | None] = field(default_factory=dict)
 
 
-def objective_fingerprint(spec: AlignmentSpec) -> str:
-    """sha256 of the spec's canonical JSON: which objective a decision was made against."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def score_audit(spec: AlignmentSpec, settings: Settings, model: Any) -> tuple[pd.DataFrame, Any]:
+    """The fixed audit set and its rows scored by ``model`` (as the spec's task reads it)."""
+    from alignment_drift.core.scoring import score_model
 
-
-def score_audit(spec: AlignmentSpec, settings: Settings, model: Any) -> tuple[pd.DataFrame, Scored]:
-    """The fixed audit set and its rows scored by ``model`` (at the spec's decision threshold)."""
     audit = pd.read_parquet(settings.resolve_data(spec.reference.audit_set))
-    scores = model.predict_proba(audit[spec.columns.feature_names])[:, 1]
-    return audit, Scored.from_frame(
-        audit, spec.columns, score=scores, threshold=spec.retraining.training.decision_threshold
+    output = score_model(
+        model,
+        audit,
+        task=spec.task,
+        features=spec.columns.feature_names,
+        threshold=spec.retraining.training.decision_threshold,
+        positive=spec.columns.positive_class,
     )
+    return audit, Scored.from_output(audit, spec, output)
 
 
 def own_baselines(settings: Settings, spec: AlignmentSpec, info: Any) -> dict[str, float | None]:

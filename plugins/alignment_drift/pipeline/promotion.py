@@ -229,10 +229,7 @@ def apply_approval(
         previous = registry.promote(settings, spec.model, version, reason=f"approved by {decided_by}: {why}"[:5000])
     else:
         decision = "rejected"
-        try:
-            client(settings).delete_registered_model_alias(spec.model, "challenger")
-        except Exception:  # the alias may already be gone; nothing is deleted but the alias
-            pass
+        registry.drop_alias(settings, spec.model, "challenger")
     mlflow_client = client(settings)
     for key, value in {**tags, "gate_decision": decision, "decided_by": decided_by}.items():
         mlflow_client.set_tag(run_id, key, value)

@@ -91,7 +91,7 @@ def assemble(
             "and retraining.include_training_data is false. Widen the window or include the training data."
         )
     data = pd.concat([f[[c for c in keep if c in f.columns]] for f in frames], ignore_index=True)
-    labelled = int(label_values(data, spec.columns, label=policy.label).notna().sum())
+    labelled = int(label_values(data, spec.columns, label=policy.label, task=spec.task).notna().sum())
     if labelled < policy.min_rows:
         raise ValueError(
             f"Only {labelled} rows with a known {policy.label} label in the window; "
@@ -122,33 +122,35 @@ def _night_rows(
     connections: ConnectionResolver | None,
 ) -> tuple[pd.DataFrame | None, str]:
     """A recorded night's rows read through the spec's source with its late labels joined; or None and why not."""
-    from alignment_drift.integrations.sources import BatchReadError, SourceError
-    from alignment_drift.pipeline import ingest
-    from alignment_drift.pipeline.labels import join_arrived
+    from alignment_drift.integrations.sources import BatchReadError, SourceError, read_batch
+    from alignment_drift.pipeline.steps.benchmarks import join_arrived
+    from alignment_drift.pipeline.steps.pull import pull
 
     start, end = (dt.datetime.fromisoformat(tags[k]) for k in ("data_interval_start", "data_interval_end"))
     try:
-        pulled = ingest.pull(spec, settings, start=start, end=end, connections=connections)
-        frame = ingest.read_pulled(pulled, connections)
+        pulled = pull(spec, settings, start=start, end=end, connections=connections)
+        frame = read_batch(pulled.batch(), connections=connections)
     except (FileNotFoundError, BatchReadError, SourceError) as error:
         return None, f"its batch cannot be read any more: {error}"
     validated = tags.get("source_sha256")
     # files and objects are immutable once validated; a query's rows may be completed in place (late labels)
-    if validated and spec.source.kind != "sql" and pulled.get("sha256") != validated:
-        return None, f"its batch changed since it was validated (sha256 {pulled.get('sha256')} != {validated})"
+    if validated and spec.source.kind != "sql" and pulled.sha256 != validated:
+        return None, f"its batch changed since it was validated (sha256 {pulled.sha256} != {validated})"
     frame, _ = join_arrived(spec, settings, frame, pulled, as_of=as_of, connections=connections)
     return frame, ""
 
 
 def reference_profile(spec: AlignmentSpec, frame: pd.DataFrame) -> Any:
     """The reference profile of a version: its features, its scores and its decisions on held-out rows."""
+    from alignment_drift.core.drift.output import output_columns
     from alignment_drift.core.drift.profile import ReferenceProfile
 
     roles = spec.columns
+    out_numeric, out_categorical = output_columns(spec)
     return ReferenceProfile.fit(
         frame,
-        numeric=[*roles.numeric, roles.score],
-        categorical=[*roles.categorical, roles.prediction],
+        numeric=[*roles.numeric, *out_numeric],
+        categorical=[*roles.categorical, *out_categorical],
         bins=spec.drift.profile_bins,
         max_categories=spec.drift.max_categories,
     )
@@ -182,6 +184,8 @@ def train(
         ``version``, ``mlflow_run_id``, ``label``, ``baselines``.
     """
     from alignment_drift.core.benchmarks import Scored, proxy_target_gap, run_benchmarks
+    from alignment_drift.core.drift.output import output_frame
+    from alignment_drift.core.scoring import logged_output, score_model
     from alignment_drift.core.training import fit_pipeline, label_values
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
@@ -196,12 +200,21 @@ def train(
     data = pd.read_parquet(assembled["path"])
     holdout = _holdout_split(len(data), spec.reference.holdout_fraction, policy.training.random_state)
     fit_rows = data[~holdout].reset_index(drop=True)
-    pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
+    pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label, task=spec.task)
 
     threshold = policy.training.decision_threshold
     ref = data[holdout].reset_index(drop=True)
-    ref[roles.score] = pipeline.predict_proba(ref[roles.feature_names])[:, 1]
-    ref[roles.prediction] = (ref[roles.score] >= threshold).astype("int64")
+    out = score_model(
+        pipeline,
+        ref,
+        task=spec.task,
+        features=roles.feature_names,
+        threshold=threshold,
+        positive=roles.positive_class,
+    )
+    outputs = output_frame(spec, out)
+    for name in outputs.columns:
+        ref[str(name)] = outputs[name].to_numpy()
     profile = reference_profile(spec, ref)
     ref = ref.iloc[: spec.reference.max_rows].copy()
     _, audit_scored = score_audit(spec, settings, pipeline)
@@ -211,7 +224,7 @@ def train(
             spec.benchmarks, audit=audit_scored, batch=None, model=pipeline, probes_dir=settings.specs_dir
         )
     }
-    holdout_scored = Scored.from_frame(ref, roles, score=ref[roles.score].to_numpy(float), threshold=threshold)
+    holdout_scored = Scored.from_output(ref, spec, logged_output(spec, ref))
     for bench in spec.benchmarks:
         if bench.kind == "proxy_target_gap":
             baselines[bench.name], _, _ = proxy_target_gap(holdout_scored.exposed(), min_rows=bench.min_rows)
@@ -225,7 +238,7 @@ def train(
     run_id = run.info.run_id
     from mlflow.entities import Metric, Param
 
-    labelled = int(label_values(fit_rows, roles, label=policy.label).notna().sum())
+    labelled = int(label_values(fit_rows, roles, label=policy.label, task=spec.task).notna().sum())
     mlflow_client.log_batch(
         run_id,
         params=[
@@ -290,19 +303,19 @@ def _log_datasets(
 ) -> None:
     """The exact data of the retrain as MLflow dataset inputs: the training set and the audit set, with digests."""
     import mlflow
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas  # mlflow.data sets it only at run time, unseen by mypy
 
     label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
     audit_path = settings.resolve_data(spec.reference.audit_set)
     datasets = [
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
             ),
             "training",
         ),
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 pd.read_parquet(audit_path),
                 source=str(audit_path),
                 name=f"{spec.model}-audit",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, bootstrap_weights, weighted_metric
-from alignment_drift.core.spec.benchmarks import LOWER_IS_BETTER
+from alignment_drift.core.spec.metrics import LOWER_IS_BETTER
 
 __all__ = ["METRICS", "PairedDelta", "paired_bootstrap"]
 

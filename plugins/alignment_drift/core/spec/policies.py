@@ -7,8 +7,17 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from alignment_drift.core.spec.base import Strict
+from alignment_drift.core.spec.notify import NotifyRoute
+from alignment_drift.core.spec.runtime import Runtime
 
-__all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
+__all__ = [
+    "CLASSIFIER_ESTIMATORS",
+    "REGRESSOR_ESTIMATORS",
+    "Governance",
+    "RetrainingPolicy",
+    "Training",
+    "VerdictRules",
+]
 
 
 class VerdictRules(Strict):
@@ -34,13 +43,30 @@ class VerdictRules(Strict):
     feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
 
 
-class Training(Strict):
-    """The scikit-learn estimator a challenger is trained with."""
+CLASSIFIER_ESTIMATORS = ("logistic_regression",)
+REGRESSOR_ESTIMATORS = ("ridge",)
 
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+
+class Training(Strict):
+    """The scikit-learn estimator a challenger is trained with.
+
+    ``hist_gradient_boosting`` is a classifier or a regressor as the spec's
+    task says; ``logistic_regression`` is a classifier, ``ridge`` a regressor
+    (the default of a regression spec). ``decision_threshold`` is the binary
+    decision: P(positive) at or above it is positive.
+    """
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting", "ridge"] = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     decision_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.5
     random_state: int = 0
+
+
+TriggerVerdict = Literal["watch", "drifting", "misaligned"]
+
+
+def _default_trigger_verdicts() -> list[TriggerVerdict]:
+    return ["drifting", "misaligned"]
 
 
 class RetrainingPolicy(Strict):
@@ -53,9 +79,7 @@ class RetrainingPolicy(Strict):
     ``-gate_margin`` (see ``docs/governance.md``).
     """
 
-    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
-        default_factory=lambda: ["drifting", "misaligned"]
-    )
+    trigger_verdicts: list[TriggerVerdict] = Field(default_factory=_default_trigger_verdicts)
     cooldown_days: Annotated[int, Field(ge=0)] = 3
     window_days: Annotated[int, Field(ge=1)] = 14
     label: Literal["target", "proxy"] = "target"
@@ -90,6 +114,13 @@ class RetrainingPolicy(Strict):
         )
 
 
+FailVerdict = Literal["watch", "drifting", "misaligned", "quarantined"]
+
+
+def _default_fail_run_on() -> list[FailVerdict]:
+    return ["misaligned", "quarantined"]
+
+
 class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
@@ -101,9 +132,23 @@ class Governance(Strict):
     ``champion`` back to the last gated version). ``on_misaligned``: what a
     ``misaligned`` night does: ``notify``, ``rollback`` or ``require_approval``
     (keep serving and open an approval request).
+    ``runtime`` is the policy enforced around the served model (see :mod:`.runtime`).
+
+    Incidents and alerts (docs/incidents.md): ``owners`` are told with the
+    spec's ``owner`` (on-call names or addresses); ``notify`` routes alerts
+    through Airflow connections; ``fail_run_on`` lists the verdicts that make
+    the night's DAG run fail after the night is recorded; an incident is
+    resolved after ``resolve_after_aligned_nights`` aligned nights.
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
     on_ungated: Literal["notify", "hold", "rollback"] = "notify"
     on_misaligned: Literal["notify", "rollback", "require_approval"] = "notify"
+    runtime: Runtime = Field(default_factory=Runtime)
+    owners: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    notify: Annotated[list[NotifyRoute], Field(max_length=20)] = Field(default_factory=list)
+    fail_run_on: list[FailVerdict] = Field(default_factory=_default_fail_run_on)
+    resolve_after_aligned_nights: Annotated[int, Field(ge=1, le=365)] = 3
