@@ -255,7 +255,9 @@ class RetrainDecision(_Part):
 class Recorded(_Part):
     """A recorded check: its MLflow run, verdict, the retraining decision and how the request was sent.
 
-    ``incident``: the night's step in the incident lifecycle (``IncidentUpdate.to_dict()``).
+    ``incident``: the night's step in the incident lifecycle (``IncidentUpdate.to_dict()``);
+    ``policy``: what the deployment policies found and did (``deployment``: ``governance.on_ungated``,
+    ``verdict``: ``governance.on_misaligned``).
     ``retrain_request``: ``none`` (not due), ``pending`` (kept in the record, emitted by the next monitor
     run or the command line's Airflow connection) or ``emitted`` (an asset event exists).
     """
@@ -267,6 +269,7 @@ class Recorded(_Part):
     retrain_request: Literal["none", "pending", "emitted"] = "none"
     report: str | None = None
     incident: Json | None = None
+    policy: Json | None = None
 
 
 class Night(_Part):

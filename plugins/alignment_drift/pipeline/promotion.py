@@ -120,6 +120,7 @@ def decide_promotion(
         decision = "promoted"
         registry.set_version_tags(settings, spec.model, version, {**passed, "approval": "automatic"})
         previous = registry.promote(settings, spec.model, version, reason=f"gate passed against {against}")
+        _register_runtime_policy(spec, settings, version, run_id)
     mlflow_client = client(settings)
     mlflow_client.log_dict(run_id, gated, "gate/comparison.json")
     mlflow_client.log_table(run_id, data=comparison_table(gated), artifact_file="gate/comparison_table.json")
@@ -227,6 +228,7 @@ def apply_approval(
     if approval == "approved":
         decision = "promoted"
         previous = registry.promote(settings, spec.model, version, reason=f"approved by {decided_by}: {why}"[:5000])
+        _register_runtime_policy(spec, settings, version, run_id)
     else:
         decision = "rejected"
         registry.drop_alias(settings, spec.model, "challenger")
@@ -242,3 +244,25 @@ def apply_approval(
         "previous_champion": previous,
         "reasons": decided.get("reasons", []),
     }
+
+
+def _register_runtime_policy(spec: AlignmentSpec, settings: Settings, version: str, run_id: str) -> None:
+    """Register the promoted version's runtime policy model ``<model>_policy`` (its alias follows the champion).
+
+    The promotion stands when this fails: the failure is logged with its reason and tagged on the retrain
+    run (``policy_model_error``), and ``alignment-drift`` users see the policy model lag the champion.
+    """
+    import logging
+
+    from alignment_drift.integrations.mlflow.policy_registry import register_policy_model
+    from alignment_drift.integrations.mlflow.store import client
+
+    try:
+        registered = register_policy_model(spec, settings, version)
+    except Exception as error:  # the promotion is recorded; the policy model is an addition to it
+        reason = f"{type(error).__name__}: {error}"[:5000]
+        logging.getLogger(__name__).exception("The runtime policy of %s v%s was not registered", spec.model, version)
+        client(settings).set_tag(run_id, "policy_model_error", reason)
+        return
+    if registered is not None:
+        client(settings).set_tag(run_id, "policy_model", registered.model_uri)

@@ -33,6 +33,7 @@ from alignment_drift.integrations.mlflow.store import client
 from alignment_drift.integrations.objective import objective_section, record_objective
 from alignment_drift.integrations.reports.publish import publish_report
 from alignment_drift.pipeline.night import Check, DriftResult, Recorded, RetrainDecision
+from alignment_drift.pipeline.policy import act_on_verdict, check_deployment
 from alignment_drift.settings import Settings
 
 __all__ = ["record", "retrain_due"]
@@ -168,6 +169,7 @@ def record(
     report = _publish_report(spec, settings, check, mlflow_run, evidence, profile, dag_id=dag_id, run_id=run_id)
     # every night, aligned ones too: they count toward resolving an open incident
     incident = track_incident(spec, settings, document, mlflow_run_id=mlflow_run, report_path=report)
+    policy = _enforce(spec, settings, check, document, mlflow_run)
     return Recorded(
         mlflow_run_id=mlflow_run,
         verdict=check.verdict,
@@ -176,7 +178,20 @@ def record(
         retrain_request=state,  # type: ignore[arg-type]
         report=report,
         incident=incident.to_dict(),
+        policy=policy,
     )
+
+
+def _enforce(
+    spec: AlignmentSpec, settings: Settings, check: Check, document: dict[str, Any], mlflow_run: str
+) -> dict[str, Any] | None:
+    """The spec's deployment policies on the recorded night: ``on_ungated`` for the version that served it,
+    ``on_misaligned`` for its verdict (see :mod:`alignment_drift.pipeline.policy`); None for a quarantined night."""
+    if check.model_version is None:
+        return None
+    deployment = check_deployment(spec, settings, check.model_version, check_run_id=mlflow_run)
+    verdict = act_on_verdict(spec, settings, document, check_run_id=mlflow_run)
+    return {"deployment": deployment.to_dict(), "verdict": verdict.to_dict()}
 
 
 def _publish_report(
