@@ -53,9 +53,11 @@ $(INTEGRATION_STAMP): $(STAMP) setup.cfg pyproject.toml
 test-integration: $(INTEGRATION_STAMP)
 	$(BIN)/pytest -m integration
 
+# ruff; mypy on the whole package; the layer contracts of setup.cfg [importlinter] (import cycles: make test)
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy plugins/alignment_drift/core
+	$(BIN)/mypy plugins/alignment_drift
+	PYTHONPATH=$(CURDIR)/plugins $(BIN)/lint-imports --no-cache
 
 # The Airflow UI on the demo's metadata DB (http://127.0.0.1:8080; login printed at start).
 airflow: $(STAMP) $(AIRFLOW_HOME)/airflow.db

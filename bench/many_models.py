@@ -57,7 +57,8 @@ def main() -> None:
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
-    from alignment_drift.pipeline import ingest, monitor, partitions, promotion, retrain, trends
+    from alignment_drift.pipeline import promotion, retrain
+    from alignment_drift.pipeline.check import run_check
     from alignment_drift.settings import Settings
 
     try:
@@ -92,16 +93,9 @@ def main() -> None:
         began = time.perf_counter()
         for spec in specs:
             t0 = time.perf_counter()
-            pulled = ingest.pull(spec, settings, start=start, end=end)
-            validation = ingest.validate(spec, settings, pulled)
-            groups = partitions.plan_groups(pulled) if validation["status"] == "valid" else [{"index": 0, "skip": True}]
-            partials = [partitions.profile_group(spec, settings, pulled, g) for g in groups]
-            drift_out = monitor.drift(spec, settings, pulled, validation, partials=partials)
-            bench_out = monitor.benchmarks(spec, settings, pulled, validation)
-            trend_out = trends.trends(spec, settings, pulled, drift_out, bench_out)
-            check = monitor.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
-            recorded = monitor.record(spec, settings, check, dag_id=spec.monitor_dag_id, run_id="bench")
-            verdicts[recorded["verdict"]] = verdicts.get(recorded["verdict"], 0) + 1
+            checked = run_check(spec, settings, start=start, end=end, dag_id=spec.monitor_dag_id, run_id="bench")
+            verdict = checked.recorded.verdict
+            verdicts[verdict] = verdicts.get(verdict, 0) + 1
             per_model.append(time.perf_counter() - t0)
         night = time.perf_counter() - began
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -6,9 +6,9 @@ itself holds one file in memory) under ``bench/results/scale/`` (git-ignored),
 then runs the monitor DAG's big-batch steps through the real pipeline
 functions, each task in a fresh process as an Airflow worker runs it:
 
-- ``partitions``: :func:`alignment_drift.pipeline.partitions.plan_groups` (footers only);
-- ``profile_partition`` once per group: :func:`~alignment_drift.pipeline.partitions.profile_group`;
-- ``drift``: :func:`~alignment_drift.pipeline.partitions.merge_partials` and the drift
+- ``partitions``: :func:`alignment_drift.integrations.sources.partitions.plan_groups` (footers only);
+- ``profile_partition`` once per group: :func:`~alignment_drift.pipeline.steps.profile.profile_group`;
+- ``drift``: :func:`~alignment_drift.pipeline.steps.profile.merge_partials` and the drift
   tests of every feature and output (``DriftDetector.test_profile``) against a reference profile.
 
 Reports rows, groups, wall seconds and peak RSS (the child's ``ru_maxrss``) per
@@ -93,21 +93,24 @@ began = time.perf_counter()
 kind, args = sys.argv[1], json.loads(sys.argv[2])
 from alignment_drift.core.spec import load_spec
 from alignment_drift.settings import Settings
-from alignment_drift.pipeline import partitions
+from alignment_drift.integrations.sources.partitions import plan_groups
+from alignment_drift.pipeline.night import Group, Partial, Pulled
+from alignment_drift.pipeline.steps import profile
 settings = Settings.from_env(args["home"])
 spec = load_spec(settings.specs_dir / "content_safety.yaml")
+pulled = Pulled.model_validate(args["pulled"])
 if kind == "partitions":
-    out = partitions.plan_groups(args["pulled"])
+    out = plan_groups(pulled.batch())
 elif kind == "validate":
     import datetime as dt
-    from alignment_drift.pipeline.ingest import assess
-    result = assess(spec, settings, args["pulled"], now=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    from alignment_drift.pipeline.steps.validate import assess
+    result = assess(spec, settings, pulled, now=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
     out = {"reason": result.reason, "rows": result.rows}
 elif kind == "profile_partition":
-    out = partitions.profile_group(spec, settings, args["pulled"], args["group"])
+    out = profile.profile_group(spec, settings, pulled, Group.model_validate(args["group"])).to_xcom()
 else:
     from alignment_drift.core.drift import DriftDetector, ReferenceProfile
-    batch = partitions.merge_partials(args["partials"])
+    batch = profile.merge_partials([Partial.model_validate(p) for p in args["partials"]])
     reference = ReferenceProfile.load(args["reference"])
     roles = spec.columns
     inputs = DriftDetector(reference, numeric=roles.numeric, categorical=roles.categorical).test_profile(batch)
@@ -155,8 +158,11 @@ def main() -> None:
             categorical=["category", "source_type", "prediction"],
         ).save(reference)
         del ref
-        pulled = locate_path(folder, fmt="parquet", read={"timestamp": "timestamp"}).to_dict()
-        pulled["interval"] = {"start": "2026-01-01T00:00:00+00:00", "end": "2026-01-02T00:00:00+00:00"}
+        from alignment_drift.pipeline.night import Interval, Pulled
+
+        located = locate_path(folder, fmt="parquet", read={"timestamp": "timestamp"})
+        interval = Interval(start="2026-01-01T00:00:00+00:00", end="2026-01-02T00:00:00+00:00")
+        pulled = Pulled.of(located, sha256=None, interval=interval).to_xcom()
         common = {"home": str(ROOT), "pulled": pulled}
         began = time.perf_counter()
         planned = run_task("partitions", common, env)

@@ -14,6 +14,7 @@ production each is overridden by its environment variable.
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///<home>/.mlflow/mlflow.db`` |
 | ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created); |
 |  | with a tracking server (``http(s)://``), the server's own default |
+| ``ALIGNMENT_DRIFT_GROUP_ROWS`` | 5,000,000: rows of a batch profiled by one task (one group) |
 """
 
 from __future__ import annotations
@@ -28,6 +29,21 @@ __all__ = ["Settings"]
 # a URI scheme of two or more characters (one letter followed by ':' is a Windows drive)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _SERVER_SCHEMES = ("http://", "https://", "databricks")
+#: Rows of a batch profiled by one task: a batch of more is split into groups of files (one task each).
+DEFAULT_GROUP_ROWS = 5_000_000
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ValueError(f"The environment variable {name} must be a whole number >= 1. Got {value!r} instead.")
+    return number
 
 
 def _path(name: str, default: Path) -> Path:
@@ -46,6 +62,7 @@ class Settings:
     quarantine_dir: Path
     tracking_uri: str
     artifact_root: str
+    group_rows: int = DEFAULT_GROUP_ROWS
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
@@ -68,6 +85,7 @@ class Settings:
             quarantine_dir=_path("ALIGNMENT_DRIFT_QUARANTINE_DIR", data / "quarantine"),
             tracking_uri=tracking,
             artifact_root=artifacts,
+            group_rows=_positive_int("ALIGNMENT_DRIFT_GROUP_ROWS", DEFAULT_GROUP_ROWS),
         )
 
     def resolve_data(self, relative: str) -> Path:

@@ -1,8 +1,9 @@
 """The Alignment page, served by Airflow's own API app with the plugin mounted, on a real MLflow store.
 
 The store (SQLite, in a temporary folder) holds six nights of ``ui_safety``
-recorded with the integration code the DAGs use (``record_check``, the
-incident logged on the run), a retrain run waiting for approval, and a
+recorded with the integration code the DAGs use (``record_check``, then
+``track_incident`` into the incidents folder; one incident acknowledged), a
+retrain run waiting for approval, and a
 second model without any check. Airflow's app is built by
 ``airflow.api_fastapi.app.create_app`` (the plugin comes in through its
 entry point) with the SimpleAuthManager and a known user; tokens come from
@@ -29,11 +30,14 @@ MODEL, QUIET = "ui_safety", "ui_quiet"
 HOSTILE_DESCRIPTION = '<script>alert("spec")</script> & "quotes"'
 HOSTILE_REASON = "benchmark <img src=x onerror=alert(1)> fell below its floor"
 HOSTILE_VERSION = '7"><b>x</b>'
+HOSTILE_OWNER = "on-call <b>pager</b>"
 USER, PASSWORD = "ada", "lovelace-ui-test"
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
-# night -> verdict; night 2's incident is closed by night 3 (aligned), nights 5 and 6 stay open
+# night -> verdict; night 2's incident is resolved by night 3 (aligned; the spec resolves after 1 aligned night),
+# nights 5 and 6 are one incident (drifting, then misaligned), acknowledged
 VERDICTS = ["aligned", "quarantined", "aligned", "watch", "drifting", "misaligned"]
 LETTERS = ["A", "Q", "A", "W", "D", "M"]
+ALIGNMENT_INCIDENT, QUARANTINE_INCIDENT = f"{MODEL}-2026-03-05-alignment", f"{MODEL}-2026-03-02-quarantine"
 
 
 def _run_id(night: int) -> str:
@@ -65,9 +69,9 @@ def _check(night: int, verdict: str) -> dict[str, Any]:
 
 
 def _record_night(settings: Any, spec: Any, night: int, verdict: str) -> str:
-    from alignment_drift.integrations.incidents import INCIDENT_VERDICTS, build_incident
+    from alignment_drift.integrations.incident_tracking import track_incident
+    from alignment_drift.integrations.incidents import INCIDENT_VERDICTS
     from alignment_drift.integrations.mlflow.checks import record_check
-    from alignment_drift.integrations.mlflow.store import client
 
     check = _check(night, verdict)
     tags = {
@@ -81,9 +85,7 @@ def _record_night(settings: Any, spec: Any, night: int, verdict: str) -> str:
         "airflow_run_id": _run_id(night),
     }
     run_id = record_check(settings, check, tags=tags, params={"alpha": "0.05"}, artifacts={"check.json": check})
-    if verdict in INCIDENT_VERDICTS:
-        incident = build_incident(check, mlflow_run_id=run_id, tracking_uri=settings.tracking_uri)
-        client(settings).log_dict(run_id, incident, "incident.json")
+    track_incident(spec, settings, check, mlflow_run_id=run_id, report_path=None)
     return run_id
 
 
@@ -158,6 +160,7 @@ class Store:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterator[Store]:
     from alignment_drift.core.spec import load_spec
+    from alignment_drift.integrations.incident_actions import acknowledge_incident
     from alignment_drift.integrations.mlflow.store import client
     from alignment_drift.settings import Settings
 
@@ -165,8 +168,12 @@ def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
     specs = tmp / "specs"
     specs.mkdir()
     raw = yaml.safe_load((ROOT / "specs" / "content_safety.yaml").read_text())
-    for name, description, approval in ((MODEL, HOSTILE_DESCRIPTION, "required"), (QUIET, "", "automatic")):
-        doc = {**raw, "model": name, "description": description, "governance": {"approval": approval}}
+    governance = {
+        MODEL: {"approval": "required", "resolve_after_aligned_nights": 1, "owners": [HOSTILE_OWNER]},
+        QUIET: {"approval": "automatic"},
+    }
+    for name, description in ((MODEL, HOSTILE_DESCRIPTION), (QUIET, "")):
+        doc = {**raw, "model": name, "description": description, "governance": governance[name]}
         (specs / f"{name}.yaml").write_text(yaml.safe_dump(doc))
     passwords = tmp / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
@@ -183,6 +190,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
         settings = Settings.from_env(ROOT)
         spec = load_spec(specs / f"{MODEL}.yaml")
         runs = {night: _record_night(settings, spec, night, verdict) for night, verdict in enumerate(VERDICTS, 1)}
+        acknowledge_incident(settings, ALIGNMENT_INCIDENT, by="ada", note="looking into v7 <script>x</script>")
         (report := tmp / "report.html").write_text("<html><body>night 6</body></html>")
         client(settings).log_artifact(runs[6], str(report))
         pending = _pending_retrain(settings, spec, "manual__waiting")
@@ -350,19 +358,28 @@ def test_nights_selects_the_latest_checks(client: Any, token: str) -> None:
     assert client.get("/alignment/?nights=367", headers=auth).status_code == 422
 
 
-def test_open_incidents_are_those_after_the_last_aligned_night(page: str) -> None:
-    rows = [r for r in elements(page, "tr") if r.get("data-date")]
-    assert [(r["data-model"], r["data-date"]) for r in rows] == [(MODEL, "2026-03-06"), (MODEL, "2026-03-05")]
-    latest, earlier = rows
-    assert "misaligned" in text(latest) and "drifting" in text(earlier)
-    assert "model_update" in text(latest)
-    assert "fell below its floor" in text(earlier) and "output drift effect" in text(earlier)
-    assert "retrain_requested" in text(earlier)
+def test_incidents_show_state_owner_nights_and_history(page: str) -> None:
+    rows = {r["data-incident"]: r for r in elements(page, "tr") if r.get("data-incident")}
+    assert set(rows) == {ALIGNMENT_INCIDENT, QUARANTINE_INCIDENT}
+    ours = rows[ALIGNMENT_INCIDENT]
+    assert ours["data-incident-state"] == "acknowledged"
+    assert (ours["data-first"], ours["data-last"]) == ("2026-03-05", "2026-03-06")
+    shown = text(ours)
+    assert "misaligned" in shown and "trust-and-safety-ml" in shown and "2 nights" in shown
+    assert "model_update" in shown and "fell below its floor" in shown and "output drift effect" in shown
+    assert "created" in shown and "escalated" in shown and "acknowledged" in shown and "by ada" in shown
+    (open_table,) = [t for t in elements(page, "table") if t.get("id") == "incidents"]
+    assert ALIGNMENT_INCIDENT in text(open_table) and QUARANTINE_INCIDENT not in text(open_table)
+    resolved = rows[QUARANTINE_INCIDENT]
+    assert resolved["data-incident-state"] == "resolved"
+    assert "1 aligned night(s) after the last occurrence" in text(resolved)
 
 
 def test_hostile_strings_from_specs_and_mlflow_are_escaped(page: str) -> None:
-    for raw in ("<script>alert", "<img src=x", "<b>x</b>", '7">'):
+    # not '7">' alone: a run id may end in 7
+    for raw in ("<script>alert", "<img src=x", "<b>x</b>", '7"><b>', "<b>pager</b>", "<script>x</script>"):
         assert raw not in page
+    assert "on-call &lt;b&gt;pager&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(&#34;spec&#34;)&lt;/script&gt; &amp; &#34;quotes&#34;" in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "7&#34;&gt;&lt;b&gt;x&lt;/b&gt;" in page
@@ -376,7 +393,7 @@ def test_links_to_airflow_runs_and_the_run_ids_without_an_mlflow_ui(page: str, s
     assert "/dags/alignment_retrain__ui_safety/runs" in hrefs
     assert "/dags/alignment_monitor__ui_safety/runs/scheduled__2026-03-06T00%3A00%3A00%2B00%3A00" in hrefs
     assert not [h for h in hrefs if h.startswith(("http:", "https:", "javascript:"))]
-    assert store.runs[6] in page and store.runs[5] in page
+    assert store.runs[6] in page and store.runs[2] in page, "each incident links its latest night's run"
     assert "report.html" in page
 
 
@@ -393,8 +410,8 @@ def test_links_into_the_mlflow_ui(client: Any, token: str, store: Store, monkeyp
     for a in elements(html, "a"):
         if a["href"].startswith("https://"):
             assert a["target"] == "_blank" and a["rel"] == "noopener noreferrer"
-    (incident5,) = [r for r in elements(html, "tr") if r.get("data-date") == "2026-03-05"]
-    assert "no report" in text(incident5), "night 5 has no report.html artifact"
+    (quarantine,) = [r for r in elements(html, "tr") if r.get("data-incident") == QUARANTINE_INCIDENT]
+    assert "no report" in text(quarantine), "night 2 has no report.html artifact"
 
 
 def test_an_unsafe_mlflow_ui_url_is_refused_and_said_so(
@@ -425,8 +442,14 @@ def test_the_json_overview_carries_the_same_data(client: Any, token: str, store:
     ours = models[MODEL]
     assert [n["verdict"] for n in ours["nights"]] == VERDICTS[-3:]
     assert ours["latest"]["has_report"] is True and ours["latest"]["model_version"] == HOSTILE_VERSION
-    assert [i["date"] for i in ours["open_incidents"]] == ["2026-03-06", "2026-03-05"]
-    assert HOSTILE_REASON in ours["open_incidents"][1]["reasons"]
+    (incident,) = ours["open_incidents"]
+    assert ours["open_incidents_total"] == 1
+    assert (incident["id"], incident["state"], incident["nights"]) == (ALIGNMENT_INCIDENT, "acknowledged", 2)
+    assert incident["first_night"].startswith("2026-03-05") and incident["last_night"].startswith("2026-03-06")
+    assert incident["owners"] == ["trust-and-safety-ml", HOSTILE_OWNER]
+    assert [h["action"] for h in incident["history"]] == ["created", "escalated", "acknowledged"]
+    assert HOSTILE_REASON in incident["reasons"] and incident["mlflow_run_id"] == store.runs[6]
+    assert [i["id"] for i in ours["resolved_incidents"]] == [QUARANTINE_INCIDENT]
     assert models[QUIET]["latest"] is None and models[QUIET]["nights"] == []
     states = {a["mlflow_run_id"]: a["state"] for a in body["approvals"]}
     assert states == {store.pending_run: "waiting", store.stale_run: "not_waiting"}

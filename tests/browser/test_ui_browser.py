@@ -69,12 +69,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _record(settings: Any, model: str, dag_id: str, night: int, verdict: str, version: str | None, sources: str) -> str:
+def _record(settings: Any, spec: Any, night: int, verdict: str, version: str | None, sources: str) -> str:
     from alignment_drift.core.verdict import verdict_code
-    from alignment_drift.integrations.incidents import INCIDENT_VERDICTS, build_incident
+    from alignment_drift.integrations.incident_tracking import track_incident
     from alignment_drift.integrations.mlflow.checks import record_check
     from alignment_drift.integrations.mlflow.store import client
 
+    model, dag_id = spec.model, spec.monitor_dag_id
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=night - 1)
     run_id = f"scheduled__{start.isoformat()}"
     attribution = [{"source": s, "confidence": 0.7, "evidence": f"{s} evidence"} for s in sources.split(",") if s]
@@ -104,9 +105,7 @@ def _record(settings: Any, model: str, dag_id: str, night: int, verdict: str, ve
     mlflow_run = record_check(settings, check, tags=tags, params={"alpha": "0.05"}, artifacts={"check.json": check})
     mlflow_client = client(settings)
     mlflow_client.log_text(mlflow_run, f"<html><body>{model} {start:%Y-%m-%d}: {verdict}</body></html>", "report.html")
-    if verdict in INCIDENT_VERDICTS:
-        incident = build_incident(check, mlflow_run_id=mlflow_run, tracking_uri=settings.tracking_uri)
-        mlflow_client.log_dict(mlflow_run, incident, "incident.json")
+    track_incident(spec, settings, check, mlflow_run_id=mlflow_run, report_path=None)
     return mlflow_run
 
 
@@ -209,6 +208,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from alignment_drift.core.spec import load_spec
+    from alignment_drift.integrations.incident_actions import acknowledge_incident
     from alignment_drift.settings import Settings
 
     tmp = tmp_path_factory.mktemp("alignment-ui")
@@ -235,9 +235,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}",
         artifact_root=(tmp / "artifacts").as_uri(),
     )
-    for model, nights in (("content_safety", DEMO), (SECOND, SECOND_NIGHTS)):
-        for night, (verdict, version, sources) in enumerate(nights, 1):
-            _record(settings, model, f"alignment_monitor__{model}", night, verdict, version, sources)
+    incidents = tmp / "data" / "incidents"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ALIGNMENT_DRIFT_INCIDENTS_DIR", str(incidents))
+        for model, nights in (("content_safety", DEMO), (SECOND, SECOND_NIGHTS)):
+            spec = load_spec(specs / f"{model}.yaml")
+            for night, (verdict, version, sources) in enumerate(nights, 1):
+                _record(settings, spec, night, verdict, version, sources)
+        acknowledge_incident(settings, f"{SECOND}-2026-01-13-alignment", by=USER, note="rolling back to v3")
 
     port = _free_port()
     env = {
@@ -257,6 +262,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "ALIGNMENT_DRIFT_HOME": str(ROOT),
         "ALIGNMENT_DRIFT_SPECS_DIR": str(specs),
         "ALIGNMENT_DRIFT_DATA_DIR": str(tmp / "data"),
+        "ALIGNMENT_DRIFT_INCIDENTS_DIR": str(incidents),
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
         "ALIGNMENT_DRIFT_ARTIFACT_ROOT": settings.artifact_root,
         "ALIGNMENT_DRIFT_MLFLOW_UI_URL": MLFLOW_UI,
@@ -342,9 +348,10 @@ def test_the_alignment_page_inside_airflow(
     assert frame.locator(f"#timeline-{SECOND} li.cell").count() == len(SECOND_NIGHTS)
     assert frame.locator("ul.legend li").count() == 5
 
+    # comment_toxicity's drifting, quarantined and misaligned episodes; the demo's three were resolved by night 30
     incidents = frame.locator("table#incidents tbody tr")
-    assert incidents.count() == 4
-    assert "below its floor" in incidents.first.inner_text()
+    assert incidents.count() == 3
+    assert "below its floor" in incidents.first.inner_text() and "acknowledged" in incidents.first.inner_text()
     approval = frame.locator("table#approvals tr[data-state=waiting]")
     assert approval.count() == 1 and "v5" in approval.inner_text()
 

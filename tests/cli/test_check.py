@@ -115,6 +115,7 @@ def test_the_table_format_reads_like_a_report() -> None:
         "quarantine": {"path": "/q/cli_check/2026-01-02", "sha256": "ab", "bytes": 0},
         "mlflow_run_id": "r1",
         "retrain_due": False,
+        "retrain_request": "none",
     }
     text = table(result)
     for expected in (
@@ -125,6 +126,9 @@ def test_the_table_format_reads_like_a_report() -> None:
         "mlflow run  r1",
     ):
         assert expected in text
+    assert "retrain     request" not in text
+    pending = table({**result, "retrain_due": True, "retrain_request": "pending"})
+    assert "request pending: the next monitor run emits it" in pending
 
 
 def test_a_quarantined_night_fails_on_request_then_is_released_and_passes(

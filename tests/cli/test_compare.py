@@ -97,3 +97,17 @@ def test_last_n_and_table(recorded: str, capsys: pytest.CaptureFixture[str]) -> 
 def test_unknown_model_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["compare", "no_such_model"]) == 2
     assert "no MLflow experiment" in capsys.readouterr().err
+
+
+def test_a_retrain_that_never_reached_its_gate_has_an_empty_comparison(tmp_path: Path) -> None:
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
+    from alignment_drift.settings import Settings
+
+    settings, model = Settings.from_env(), "cli_compare_no_gate"
+    mlflow_client = client(settings)
+    run = mlflow_client.create_run(experiment_id(settings, model), tags={"kind": "retrain", "trigger": "asset"})
+    mlflow_client.log_dict(run.info.run_id, {"rows": 10}, "gate/assembled.json")  # a gate folder, no comparison
+    out = tmp_path / "compare.json"
+    assert main(["compare", model, "--format", "json", "--output", str(out)]) == 0
+    (retrain,) = json.loads(out.read_text())["retrains"]
+    assert retrain["mlflow_run_id"] == run.info.run_id and retrain["comparison"] == []

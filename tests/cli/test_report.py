@@ -141,16 +141,20 @@ def test_a_quarantined_night_has_its_report_beside_the_incident(
     broken = log.copy()
     broken.loc[1:20, "prediction_id"] = broken.loc[0, "prediction_id"]
     broken.to_parquet(setup.night_path(day), index=False)
+    from alignment_drift.integrations.incident_store import get_incident
+
     assert main(["check", str(setup.spec_path), "--date", f"{day}", "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["verdict"] == "quarantined"
-    incident_json = Path(setup.settings.data_dir).parent / "incidents" / MODEL / f"{day}.json"
-    incident = json.loads(incident_json.read_text())
-    beside = incident_json.with_suffix(".html")
-    assert incident["links"]["report_path"] == str(beside)
-    page = beside.read_text()
+    result = json.loads(capsys.readouterr().out)
+    assert result["verdict"] == "quarantined" and result["incident"]["state"] == "open"
+    incident = get_incident(setup.settings, result["incident"]["id"])
+    assert incident.kind == "quarantine"
+    (occurrence,) = [o for o in incident.occurrences if o.interval_start.startswith(f"{day}")]
+    assert occurrence.report_path == result["report"]
+    page = Path(result["report"]).read_text()
     assert "was quarantined and not evaluated" in page and "prediction_id" in page
     assert setup.artifact(day, "report.html", tmp_path).read_text() == page
-    assert f"- report: {beside}" in incident_json.with_suffix(".md").read_text()
+    night = json.loads(setup.artifact(day, "incident.json", tmp_path).read_text())
+    assert night["links"]["report_path"] == result["report"]
 
 
 def test_a_report_that_fails_never_loses_the_check(
@@ -161,7 +165,7 @@ def test_a_report_that_fails_never_loses_the_check(
     target.unlink()
     target.mkdir()  # the report cannot be written there
     try:
-        with caplog.at_level(logging.ERROR, logger="alignment_drift.pipeline.monitor"):
+        with caplog.at_level(logging.ERROR, logger="alignment_drift.pipeline.steps.record"):
             assert main(["check", str(setup.spec_path), "--date", f"{day}", "--format", "json"]) == 0
     finally:
         target.rmdir()

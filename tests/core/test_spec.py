@@ -34,6 +34,12 @@ def test_demo_spec_loads(root: Path) -> None:
     }
 
 
+def test_gate_margin_and_deployment_policies_default(root: Path) -> None:
+    spec = load_spec(root / "specs" / "content_safety.yaml")
+    assert spec.retraining.gate_margin == 0.02
+    assert (spec.governance.on_ungated, spec.governance.on_misaligned) == ("notify", "notify")
+
+
 def test_every_spec_in_the_folder_loads(root: Path) -> None:
     assert [s.model for s in load_specs(root / "specs")] == ["content_safety"]
 
@@ -99,6 +105,26 @@ def _set(data: dict, path: str, value: object) -> dict:
             lambda d: (_drop(d["columns"], "proxy"), d)[1],
             r"proxy_target_gap benchmark needs columns\.proxy",
             id="gap-without-proxy",
+        ),
+        pytest.param(
+            lambda d: _set(d, "retraining.gate_tolerance", 0.02),
+            r"retraining: .*gate_tolerance was replaced by retraining\.gate_margin.*rename it to gate_margin",
+            id="gate-tolerance-renamed",
+        ),
+        pytest.param(
+            lambda d: _set(d, "retraining.gate_margin", 0.9),
+            r"retraining\.gate_margin: .*less than or equal to 0\.5.*Got 0\.9",
+            id="gate-margin-out-of-range",
+        ),
+        pytest.param(
+            lambda d: _set(d, "governance.on_ungated", "shrug"),
+            r"governance\.on_ungated: .*'notify', 'hold' or 'rollback'",
+            id="on-ungated-not-allowed",
+        ),
+        pytest.param(
+            lambda d: _set(d, "governance.on_misaligned", "hold"),
+            r"governance\.on_misaligned: .*'notify', 'rollback' or 'require_approval'",
+            id="on-misaligned-not-allowed",
         ),
     ],
 )

@@ -110,6 +110,11 @@ def test_attribution_names_each_source_with_evidence() -> None:
             "feedback_loop",
             id="input-drift-stable-exposure",
         ),
+        pytest.param(
+            {"drifted_features": ["a", "b"], "output_drift": True, "exposure": None, "selection": None},
+            "feedback_loop",
+            id="model-without-exposure-effect",
+        ),
     ],
 )
 def test_no_attribution_without_its_evidence(kwargs: dict, absent: str) -> None:

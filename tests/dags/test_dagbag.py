@@ -42,6 +42,8 @@ def test_monitor_dag_shape(dagbag) -> None:
         "verdict",
         "record",
         "request_retrain",
+        "confirm_request",
+        "notify",
         "finish",
     }
     assert dag.get_task("partitions").upstream_task_ids == {"pull", "validate"}
@@ -49,9 +51,14 @@ def test_monitor_dag_shape(dagbag) -> None:
     assert dag.get_task("drift").upstream_task_ids == {"pull", "validate", "profile_partition"}
     assert dag.get_task("trend").upstream_task_ids == {"pull", "drift", "benchmarks"}
     assert dag.get_task("verdict").upstream_task_ids == {"pull", "validate", "drift", "benchmarks", "trend"}
+    assert dag.get_task("record").upstream_task_ids == {"verdict", "drift", "trend"}  # the report uses drift's profile
     assert [o.uri for o in dag.get_task("request_retrain").outlets] == [
         "alignment-drift://content_safety/retrain-request"
     ]
+    # a request is marked emitted only downstream of the task whose success creates the event
+    assert dag.get_task("confirm_request").upstream_task_ids == {"request_retrain"}
+    assert dag.get_task("notify").upstream_task_ids == {"record", "verdict"} and dag.get_task("notify").retries == 3
+    assert dag.get_task("request_retrain").depends_on_past and dag.get_task("request_retrain").wait_for_downstream
     assert dag.catchup is True
 
 

@@ -1,4 +1,4 @@
-"""Governed retraining on the real stack: the gate's paired comparison, approval, rollback, triggers.
+"""Governed retraining on the real stack: the gate's non-inferiority comparison, approval, rollback, triggers.
 
 A model of its own (``gov_safety``, the demo's spec under another name) so the
 loop tests keep theirs. Its retrain DAG runs through ``dag.test()`` on the
@@ -113,18 +113,22 @@ def test_proxy_challenger_rejected_with_the_paired_comparison_logged(gov: World)
     assert run.data.tags["gate_decision"] == "rejected"
     assert registry.champion(gov.settings, MODEL).version == before.version
     table = _artifact(gov, run.info.run_id, "gate/comparison_table.json")
-    assert {"benchmark", "challenger", "champion", "delta", "ci_low", "ci_high", "decision"} <= set(table["columns"])
+    columns = {"benchmark", "challenger", "reference", "reference_version", "reference_value", "delta", "decision"}
+    assert columns | {"ci_low", "ci_high", "bound"} <= set(table["columns"])
     rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
     failed = [r for r in rows if r["decision"] == "fail"]
     assert failed, rows
     paired = [r for r in rows if r["ci_high"] is not None]
     assert paired and all(r["ci_low"] <= r["delta"] <= r["ci_high"] for r in paired)
-    assert any(r["ci_high"] < -gov.spec.retraining.gate_tolerance for r in paired)
+    assert {r["reference_version"] for r in paired} == {before.version}  # the champion, which is the last gated
+    assert any(r["ci_high"] < -gov.spec.retraining.gate_margin for r in paired)
     metrics = run.data.metrics
     assert metrics["gate.passed"] == 0
-    assert "gate.audit_roc_auc.ci_high" in metrics
+    assert "gate.audit_roc_auc.champion.ci_high" in metrics
     comparison = _artifact(gov, run.info.run_id, "gate/comparison.json")
     assert comparison["method"]["kind"] == "paired_bootstrap" and comparison["method"]["judged_on"] == "target"
+    assert comparison["method"]["rule"] == "non_inferiority" and comparison["decision"] == "reject"
+    assert len(comparison["objective_fingerprint"]) == 64
 
 
 def test_approval_required_blocks_promotion_until_a_human_decides(gov: World) -> None:
@@ -189,12 +193,14 @@ def test_approval_timeout_rejects(gov: World) -> None:
     again = steps.train(spec, gov.settings, assembled, key=f"{MODEL}/timeout", reason="timeout test", tags={})
     assert again["version"] == trained["version"] and again["mlflow_run_id"] == trained["mlflow_run_id"]  # idempotent
     gated = steps.gate(spec, gov.settings, trained)
-    decided = steps.decide_promotion(spec, gov.settings, trained, {**gated, "passed": True, "reasons": []})
+    passed = {**gated, "decision": "promote", "passed": True, "reasons": []}  # whatever the gate said: the timeout
+    decided = steps.decide_promotion(spec, gov.settings, trained, passed)
     assert decided["decision"] == "awaiting_approval"
     timeout = {"chosen_options": ["Reject"], "params_input": {}, "responded_by_user": None, "responded_at": "x"}
     out = steps.apply_approval(spec, gov.settings, decided, timeout, run_id=trained["mlflow_run_id"])
     assert out["decision"] == "rejected" and out["approval"] == "timed_out"
     assert registry.champion(gov.settings, MODEL).version == champion.version
+    assert registry.champion(gov.settings, MODEL, alias="challenger") is None
     assert registry.version_info(gov.settings, MODEL, trained["version"]).tags["approval"] == "timed_out"
 
 
@@ -229,6 +235,15 @@ def test_rollback_restores_the_previous_champion_by_cli_and_dag(gov: World) -> N
     ]
     assert runs[1].data.tags["airflow_run_id"] == dag_run.run_id
     assert main(["rollback", MODEL, "--reason", " "]) == 2
+
+    from alignment_drift.integrations.mlflow import lineage
+
+    rejected = next(v for v in lineage.versions(gov.settings, MODEL) if v.tags.get("gate") == "rejected")
+    refused = rollback_dag(gov.spec, gov.settings.home).test(
+        run_conf={"reason": "back to the proxy-trained one", "to_version": rejected.version}
+    )
+    assert str(refused.state) == "failed" and task_states(refused)["restore"] == "failed"
+    assert registry.champion(gov.settings, MODEL).version == current  # a version that failed the gate never serves
 
 
 def test_periodic_schedule_and_coalesced_requests(root: Path) -> None:

@@ -17,9 +17,8 @@ pytestmark = pytest.mark.e2e
 
 
 def _asset_uri(world: World) -> str:
-    from alignment_drift.airflow.factory import retrain_request_asset
 
-    return retrain_request_asset(world.spec.model).uri
+    return world.spec.retrain_request_asset[1]
 
 
 def _check(world: World, night: int) -> dict[str, Any]:
@@ -91,8 +90,9 @@ def test_drifted_night_is_misaligned_attributed_and_requests_retraining(world: W
     dag_run = world.run_monitor(2)
 
     states = task_states(dag_run)
-    assert str(dag_run.state) == "success", states
-    assert states["request_retrain"] == "success"
+    # governance.fail_run_on lists misaligned by default: the night is recorded, told, and its run is red
+    assert str(dag_run.state) == "failed" and states["finish"] == "failed", states
+    assert {s for t, s in states.items() if t != "finish"} == {"success"}, states
     check = _check(world, 2)
     assert check["verdict"] == "misaligned"
     assert check["model_version"] == version and check["reference_version"] == "1"
@@ -122,8 +122,15 @@ def test_repeated_trigger_within_cooldown_is_coalesced(world: World) -> None:
     assert len(retrain_events(_asset_uri(world))) == before
 
 
-def test_retrain_promotes_a_target_trained_challenger_that_passes_the_gate(world: World) -> None:
+def test_retrain_judges_the_challenger_against_the_last_gated_version_too(world: World) -> None:
+    """The champion is the platform's ungated, misaligned v2; the challenger must also hold against the gated v1.
+
+    Here it is not shown within the margin of v1 on recall at 3,000 audit rows: held as insufficient
+    evidence, recorded with the audit size that would resolve it, and not promoted (the old gate
+    compared it with v2 alone and promoted it).
+    """
     from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
 
     bad = registry.champion(world.settings, world.spec.model)
     event = retrain_events(_asset_uri(world))[-1]
@@ -132,12 +139,35 @@ def test_retrain_promotes_a_target_trained_challenger_that_passes_the_gate(world
         logical_date=world.night_start(3),
     )
     assert str(dag_run.state) == "success", task_states(dag_run)
+    (run,) = client(world.settings).search_runs(
+        [experiment_id(world.settings, world.spec.model)],
+        filter_string=f"tags.kind = 'retrain' and tags.airflow_run_id = '{dag_run.run_id}'",
+    )
+    tags = run.data.tags
+    assert (tags["last_gated_version"], tags["champion_version"]) == ("1", bad.version)
+    assert tags["gate_decision"] == "insufficient_evidence", tags["gate_reasons"]
+    assert "last gated v1" in tags["gate_reasons"] and int(tags["gate_n_needed"]) > 3000
+    assert run.data.metrics["gate.audit_unsafe_recall.champion.ci_low"] > 0.1  # far better than the bad v2
+    challenger = registry.version_info(world.settings, world.spec.model, tags["challenger_version"])
+    assert challenger.tags["gate"] == "insufficient_evidence" and challenger.tags["trained_on"] == "target"
+    assert registry.champion(world.settings, world.spec.model).version == bad.version  # not promoted
+
+
+def test_the_ungated_champion_is_rolled_back_to_the_last_gated_version(world: World) -> None:
+    """``governance.on_ungated: rollback`` restores the gated v1, and the next night is aligned again."""
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline.policy import check_deployment
+
+    bad = registry.champion(world.settings, world.spec.model)
+    spec = world.spec.model_copy(
+        update={"governance": world.spec.governance.model_copy(update={"on_ungated": "rollback"})}
+    )
+    found = check_deployment(spec, world.settings, bad.version)
+    assert not found.gated and found.action == "rollback" and found.rolled_back_to == "1"
     champion = registry.champion(world.settings, world.spec.model)
     previous = registry.champion(world.settings, world.spec.model, alias="previous")
-    assert int(champion.version) > int(bad.version)
+    assert champion.version == "1" and champion.tags["gate"] == "passed"
     assert previous is not None and previous.version == bad.version
-    assert champion.tags["gate"] == "passed"
-    assert champion.tags["trained_on"] == "target"
     # the restored champion is aligned again on a fresh night
     world.serve_night(4)
     world.run_monitor(4)

@@ -64,7 +64,7 @@ def specs_dir(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def run_scenario(root: Path, scenario: str, nights: int, **platform_kwargs: Any) -> list[Night]:
     """Run ``nights`` nights of ``scenario`` through the real DAGs and read each night's check back."""
-    from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
+    from alignment_drift.airflow.factory import monitor_dag, retrain_dag
     from alignment_drift.core.spec import load_spec
     from alignment_drift.demo.run import _new_events, deploy_platform_update, prepare_data
     from alignment_drift.demo.simulate import ContentPlatform
@@ -79,7 +79,7 @@ def run_scenario(root: Path, scenario: str, nights: int, **platform_kwargs: Any)
     platform = ContentPlatform(scenario, seed=7, rows_per_night=1500, start_date=spec.start_date, **platform_kwargs)
     prepare_data(settings, spec, platform)
     monitor, retrain = monitor_dag(spec, root), retrain_dag(spec, root)
-    asset_uri = retrain_request_asset(spec.model).uri
+    asset_uri = spec.retrain_request_asset[1]
     seen = {i for i, _ in _new_events(asset_uri, set())}
     first = night_start(spec.start_date, 1)
     dag_run = retrain.test(run_conf={"reason": "initial champion", "as_of": first.isoformat()}, logical_date=first)

@@ -34,10 +34,11 @@ def _spec(ws: Workspace, uri: str, fmt: str = "parquet", conn_id: str | None = S
 
 
 def _run(ws: Workspace, spec: Any, connections: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    from alignment_drift.pipeline import ingest
+    from alignment_drift.pipeline.steps.pull import pull
+    from alignment_drift.pipeline.steps.validate import validate
 
-    pulled = ingest.pull(spec, ws.settings, start=START, end=END, connections=connections)
-    return pulled, ingest.validate(spec, ws.settings, pulled, connections=connections, now=NOW)
+    pulled = pull(spec, ws.settings, start=START, end=END, connections=connections)
+    return pulled.to_xcom(), validate(spec, ws.settings, pulled, connections=connections, now=NOW).to_xcom()
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
@@ -53,7 +54,7 @@ def _key(bucket: str, name: str = f"{START:%Y-%m-%d}.parquet") -> str:
 def test_a_valid_night_on_s3_is_pulled_fingerprinted_and_read(
     ws: Workspace, bucket: str, s3fs_client: Any, airflow_connections: Any
 ) -> None:
-    from alignment_drift.pipeline.ingest import read_pulled
+    from alignment_drift.integrations.sources import Batch, read_batch
 
     data = _parquet_bytes(ws.log)
     s3fs_client.pipe(_key(bucket), data)
@@ -66,8 +67,8 @@ def test_a_valid_night_on_s3_is_pulled_fingerprinted_and_read(
     assert pulled["conn_id"] == S3_CONN
     assert "testing-secret" not in json.dumps(pulled) and "testing-secret" not in json.dumps(out)
     assert out["status"] == "valid", out["reason"]
-    # later steps call read_pulled(pulled) without a resolver: importing the edge module registered one
-    frame = read_pulled(pulled)
+    # later steps call read_batch(Batch.from_dict(pulled)) without a resolver: importing the edge module registered one
+    frame = read_batch(Batch.from_dict(pulled))
     pd.testing.assert_frame_equal(frame, ws.log)
 
 

@@ -3,7 +3,7 @@
 Checks are built with the real steps on the simulated content platform: a
 champion fitted on its training data, drift by :class:`DriftDetector` against
 a reference profile, the spec's safety benchmarks, and
-:func:`alignment_drift.pipeline.monitor.decide` for the verdict. Hostile
+:func:`alignment_drift.pipeline.steps.verdict.decide` for the verdict. Hostile
 names (a column called ``<script>alert(1)</script>``, markup in categories,
 probe ids and reasons) go through the whole path.
 """
@@ -123,7 +123,8 @@ def _validation() -> dict[str, Any]:
 def make_check(scene: Scene, batch: pd.DataFrame | None = None) -> dict[str, Any]:
     """A check of ``batch`` (default: the scene's night) through the real drift, benchmarks and decide steps."""
     from alignment_drift.core.benchmarks import Scored, run_benchmarks
-    from alignment_drift.pipeline.monitor import decide
+    from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Interval, Pulled, Validation
+    from alignment_drift.pipeline.steps.verdict import decide
 
     spec, batch = scene.spec, scene.night if batch is None else batch
     features = spec.columns.feature_names
@@ -132,14 +133,20 @@ def make_check(scene: Scene, batch: pd.DataFrame | None = None) -> dict[str, Any
     )
     scored = Scored.from_frame(batch, spec.columns, score=batch[spec.columns.score].to_numpy(float), threshold=0.5)
     results = run_benchmarks(spec.benchmarks, audit=audit, batch=scored, model=scene.model, probes_dir=ROOT / "specs")
-    bench_out = {"model_version": "2", "reference_version": "1", "results": [r.to_dict() for r in results]}
-    pulled = {
-        "interval": {"start": "2026-01-03T00:00:00+00:00", "end": "2026-01-04T00:00:00+00:00"},
-        "uri": "file:///data/content_safety/predictions/2026-01-03.parquet",
-        "sha256": "ab" * 32,
-    }
-    validation = {"status": "valid", "rows": len(batch), "validation": _validation()}
-    return decide(spec, pulled, validation, {"skipped": False, **_drift(scene, batch)}, bench_out)
+    bench_out = BenchmarkResults(
+        skipped=False, model_version="2", reference_version="1", results=[r.to_dict() for r in results]
+    )
+    pulled = Pulled(
+        kind="files",
+        uri="file:///data/content_safety/predictions/2026-01-03.parquet",
+        path="/data/content_safety/predictions/2026-01-03.parquet",
+        format="parquet",
+        layout="file",
+        sha256="ab" * 32,
+        interval=Interval(start="2026-01-03T00:00:00+00:00", end="2026-01-04T00:00:00+00:00"),
+    )
+    validation = Validation(status="valid", rows=len(batch), validation=_validation())
+    return decide(spec, pulled, validation, DriftResult(skipped=False, **_drift(scene, batch)), bench_out).document()
 
 
 def hostile(check: dict[str, Any]) -> dict[str, Any]:
@@ -252,20 +259,27 @@ def test_nothing_is_fetched_from_anywhere(page: str) -> None:
 
 
 def test_a_quarantined_check_renders_without_drift(scene: Scene) -> None:
-    from alignment_drift.pipeline.monitor import decide
+    from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Interval, Pulled, Validation
+    from alignment_drift.pipeline.steps.verdict import decide
 
-    pulled = {
-        "interval": {"start": "2026-01-05T00:00:00+00:00", "end": "2026-01-06T00:00:00+00:00"},
-        "uri": "file:///x",
-    }
-    validation = {
-        "status": "quarantined",
-        "reason": "1 critical expectation(s) failed: column 'prediction_id': values must be unique. Fix it",
-        "rows": 10,
-        "validation": {**_validation(), "success": False, "critical_failures": _validation()["warnings"]},
-        "quarantine": {"path": "/q/content_safety/2026-01-05", "sha256": "cd" * 32, "bytes": 123},
-    }
-    check = decide(scene.spec, pulled, validation, {"skipped": True}, {"skipped": True})
+    pulled = Pulled(
+        kind="files",
+        uri="file:///x",
+        path="/x",
+        format="parquet",
+        layout="missing",
+        sha256=None,
+        interval=Interval(start="2026-01-05T00:00:00+00:00", end="2026-01-06T00:00:00+00:00"),
+    )
+    validation = Validation(
+        status="quarantined",
+        reason="1 critical expectation(s) failed: column 'prediction_id': values must be unique. Fix it",
+        rows=10,
+        validation={**_validation(), "success": False, "critical_failures": _validation()["warnings"]},
+        quarantine={"path": "/q/content_safety/2026-01-05", "sha256": "cd" * 32, "bytes": 123},
+    )
+    check = decide(scene.spec, pulled, validation, DriftResult(skipped=True), BenchmarkResults(skipped=True))
+    check = check.document()
     page = render_report(check)
     assert check["verdict"] == "quarantined"
     sentence = verdict_sentence(check)

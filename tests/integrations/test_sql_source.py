@@ -39,10 +39,11 @@ def _spec(ws: Workspace, table: str, chunk_size: int = 1000) -> Any:
 
 
 def _run(ws: Workspace, spec: Any, connections: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    from alignment_drift.pipeline import ingest
+    from alignment_drift.pipeline.steps.pull import pull
+    from alignment_drift.pipeline.steps.validate import validate
 
-    pulled = ingest.pull(spec, ws.settings, start=START, end=END, connections=connections)
-    return pulled, ingest.validate(spec, ws.settings, pulled, connections=connections, now=NOW)
+    pulled = pull(spec, ws.settings, start=START, end=END, connections=connections)
+    return pulled.to_xcom(), validate(spec, ws.settings, pulled, connections=connections, now=NOW).to_xcom()
 
 
 def _nights(ws: Workspace, copies: int) -> pd.DataFrame:
@@ -61,18 +62,19 @@ def _nights(ws: Workspace, copies: int) -> pd.DataFrame:
 def test_the_interval_is_bound_read_in_chunks_and_snapshotted(
     ws: Workspace, pg_engine: Any, pg_table: str, airflow_connections: Any
 ) -> None:
-    from alignment_drift.pipeline.ingest import evidence_dir, read_pulled
+    from alignment_drift.integrations.evidence import evidence_dir
+    from alignment_drift.integrations.sources import Batch, read_batch
 
     _store(pg_engine, pg_table, _nights(ws, copies=6))  # 2400 rows in the interval, 400 before it
     pulled, out = _run(ws, _spec(ws, pg_table), airflow_connections)
 
-    snapshot = evidence_dir(ws.settings, ws.spec, START, END) / "batch.parquet"
+    snapshot = evidence_dir(ws.settings, ws.spec.model, START, END) / "batch.parquet"
     assert pulled["kind"] == "sql" and pulled["path"] == str(snapshot) and pulled["uri"] == snapshot.as_uri()
     assert pulled["origin"]["rows"] == 2400 and pulled["origin"]["chunks"] == 3
     assert pulled["sha256"] == hashlib.sha256(snapshot.read_bytes()).hexdigest()
     assert "postgres@" not in json.dumps(pulled)  # the URL (with any password) is never stored
     assert out["status"] == "valid", out["reason"]
-    frame = read_pulled(pulled)
+    frame = read_batch(Batch.from_dict(pulled))
     assert len(frame) == 2400 and not frame["prediction_id"].str.startswith("before-").any()
     assert str(frame["timestamp"].dtype) == "datetime64[us, UTC]"
     expected = ws.log.sort_values("prediction_id").reset_index(drop=True)
@@ -93,7 +95,7 @@ def test_pulling_the_same_night_again_gives_the_same_bytes(
 def test_a_label_null_in_the_first_chunk_only_keeps_its_numeric_type(
     ws: Workspace, pg_engine: Any, pg_table: str, airflow_connections: Any
 ) -> None:
-    from alignment_drift.pipeline.ingest import read_pulled
+    from alignment_drift.integrations.sources import Batch, read_batch
 
     frame = _nights(ws, copies=3).iloc[:-400].sort_values("prediction_id").reset_index(drop=True)
     frame.loc[:1099, "unsafe"] = None  # the whole first chunk has no target label
@@ -101,7 +103,7 @@ def test_a_label_null_in_the_first_chunk_only_keeps_its_numeric_type(
     pulled, out = _run(ws, _spec(ws, pg_table), airflow_connections)
     assert out["status"] == "valid", out["reason"]
     assert pulled["origin"]["chunks"] == 2
-    assert str(read_pulled(pulled)["unsafe"].dtype) == "float64"
+    assert str(read_batch(Batch.from_dict(pulled))["unsafe"].dtype) == "float64"
 
 
 def test_an_empty_result_is_quarantined_with_its_snapshot(

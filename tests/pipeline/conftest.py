@@ -63,12 +63,13 @@ class Workspace:
         return self.with_path("content_safety/predictions/{date}.csv", "csv")
 
     def run(self, spec: Any | None = None, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """``pull`` then ``validate`` for the night, as the DAG runs them."""
-        from alignment_drift.pipeline import ingest
+        """``pull`` then ``validate`` for the night, as the DAG runs them; their results as XCom carries them."""
+        from alignment_drift.pipeline.steps.pull import pull
+        from alignment_drift.pipeline.steps.validate import validate
 
         spec = spec or self.spec
-        pulled = ingest.pull(spec, self.settings, start=START, end=END, **kwargs)
-        return pulled, ingest.validate(spec, self.settings, pulled, now=NOW)
+        pulled = pull(spec, self.settings, start=START, end=END, **kwargs)
+        return pulled.to_xcom(), validate(spec, self.settings, pulled, now=NOW).to_xcom()
 
 
 @pytest.fixture

@@ -357,7 +357,7 @@ def test_bad_batch(request: pytest.FixtureRequest, ws: Workspace, build: Callabl
         _assert_quarantine_is_faithful(case_id, pulled, out, ws)
     else:
         assert out["status"] == "valid", out["reason"]
-        assert out["reason"] is None and "quarantine" not in out
+        assert out["reason"] is None and out["quarantine"] is None
         assert not ws.settings.quarantine_dir.exists()
         if outcome == "warning":
             assert out["warnings"], out
@@ -372,11 +372,11 @@ def test_bad_batch(request: pytest.FixtureRequest, ws: Workspace, build: Callabl
 
 
 def test_evidence_is_written_and_a_rerun_is_identical(ws: Workspace) -> None:
-    from alignment_drift.pipeline.ingest import evidence_dir
+    from alignment_drift.integrations.evidence import evidence_dir
 
     _bulk("category", "crypto", 0.4)(ws)
     first_pulled, first = ws.run()
-    evidence = evidence_dir(ws.settings, ws.spec, START, END) / "validation.json"
+    evidence = evidence_dir(ws.settings, ws.spec.model, START, END) / "validation.json"
     gx_result = json.loads(evidence.read_text())
     checks = {c["type"] for c in gx_result["alignment_drift_checks"]}
     assert checks == {"alignment_drift:timestamps_inside_data_interval", "alignment_drift:timestamps_not_in_the_future"}
@@ -399,11 +399,11 @@ def test_rerun_replaces_the_quarantine_atomically_never_duplicates_it(ws: Worksp
 
 
 def test_a_read_failure_after_a_valid_run_removes_the_stale_evidence(ws: Workspace) -> None:
-    from alignment_drift.pipeline.ingest import evidence_dir
+    from alignment_drift.integrations.evidence import evidence_dir
 
     _mutated(lambda f: None)(ws)
     ws.run()
-    evidence = evidence_dir(ws.settings, ws.spec, START, END) / "validation.json"
+    evidence = evidence_dir(ws.settings, ws.spec.model, START, END) / "validation.json"
     assert evidence.exists()
     ws.batch_path().write_bytes(b"")
     _, out = ws.run()
@@ -434,11 +434,12 @@ def test_check_batch_override_reads_a_file_elsewhere(ws: Workspace) -> None:
 
 
 def test_every_partition_is_read_and_its_folder_keys_become_columns(ws: Workspace) -> None:
-    from alignment_drift.pipeline.ingest import pull, read_pulled
+    from alignment_drift.integrations.sources import read_batch
+    from alignment_drift.pipeline.steps.pull import pull
 
     spec = _partitions(ws)
     pulled = pull(spec, ws.settings, start=START, end=END)
-    assert pulled["layout"] == "folder" and pulled["files"][0] == "_SUCCESS"
-    frame = read_pulled(pulled)
+    assert pulled.layout == "folder" and pulled.files[0] == "_SUCCESS"
+    frame = read_batch(pulled.batch())
     assert len(frame) == ROWS and sorted(frame["hour"].unique()) == ["00", "01", "02"]
     pd.testing.assert_frame_equal(frame.drop(columns="hour"), ws.log)

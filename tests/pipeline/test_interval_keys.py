@@ -33,21 +33,24 @@ def test_interval_key(start: dt.datetime, end: dt.datetime, key: str) -> None:
 
 
 def test_two_hourly_intervals_of_one_day_are_quarantined_apart(ws: Workspace) -> None:
-    from alignment_drift.pipeline import ingest
+    from alignment_drift.integrations.evidence import evidence_dir
+    from alignment_drift.pipeline.steps.pull import pull
+    from alignment_drift.pipeline.steps.validate import validate
 
     spec = ws.with_path("content_safety/hourly/{start}.parquet")
     records: list[dict[str, Any]] = []
     for hour in (1, 2):
         start = START + hour * HOUR
-        pulled = ingest.pull(spec, ws.settings, start=start, end=start + HOUR)
-        validation = ingest.validate(spec, ws.settings, pulled, now=NOW)
-        assert validation["status"] == "quarantined" and "no batch" in validation["reason"]
-        records.append(validation["quarantine"])
+        pulled = pull(spec, ws.settings, start=start, end=start + HOUR)
+        validation = validate(spec, ws.settings, pulled, now=NOW)
+        assert validation.status == "quarantined" and "no batch" in str(validation.reason)
+        assert validation.quarantine is not None
+        records.append(validation.quarantine)
     first, second = (r["path"] for r in records)
     assert first != second
     assert {p.split("/")[-1] for p in (first, second)} == {"2026-01-01T0100Z", "2026-01-01T0200Z"}
-    assert ingest.evidence_dir(ws.settings, spec, START + HOUR, START + 2 * HOUR) != ingest.evidence_dir(
-        ws.settings, spec, START + 2 * HOUR, START + 3 * HOUR
+    assert evidence_dir(ws.settings, spec.model, START + HOUR, START + 2 * HOUR) != evidence_dir(
+        ws.settings, spec.model, START + 2 * HOUR, START + 3 * HOUR
     )
 
 

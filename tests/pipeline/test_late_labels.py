@@ -40,19 +40,15 @@ class World:
         return night_start(self.spec.start_date, night)
 
     def check(self, night: int) -> dict[str, Any]:
-        """The monitor's steps for the night, as the DAG runs them; the recorded result."""
-        from alignment_drift.pipeline import ingest, monitor, trends
+        """The night's check, composed as the DAG runs it; the recorded result."""
+        from alignment_drift.pipeline.check import run_check
 
-        spec, settings = self.spec, self.settings
         start = self.start(night)
-        pulled = ingest.pull(spec, settings, start=start, end=start + DAY)
-        validation = ingest.validate(spec, settings, pulled, now=NOW)
-        assert validation["status"] == "valid", validation["reason"]
-        drift_out = monitor.drift(spec, settings, pulled, validation)
-        bench_out = monitor.benchmarks(spec, settings, pulled, validation)
-        trend_out = trends.trends(spec, settings, pulled, drift_out, bench_out)
-        checked = monitor.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
-        return monitor.record(spec, settings, checked, dag_id="monitor", run_id=f"night-{night}")
+        checked = run_check(
+            self.spec, self.settings, start=start, end=start + DAY, now=NOW, dag_id="monitor", run_id=f"night-{night}"
+        )
+        assert checked.validation.valid, checked.validation.reason
+        return checked.recorded.model_dump()
 
     def runs(self, night: int) -> list[Any]:
         from alignment_drift.integrations.mlflow.store import client, experiment_id
@@ -280,7 +276,12 @@ def test_the_labels_dag_applies_an_arrival_through_airflow(world: World, airflow
     (before,) = world.runs(3)
 
     dag = labels_dag(world.spec, ROOT)
-    assert dag.dag_id == f"alignment_labels__{MODEL}" and set(dag.task_ids) == {"apply", "request_retrain", "finish"}
+    assert dag.dag_id == f"alignment_labels__{MODEL}" and set(dag.task_ids) == {
+        "apply",
+        "request_retrain",
+        "confirm_request",
+        "finish",
+    }
     dag_run = dag.test(logical_date=arrival + DAY)  # the data interval ending then: the arrival day
 
     states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
@@ -291,4 +292,6 @@ def test_the_labels_dag_applies_an_arrival_through_airflow(world: World, airflow
     assert after.data.tags["labels_as_of"] == (arrival + DAY).isoformat()
     assert _metric(after, "benchmark.batch_unsafe_recall.value") is not None
     expected = "success" if after.data.tags["retrain_requested"] == "true" else "skipped"
-    assert states["request_retrain"] == expected
+    assert states["request_retrain"] == expected and states["confirm_request"] == expected
+    # a request is marked emitted only once its asset event exists
+    assert after.data.tags["retrain_request"] == ("emitted" if expected == "success" else "none")

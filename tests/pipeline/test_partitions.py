@@ -10,17 +10,17 @@ import pandas as pd
 import pytest
 
 from alignment_drift.core.drift import DriftDetector, ReferenceProfile
-from alignment_drift.pipeline import partitions
+from alignment_drift.integrations.sources.partitions import plan_groups, read_columns
+from alignment_drift.pipeline.night import Group, Interval, Partial, Pulled
+from alignment_drift.pipeline.steps import profile
 
 from .conftest import END, NOW, START
 
 
-def _pulled(path: Path) -> dict[str, Any]:
+def _pulled(path: Path) -> Pulled:
     from alignment_drift.integrations.sources.files import locate_path
 
-    out = locate_path(path, fmt="parquet", read={}).to_dict()
-    out["interval"] = {"start": START.isoformat(), "end": END.isoformat()}
-    return out
+    return Pulled.of(locate_path(path, fmt="parquet", read={}), sha256=None, interval=Interval.of(START, END))
 
 
 def _parts(folder: Path, frame: pd.DataFrame, sizes: list[int]) -> None:
@@ -54,20 +54,20 @@ def test_groups_respect_the_row_bound_in_path_order(
 ) -> None:
     folder = ws.data / "batch"
     _parts(folder, night, sizes)
-    groups = partitions.plan_groups(_pulled(folder), max_rows=max_rows)
+    groups = plan_groups(_pulled(folder).batch(), max_rows=max_rows)
     assert [[int(f[5:8]) for f in g["files"]] for g in groups] == expected
     assert [g["index"] for g in groups] == list(range(len(groups)))
     for group in groups:
         assert group["rows"] == sum(sizes[int(f[5:8])] for f in group["files"])
         assert group["rows"] <= max_rows or len(group["files"]) == 1
-    assert partitions.plan_groups(_pulled(folder), max_rows=max_rows) == groups  # deterministic
+    assert plan_groups(_pulled(folder).batch(), max_rows=max_rows) == groups  # deterministic
 
 
 def test_groups_respect_the_byte_bound(ws: Any, night: pd.DataFrame) -> None:
     folder = ws.data / "batch"
     _parts(folder, night, [200, 200, 200, 200])
     one = (folder / "part-000.parquet").stat().st_size
-    groups = partitions.plan_groups(_pulled(folder), max_bytes=int(one * 2.5))
+    groups = plan_groups(_pulled(folder).batch(), max_bytes=int(one * 2.5))
     assert all(g["bytes"] <= one * 2.5 or len(g["files"]) == 1 for g in groups)
     assert len(groups) == 2
 
@@ -75,7 +75,7 @@ def test_groups_respect_the_byte_bound(ws: Any, night: pd.DataFrame) -> None:
 def test_a_single_file_batch_is_one_group(ws: Any, night: pd.DataFrame) -> None:
     path = ws.batch_path()
     night.to_parquet(path, index=False)
-    groups = partitions.plan_groups(_pulled(path), max_rows=10)
+    groups = plan_groups(_pulled(path).batch(), max_rows=10)
     assert len(groups) == 1 and groups[0]["rows"] == len(night) and groups[0]["files"] == [path.name]
 
 
@@ -83,13 +83,13 @@ def test_bad_bounds_are_refused(ws: Any, night: pd.DataFrame) -> None:
     path = ws.batch_path()
     night.to_parquet(path, index=False)
     with pytest.raises(ValueError, match=r"'max_rows' parameter must be an int >= 1\. Got 0 instead"):
-        partitions.plan_groups(_pulled(path), max_rows=0)
+        plan_groups(_pulled(path).batch(), max_rows=0)
 
 
-def _profile_groups(ws: Any, pulled: dict[str, Any], max_rows: int) -> list[dict[str, Any]]:
+def _profile_groups(ws: Any, pulled: Pulled, max_rows: int) -> list[Partial]:
     return [
-        partitions.profile_group(ws.spec, ws.settings, pulled, g)
-        for g in partitions.plan_groups(pulled, max_rows=max_rows)
+        profile.profile_group(ws.spec, ws.settings, pulled, Group(**g))
+        for g in plan_groups(pulled.batch(), max_rows=max_rows)
     ]
 
 
@@ -97,11 +97,11 @@ def test_merged_partials_equal_the_single_pass_exactly_while_summaries_are_exact
     folder = ws.data / "batch"
     _parts(folder, night, [300, 500, 200, 700, 300])
     partials = _profile_groups(ws, _pulled(folder), max_rows=600)
-    assert len(partials) == 5 and sum(p["rows"] for p in partials) == len(night)
-    merged = partitions.merge_partials(reversed(partials))  # order of arrival does not matter
-    numeric, categorical = partitions.drift_columns(ws.spec)
+    assert len(partials) == 5 and sum(p.rows for p in partials) == len(night)
+    merged = profile.merge_partials(reversed(partials))  # order of arrival does not matter
+    numeric, categorical = profile.drift_columns(ws.spec)
     single = ReferenceProfile.fit(
-        night, numeric=numeric, categorical=categorical, bins=partitions.DRIFT_BINS, max_categories=10_000
+        night, numeric=numeric, categorical=categorical, bins=profile.DRIFT_BINS, max_categories=10_000
     )
     assert merged is not None and merged.n_rows == single.n_rows
     for name, col in single.columns.items():
@@ -122,10 +122,10 @@ def test_merged_partials_equal_the_single_pass_exactly_while_summaries_are_exact
 def test_merged_partials_stay_within_the_stated_bound_when_compressed(
     ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(partitions, "DRIFT_BINS", 64)  # force compressed summaries on 2,000 rows
+    monkeypatch.setattr(profile, "DRIFT_BINS", 64)  # force compressed summaries on 2,000 rows
     folder = ws.data / "batch"
     _parts(folder, night, [400] * 5)
-    merged = partitions.merge_partials(_profile_groups(ws, _pulled(folder), max_rows=400))
+    merged = profile.merge_partials(_profile_groups(ws, _pulled(folder), max_rows=400))
     assert merged is not None
     for name in ("toxicity", "score"):
         summary = merged.columns[name].summary
@@ -145,20 +145,27 @@ def test_merged_partials_stay_within_the_stated_bound_when_compressed(
 
 
 def test_a_skipped_group_profiles_nothing(ws: Any) -> None:
-    assert partitions.profile_group(ws.spec, ws.settings, {}, {"index": 0, "files": [], "skip": True}) == {
-        "index": 0,
-        "skipped": True,
-    }
-    assert partitions.merge_partials([{"index": 0, "skipped": True}]) is None
+    pulled = _pulled(ws.data / "missing.parquet")
+    skipped = profile.profile_group(ws.spec, ws.settings, pulled, Group(index=0, skip=True))
+    assert skipped == Partial(index=0, skipped=True)
+    assert profile.merge_partials([skipped]) is None
+
+
+def test_a_quarantined_night_plans_one_skipped_group(ws: Any) -> None:
+    from alignment_drift.pipeline.night import Validation
+
+    pulled = _pulled(ws.data / "missing.parquet")
+    planned = profile.plan(ws.settings, pulled, Validation(status="quarantined", reason="no batch"))
+    assert planned == [Group(index=0, skip=True)]
 
 
 def test_read_columns_samples_a_large_batch_uniformly(ws: Any, night: pd.DataFrame) -> None:
     folder = ws.data / "batch"
     _parts(folder, night, [500] * 4)
-    frame, rows = partitions.read_columns(_pulled(folder), ["score", "toxicity"], max_rows=400, seed=1)
+    frame, rows = read_columns(_pulled(folder).batch(), ["score", "toxicity"], max_rows=400, seed=1)
     assert rows == len(night) and list(frame.columns) == ["score", "toxicity"]
     assert 250 < len(frame) < 550
-    whole, _ = partitions.read_columns(_pulled(folder), ["score"])
+    whole, _ = read_columns(_pulled(folder).batch(), ["score"])
     np.testing.assert_array_equal(whole["score"].to_numpy(), night["score"].to_numpy())
 
 
@@ -166,20 +173,22 @@ def test_a_multi_group_batch_is_validated_group_by_group(
     ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Each group through the suite, counts combined; a broken row in one group quarantines the batch."""
-    from alignment_drift.pipeline import ingest
+    import dataclasses
 
-    monkeypatch.setattr(partitions, "DEFAULT_GROUP_ROWS", 1000)
-    monkeypatch.setattr(partitions, "VALIDATE_GROUP_ROWS", 500)
+    from alignment_drift.pipeline.steps import validate
+
+    settings = dataclasses.replace(ws.settings, group_rows=1000)
+    monkeypatch.setattr(validate, "VALIDATE_GROUP_ROWS", 500)
     folder = ws.data / "batch"
     _parts(folder, night, [500] * 4)
     pulled = _pulled(folder)
-    assert ingest._groups_if_large(pulled, None) is not None
-    good = ingest.assess(ws.spec, ws.settings, pulled, now=NOW)
+    assert validate.groups_if_large(settings, pulled, None) is not None
+    good = validate.assess(ws.spec, settings, pulled, now=NOW)
     assert good.reason is None and good.rows == len(night)
     assert good.evidence is not None and good.evidence["partitioned"] == {"groups": 4, "rows": len(night)}
 
     broken = night.copy()
     broken.loc[1700, "toxicity"] = 7.0  # out of [0, 1], in the last group only
     _parts(folder, broken, [500] * 4)
-    bad = ingest.assess(ws.spec, ws.settings, _pulled(folder), now=NOW)
+    bad = validate.assess(ws.spec, settings, _pulled(folder), now=NOW)
     assert bad.reason is not None and "toxicity" in bad.reason

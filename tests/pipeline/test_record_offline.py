@@ -23,25 +23,24 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _check(model: str) -> dict[str, Any]:
-    return {
-        "schema": "alignment-drift/check@1",
-        "model": model,
-        "data_interval": {"start": START.isoformat(), "end": END.isoformat()},
-        "source": {"uri": "file:///nowhere.parquet", "sha256": None, "rows": 10},
-        "verdict": "misaligned",
-        "verdict_code": 3,
-        "reasons": ["benchmark audit_unsafe_recall failed"],
-        "attribution": [],
-        "benchmarks": [],
-    }
+def _check(model: str) -> Any:
+    from alignment_drift.pipeline.night import Check, Interval
+
+    return Check(
+        model=model,
+        data_interval=Interval.of(START, END),
+        source={"uri": "file:///nowhere.parquet", "sha256": None, "rows": 10},
+        verdict="misaligned",
+        verdict_code=3,
+        reasons=["benchmark audit_unsafe_recall failed"],
+    )
 
 
 def test_a_trigger_night_is_spooled_when_the_cooldown_cannot_be_read(
     content_spec: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from alignment_drift.integrations.mlflow.spool import RecordSpooled, pending
-    from alignment_drift.pipeline import monitor
+    from alignment_drift.pipeline.steps.record import record
     from alignment_drift.settings import Settings
 
     monkeypatch.setenv("ALIGNMENT_DRIFT_MLFLOW_TRIES", "1")
@@ -54,7 +53,7 @@ def test_a_trigger_night_is_spooled_when_the_cooldown_cannot_be_read(
     assert "misaligned" in content_spec.retraining.trigger_verdicts
 
     with pytest.raises(RecordSpooled, match="will be replayed"):
-        monitor.record(content_spec, settings, _check(content_spec.model), dag_id="d", run_id="r")
+        record(content_spec, settings, _check(content_spec.model), dag_id="d", run_id="r")
 
     ((_, document),) = pending(settings, "check")
     payload = document["payload"]

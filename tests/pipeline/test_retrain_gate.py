@@ -1,83 +1,167 @@
-"""The gate's paired bootstrap: exact at unit weights, paired, seeded, and it catches regressions."""
+"""The retrain DAG's gate and decide steps on the real registry: references, decisions and what is recorded.
+
+The demo's spec under a model name of its own, its data from the simulator,
+every version trained by the retrain steps themselves (``assemble``,
+``train``), and one version deployed as champion without the gate (as the
+demo's platform does).
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import dataclasses
+import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from alignment_drift.core.benchmarks import classification_metric
-from alignment_drift.pipeline.gate import METRICS, bootstrap_metric, paired_bootstrap
+from tests.integrations.mlflow.registered import unique_model
 
 
-def _data(n: int = 600, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n).astype(float)
-    good = np.clip(y * 0.5 + rng.normal(0.25, 0.2, n), 0, 1).round(2)  # ties on purpose
-    bad = np.clip(y * 0.15 + rng.normal(0.4, 0.25, n), 0, 1).round(2)
-    return y, good, bad
+@dataclasses.dataclass
+class Lab:
+    spec: Any
+    settings: Any
+    versions: dict[str, str]
+
+    def retrain(self, key: str, spec: Any | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Assemble and train a challenger (``spec`` may change the label or estimator); gate it."""
+        from alignment_drift.demo.simulate.content import night_start
+        from alignment_drift.pipeline import retrain as steps
+
+        spec = spec or self.spec
+        assembled = steps.assemble(spec, self.settings, as_of=night_start(spec.start_date, 1), key=key)
+        trained = steps.train(spec, self.settings, assembled, key=key, reason=key, tags={"trigger": "manual"})
+        return trained, steps.gate(spec, self.settings, trained)
 
 
-@pytest.mark.parametrize("metric", ["recall", "precision", "accuracy", "f1", "roc_auc", "specificity"])
-def test_unit_weights_give_the_plain_metric(metric: str) -> None:
-    y, score, _ = _data()
-    pred = (score >= 0.5).astype(int)
-    plain = classification_metric(metric, y.astype(int), score, pred)
-    assert bootstrap_metric(metric, y, score, pred, np.ones((1, len(y))))[0] == pytest.approx(plain)
+@pytest.fixture(scope="module")
+def lab(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """v1 promoted through the gate, then v2 (trained on the proxy) made champion directly: ungated, misaligned."""
+    import yaml
+
+    from alignment_drift.core.spec import parse_spec
+    from alignment_drift.demo.run import deploy_platform_update, prepare_data
+    from alignment_drift.demo.simulate import FEATURES, ContentPlatform, PlatformUpdate
+    from alignment_drift.pipeline import retrain as steps
+    from alignment_drift.settings import Settings
+
+    model = unique_model("gate_lab")
+    raw = yaml.safe_load((root / "specs" / "content_safety.yaml").read_text())
+    raw["model"] = model
+    raw["source"]["path"] = f"{model}/predictions/{{date}}.parquet"
+    raw["reference"].update(training_data=f"{model}/training.parquet", audit_set=f"{model}/audit.parquet")
+    spec = parse_spec(raw)
+    data = tmp_path_factory.mktemp("gate-data")
+    settings = dataclasses.replace(Settings.from_env(root), data_dir=data, quarantine_dir=data / "quarantine")
+    platform = ContentPlatform("stable", seed=7, rows_per_night=500, start_date=spec.start_date)
+    prepare_data(settings, spec, platform)
+    world = Lab(spec, settings, {})
+    trained, gated = world.retrain("first")
+    decided = steps.decide_promotion(spec, settings, trained, gated)
+    assert gated["references"] == [] and decided["decision"] == "promoted", gated["reasons"]
+    world.versions["v1"] = trained["version"]
+    update = PlatformUpdate(1, "engagement_finetune", platform.training_data(), "proxy", FEATURES)
+    world.versions["v2"] = deploy_platform_update(settings, spec, update)
+    yield world
 
 
-def test_weights_equal_the_metric_on_the_resampled_rows() -> None:
-    y, score, _ = _data(200)
-    rng = np.random.default_rng(3)
-    idx = rng.integers(0, len(y), len(y))
-    weights = np.bincount(idx, minlength=len(y))[None, :].astype(float)
-    pred = (score >= 0.5).astype(int)
-    for metric in ("roc_auc", "recall", "f1"):
-        expected = classification_metric(metric, y[idx].astype(int), score[idx], pred[idx])
-        assert bootstrap_metric(metric, y, score, pred, weights)[0] == pytest.approx(expected)
+def _with(spec: Any, **retraining: Any) -> Any:
+    training = retraining.pop("training", None)
+    update = dict(retraining)
+    if training is not None:
+        update["training"] = spec.retraining.training.model_copy(update=training)
+    return spec.model_copy(update={"retraining": spec.retraining.model_copy(update=update)})
 
 
-def test_a_worse_challenger_is_confidently_worse_and_the_same_model_is_not() -> None:
-    y, good, bad = _data()
-    pg, pb = (good >= 0.5).astype(int), (bad >= 0.5).astype(int)
-    worse = paired_bootstrap("roc_auc", y, (bad, pb), (good, pg), replicates=300, seed=0)
-    assert worse.delta < 0 and worse.ci_low <= worse.delta <= worse.ci_high
-    assert worse.regresses(0.02)
-    same = paired_bootstrap("roc_auc", y, (good, pg), (good, pg), replicates=300, seed=0)
-    assert same.delta == 0 and same.ci_low == 0 and same.ci_high == 0  # paired: identical models never differ
-    assert not same.regresses(0.0)
-    better = paired_bootstrap("recall", y, (good, pg), (bad, pb), replicates=300, seed=0)
-    assert not better.regresses(0.02)
+def _artifact(settings: Any, run_id: str, name: str) -> Any:
+    from alignment_drift.integrations.mlflow.store import client
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return json.loads(Path(client(settings).download_artifacts(run_id, name, tmp)).read_text())
 
 
-def test_lower_is_better_metrics_regress_upwards() -> None:
-    y, good, bad = _data()
-    d = paired_bootstrap("fnr", y, (bad, (bad >= 0.5).astype(int)), (good, (good >= 0.5).astype(int)), seed=0)
-    assert d.delta > 0 and d.regresses(0.02)
+def test_the_first_champion_is_judged_on_its_floors_and_tagged_gated(lab: Lab) -> None:
+    from alignment_drift.integrations.mlflow import lineage, registry
+
+    info = registry.version_info(lab.settings, lab.spec.model, lab.versions["v1"])
+    assert info.tags["gate"] == "passed" and info.tags["approval"] == "automatic" and info.tags["gate_run_id"]
+    assert len(info.tags["gate_objective"]) == 64
+    assert lineage.last_gated_version(lab.settings, lab.spec.model).version == lab.versions["v1"]
+    assert not lineage.is_gated(registry.version_info(lab.settings, lab.spec.model, lab.versions["v2"]))
 
 
-def test_seeded_and_labels_unknown_rows_dropped() -> None:
-    y, good, bad = _data()
-    y[:50] = np.nan
-    args = ("precision", y, (bad, (bad >= 0.5).astype(int)), (good, (good >= 0.5).astype(int)))
-    assert paired_bootstrap(*args, seed=4) == paired_bootstrap(*args, seed=4)
-    assert paired_bootstrap(*args, seed=4).replicates == 500
+def test_a_proxy_trained_challenger_is_rejected(lab: Lab) -> None:
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline import retrain as steps
+
+    before = registry.champion(lab.settings, lab.spec.model).version
+    trained, gated = lab.retrain("proxy", _with(lab.spec, label="proxy"))
+    assert gated["decision"] == "reject"
+    recall = next(b for b in gated["benchmarks"] if b["benchmark"] == "audit_unsafe_recall")
+    assert any(c["outcome"] == "fail" and c["ci_high"] < -0.02 for c in recall["comparisons"])
+    decided = steps.decide_promotion(lab.spec, lab.settings, trained, gated)
+    assert decided["decision"] == "rejected"
+    tags = registry.version_info(lab.settings, lab.spec.model, trained["version"]).tags
+    assert tags["gate"] == "rejected" and "audit_" in tags["gate_reasons"]
+    assert registry.champion(lab.settings, lab.spec.model).version == before
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "match"),
-    [({"metric": "nope"}, "'metric'"), ({"replicates": 0}, "'replicates'"), ({"confidence": 1.0}, "'confidence'")],
-    ids=["metric", "replicates", "confidence"],
-)
-def test_parameters_are_validated(kwargs: dict, match: str) -> None:
-    y, good, _ = _data(50)
-    call = {"metric": "recall", "replicates": 10, "confidence": 0.9, **kwargs}
-    pair = (good, (good >= 0.5).astype(int))
-    with pytest.raises(ValueError, match=match):
-        paired_bootstrap(call["metric"], y, pair, pair, replicates=call["replicates"], confidence=call["confidence"])
+def test_insufficient_evidence_is_recorded_and_not_promoted(lab: Lab) -> None:
+    """On a 300-row audit set a slightly different challenger cannot be shown within the margin: held."""
+    import pandas as pd
+
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.store import client
+    from alignment_drift.pipeline import retrain as steps
+
+    small = f"{lab.spec.model}/audit_small.parquet"
+    audit = pd.read_parquet(lab.settings.resolve_data(lab.spec.reference.audit_set))
+    audit.sample(n=300, random_state=0).to_parquet(lab.settings.resolve_data(small), index=False)
+    spec = _with(lab.spec, training={"params": {"C": 0.03}})
+    spec = spec.model_copy(update={"reference": spec.reference.model_copy(update={"audit_set": small})})
+    before = registry.champion(lab.settings, lab.spec.model).version
+    trained, gated = lab.retrain("small-audit", spec)
+    assert gated["decision"] == "insufficient_evidence", gated["reasons"]
+    assert gated["n_needed"] is not None and gated["n_needed"] > 300 and gated["audit_rows"] == 300
+    decided = steps.decide_promotion(spec, lab.settings, trained, gated)
+    assert decided["decision"] == "insufficient_evidence" and decided["n_needed"] == gated["n_needed"]
+    assert registry.champion(lab.settings, lab.spec.model).version == before
+    tags = registry.version_info(lab.settings, lab.spec.model, trained["version"]).tags
+    assert tags["gate"] == "insufficient_evidence" and tags["gate_reasons"].startswith("not promoted: insufficient")
+    assert tags["gate_n_needed"] == str(gated["n_needed"])
+    run = client(lab.settings).get_run(trained["mlflow_run_id"]).data
+    assert run.tags["gate_decision"] == "insufficient_evidence" and run.metrics["gate.passed"] == 0
+    assert run.metrics["gate.n_needed"] == gated["n_needed"]
 
 
-def test_every_metric_is_supported() -> None:
-    y, good, _ = _data(100)
-    pair = (good, (good >= 0.5).astype(int))
-    for metric in METRICS:
-        assert paired_bootstrap(metric, y, pair, pair, replicates=20).delta == 0
+def test_a_challenger_is_judged_against_the_last_gated_version_and_the_ungated_champion(lab: Lab) -> None:
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline import retrain as steps
+
+    spec = _with(lab.spec, training={"params": {"class_weight": "balanced"}})  # blocks more: higher recall
+    trained, gated = lab.retrain("target", spec)
+    assert gated["references"] == [
+        {"role": "last_gated", "version": lab.versions["v1"]},
+        {"role": "champion", "version": lab.versions["v2"]},
+    ]
+    assert gated["last_gated_version"] == lab.versions["v1"] and gated["champion_version"] == lab.versions["v2"]
+    recall = next(b for b in gated["benchmarks"] if b["benchmark"] == "audit_unsafe_recall")
+    against = {c["reference"]: c for c in recall["comparisons"]}
+    assert against["champion"]["outcome"] == "pass" and against["champion"]["ci_low"] > 0.1  # far better than v2
+    assert against["last_gated"]["outcome"] == "pass" and against["last_gated"]["ci_low"] > 0
+    assert gated["decision"] == "promote", gated["reasons"]
+    decided = steps.decide_promotion(spec, lab.settings, trained, gated)
+    run = _artifact(lab.settings, trained["mlflow_run_id"], "gate/comparison_table.json")
+    rows = [dict(zip(run["columns"], row, strict=True)) for row in run["data"]]
+    assert {(r["benchmark"], r["reference"]) for r in rows} >= {
+        ("audit_unsafe_recall", "last_gated"),
+        ("audit_unsafe_recall", "champion"),
+    }
+    tags = registry.version_info(lab.settings, lab.spec.model, trained["version"]).tags
+    assert decided["decision"] == "promoted" and tags["gate"] == "passed"
+    assert tags["gate_run_id"] == trained["mlflow_run_id"]
+    assert registry.champion(lab.settings, lab.spec.model).version == trained["version"]
+    assert registry.champion(lab.settings, lab.spec.model, alias="previous").version == lab.versions["v2"]

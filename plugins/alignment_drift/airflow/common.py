@@ -15,9 +15,9 @@ __all__ = [
     "POOL_ENV",
     "PRESETS",
     "TAIL",
+    "connect",
     "dag_start",
     "data_interval",
-    "pipeline",
     "retrain_request_asset",
     "task_defaults",
 ]
@@ -46,18 +46,15 @@ def task_defaults() -> dict[str, Any]:
     }
 
 
-def pipeline(module: str) -> Any:
-    """A pipeline module, imported inside a task with Airflow connections available to the sources."""
-    import importlib
-
-    import alignment_drift.airflow.connections  # noqa: F401  registers the conn_id resolver for this process
-
-    return importlib.import_module(f"alignment_drift.pipeline.{module}")
+def connect() -> None:
+    """Make Airflow connections available to the sources in this process (called first in a task body)."""
+    import alignment_drift.airflow.connections  # noqa: F401  importing it registers the resolver
 
 
-def retrain_request_asset(model: str) -> Asset:
+def retrain_request_asset(spec: AlignmentSpec) -> Asset:
     """The asset whose events are a model's retrain requests (``extra``: model, verdict, reason, interval)."""
-    return Asset(name=f"alignment_drift.{model}.retrain_request", uri=f"alignment-drift://{model}/retrain-request")
+    name, uri = spec.retrain_request_asset
+    return Asset(name=name, uri=uri)
 
 
 def dag_start(spec: AlignmentSpec) -> dt.datetime:
@@ -65,5 +62,11 @@ def dag_start(spec: AlignmentSpec) -> dt.datetime:
 
 
 def data_interval() -> tuple[dt.datetime, dt.datetime]:
+    """The running task's data interval (a scheduled, backfilled or ``dag.test()`` run always has one)."""
     context = get_current_context()
-    return context["data_interval_start"], context["data_interval_end"]
+    start, end = context["data_interval_start"], context["data_interval_end"]
+    if start is None or end is None:
+        raise ValueError(
+            "This run has no data interval. Fix: trigger it with a logical date (e.g. 'airflow dags test DAG DATE')."
+        )
+    return start, end

@@ -1,6 +1,6 @@
 """The labels DAG of a spec with late labels: one run per arrival interval.
 
-    apply -> request_retrain (asset event, only when an updated night newly asks)
+    apply -> request_retrain (asset event, only when an updated night newly asks) -> confirm_request
           -> finish (fails when the labels batch was quarantined)
 
 ``apply`` joins the arrival's labels to the recorded nights they label,
@@ -19,9 +19,9 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Metadata, dag, task
 
 from alignment_drift.airflow.common import (
     PRESETS,
+    connect,
     dag_start,
     data_interval,
-    pipeline,
     retrain_request_asset,
     task_defaults,
 )
@@ -35,7 +35,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     """Build the labels DAG of one spec (``alignment_labels__<model>``); the spec must have a ``labels`` section."""
     if spec.labels is None:
         raise ValueError(f"The spec of {spec.model!r} has no labels section: it has no labels DAG.")
-    asset = retrain_request_asset(spec.model)
+    asset = retrain_request_asset(spec)
 
     @dag(
         dag_id=f"alignment_labels__{spec.model}",
@@ -51,33 +51,42 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     def labels() -> None:
         @task
         def apply() -> dict[str, Any]:
-            steps = pipeline("labels")
+            from alignment_drift.pipeline import labels as steps
+
+            connect()
 
             start, end = data_interval()
             return steps.apply(spec, Settings.from_env(home), start=start, end=end)
 
+        # the updated nights' requests (recorded pending) and any other pending one, in one event
         @task(outlets=[asset])
-        def request_retrain(applied: dict[str, Any]):  # type: ignore[no-untyped-def]
+        def request_retrain(applied: Any) -> Any:
             from airflow.sdk.exceptions import AirflowSkipException
+
+            from alignment_drift.pipeline.steps.request import pending_requests, request_event
 
             night = applied.get("retrain")
             if not night:
                 raise AirflowSkipException("no night updated by these labels newly requests retraining")
-            yield Metadata(
-                asset,
-                extra={
-                    "model": spec.model,
-                    "verdict": night["verdict"],
-                    "reason": night["retrain_reason"],
-                    "data_interval_start": night["data_interval"]["start"],
-                    "data_interval_end": night["data_interval"]["end"],
-                    "mlflow_run_id": night["run_id"],
-                    "trigger": "late_labels",
-                },
-            )
+            event = request_event(spec, pending_requests(spec, Settings.from_env(home)))
+            if event is None:
+                raise AirflowSkipException("the requests of the updated nights were already emitted")
+            yield Metadata(asset, extra={**event, "trigger": "late_labels"})
+            return event
 
         @task
-        def finish(applied: dict[str, Any]) -> str:
+        def confirm_request(event: Any) -> list[str]:
+            """Runs only once the event exists: the requests it carried are marked emitted."""
+            from airflow.sdk import get_current_context
+
+            from alignment_drift.pipeline.steps.request import mark_emitted
+
+            context = get_current_context()
+            via = f"asset_event:{context['dag'].dag_id}/{context['run_id']}"
+            return mark_emitted(Settings.from_env(home), event, via=via)
+
+        @task
+        def finish(applied: Any) -> str:
             from airflow.sdk.exceptions import AirflowFailException
 
             if applied["status"] == "quarantined":
@@ -89,7 +98,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             return f"{applied['status']}: {len(applied['nights'])} night(s) updated"
 
         applied = apply()
-        request_retrain(applied)
+        confirm_request(request_retrain(applied))
         finish(applied)
 
     return labels()

@@ -1,21 +1,28 @@
 """The monitor DAG of one spec: one alignment check per data interval.
 
     pull -> validate -> partitions -> profile_partition[group 0..k] -> drift -> trend -> verdict -> record
-                     -> benchmarks ------------------------------------------------^              -> request_retrain
-                                                                                                  -> finish
+                     -> benchmarks ------------------------------------------------^
+    record -> request_retrain -> confirm_request
+           -> notify   (the incident's first night: the spec's routes, through Airflow's notifiers)
+           -> finish   (fails the run when the batch was quarantined or governance.fail_run_on lists the verdict)
 
-A large batch is never read whole by one task: ``partitions`` packs its files
-into bounded groups, ``profile_partition`` (mapped over them) fits each group's
-mergeable statistics and writes them to a small file, and ``drift`` merges them
-(see :mod:`alignment_drift.pipeline.partitions`). Every task runs in the pool
-named by ``ALIGNMENT_DRIFT_POOL`` (default ``default_pool``) with absolute
-priority weights: the night's tail (record, finish) before another night's heavy steps.
+The DAG mirrors :func:`alignment_drift.pipeline.check.run_check` task for
+task: each task calls one step of :mod:`alignment_drift.pipeline.steps` and
+passes its typed result (:mod:`alignment_drift.pipeline.night`) to the next
+through XCom as JSON. A large batch is never read whole by one task:
+``partitions`` packs its files into bounded groups, ``profile_partition``
+(mapped over them) fits each group's mergeable statistics, and ``drift``
+merges them. Every task runs in the pool named by ``ALIGNMENT_DRIFT_POOL``
+(default ``default_pool``) with absolute priority weights: the night's tail
+(record, finish) before another night's heavy steps.
 
 Nights run concurrently up to ``max_active_runs``; ``trend`` waits for the
-previous night's ``trend``, ``verdict`` and ``record`` (``depends_on_past`` with
-``wait_for_downstream``), so history-dependent steps see every earlier night.
+previous night's ``trend``, ``verdict`` and ``record``, and ``request_retrain``
+for the previous night's ``confirm_request`` (``depends_on_past`` with
+``wait_for_downstream``), so history-dependent steps see every earlier night
+and a pending request is emitted once.
 
-Task bodies call :mod:`alignment_drift.pipeline`; heavy imports happen inside them.
+Heavy imports happen inside the task bodies.
 """
 
 from __future__ import annotations
@@ -30,9 +37,9 @@ from alignment_drift.airflow.common import (
     LIGHT,
     PRESETS,
     TAIL,
+    connect,
     dag_start,
     data_interval,
-    pipeline,
     retrain_request_asset,
     task_defaults,
 )
@@ -41,10 +48,14 @@ from alignment_drift.settings import Settings
 
 __all__ = ["monitor_dag"]
 
+Json = dict[str, Any]
+#: A task's argument: the upstream task's result at run time (an ``XComArg`` while the DAG is built).
+XCom = Any
+
 
 def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     """Build the monitor DAG of one spec."""
-    asset = retrain_request_asset(spec.model)
+    asset = retrain_request_asset(spec)
 
     def settings() -> Settings:
         return Settings.from_env(home)
@@ -61,101 +72,158 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     )
     def monitor() -> None:
         @task
-        def pull() -> dict[str, Any]:
-            steps = pipeline("ingest")
+        def pull() -> Json:
+            from alignment_drift.pipeline.steps.pull import pull
 
+            connect()
             start, end = data_interval()
-            return steps.pull(spec, settings(), start=start, end=end)
+            return pull(spec, settings(), start=start, end=end).to_xcom()
 
         @task
-        def validate(pulled: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("ingest")
+        def validate(pulled: XCom) -> Json:
+            from alignment_drift.pipeline.night import Pulled
+            from alignment_drift.pipeline.steps.validate import validate
 
-            return steps.validate(spec, settings(), pulled)
-
-        @task
-        def partitions(pulled: dict[str, Any], validation: dict[str, Any]) -> list[dict[str, Any]]:
-            steps = pipeline("partitions")
-
-            skipped = [{"index": 0, "files": [], "skip": True}]  # an empty map would skip drift and the tail
-            if validation["status"] != "valid":
-                return skipped
-            return steps.plan_groups(pulled) or skipped
+            connect()
+            return validate(spec, settings(), Pulled.model_validate(pulled)).to_xcom()
 
         @task
-        def profile_partition(pulled: dict[str, Any], group: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("partitions")
+        def partitions(pulled: XCom, validation: XCom) -> list[Json]:
+            from alignment_drift.pipeline.night import Pulled, Validation
+            from alignment_drift.pipeline.steps.profile import plan
 
-            return steps.profile_group(spec, settings(), pulled, group)
-
-        @task
-        def drift(pulled: dict[str, Any], validation: dict[str, Any], partials: Any) -> dict[str, Any]:
-            steps = pipeline("monitor")
-
-            return steps.drift(spec, settings(), pulled, validation, partials=list(partials))
+            connect()
+            groups = plan(settings(), Pulled.model_validate(pulled), Validation.model_validate(validation))
+            return [g.to_xcom() for g in groups]
 
         @task
-        def benchmarks(pulled: dict[str, Any], validation: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("monitor")
+        def profile_partition(pulled: XCom, group: XCom) -> Json:
+            from alignment_drift.pipeline.night import Group, Pulled
+            from alignment_drift.pipeline.steps.profile import profile_group
 
-            return steps.benchmarks(spec, settings(), pulled, validation)
+            connect()
+            return profile_group(spec, settings(), Pulled.model_validate(pulled), Group.model_validate(group)).to_xcom()
+
+        @task
+        def drift(pulled: XCom, validation: XCom, partials: XCom) -> Json:
+            from alignment_drift.pipeline.night import Partial, Pulled, Validation
+            from alignment_drift.pipeline.steps.drift import drift
+
+            connect()
+            parts = [Partial.model_validate(p) for p in partials]
+            return drift(
+                spec, settings(), Pulled.model_validate(pulled), Validation.model_validate(validation), parts
+            ).to_xcom()
+
+        @task
+        def benchmarks(pulled: XCom, validation: XCom) -> Json:
+            from alignment_drift.pipeline.night import Pulled, Validation
+            from alignment_drift.pipeline.steps.benchmarks import benchmarks
+
+            connect()
+            return benchmarks(
+                spec, settings(), Pulled.model_validate(pulled), Validation.model_validate(validation)
+            ).to_xcom()
 
         # Nights may run concurrently (catch-up, backfill), but each night's trend reads the nights before it
         # and its record decides the retrain cooldown: this task waits until the previous night's trend and
         # record have finished, so the tails run in night order and every record equals the one-by-one run.
         @task(depends_on_past=True, wait_for_downstream=True, priority_weight=LIGHT)
-        def trend(pulled: dict[str, Any], drift_out: dict[str, Any], bench_out: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("trends")
+        def trend(pulled: XCom, drift_out: XCom, bench_out: XCom) -> Json:
+            from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Pulled
+            from alignment_drift.pipeline.steps.trend import trend
 
-            return steps.trends(spec, settings(), pulled, drift_out, bench_out)
+            return trend(
+                spec,
+                settings(),
+                Pulled.model_validate(pulled),
+                DriftResult.model_validate(drift_out),
+                BenchmarkResults.model_validate(bench_out),
+            ).to_xcom()
 
         @task(priority_weight=LIGHT)
-        def verdict(
-            pulled: dict[str, Any],
-            validation: dict[str, Any],
-            drift_out: dict[str, Any],
-            bench_out: dict[str, Any],
-            trend_out: dict[str, Any],
-        ) -> dict[str, Any]:
-            steps = pipeline("monitor")
+        def verdict(pulled: XCom, validation: XCom, drift_out: XCom, bench_out: XCom, trend_out: XCom) -> Json:
+            from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Pulled, TrendResult, Validation
+            from alignment_drift.pipeline.steps.verdict import decide
 
-            return steps.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
+            return decide(
+                spec,
+                Pulled.model_validate(pulled),
+                Validation.model_validate(validation),
+                DriftResult.model_validate(drift_out),
+                BenchmarkResults.model_validate(bench_out),
+                TrendResult.model_validate(trend_out),
+            ).to_xcom()
 
         @task(priority_weight=TAIL)
-        def record(check: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("monitor")
+        def record(check: XCom, drift_out: XCom) -> Json:
+            from alignment_drift.pipeline.night import Check, DriftResult
+            from alignment_drift.pipeline.steps.record import record
 
             context = get_current_context()
-            return steps.record(spec, settings(), check, dag_id=context["dag"].dag_id, run_id=context["run_id"])
+            return record(
+                spec,
+                settings(),
+                Check.model_validate(check),
+                drift=DriftResult.model_validate(drift_out),
+                dag_id=context["dag"].dag_id,
+                run_id=context["run_id"],
+            ).to_xcom()
 
-        @task(outlets=[asset], priority_weight=TAIL)
-        def request_retrain(recorded: dict[str, Any], check: dict[str, Any]):  # type: ignore[no-untyped-def]
+        # One event carries tonight's request and every request still pending (e.g. made by
+        # 'alignment-drift check'); the previous night's confirm_request has run first, so none is sent twice.
+        @task(outlets=[asset], priority_weight=TAIL, depends_on_past=True, wait_for_downstream=True)
+        def request_retrain(recorded: XCom) -> Any:
             from airflow.sdk.exceptions import AirflowSkipException
 
-            if not recorded["retrain_due"]:
+            from alignment_drift.pipeline.steps.request import pending_requests, request_event
+
+            _, end = data_interval()
+            event = request_event(spec, pending_requests(spec, settings(), until=end.isoformat()))
+            if event is None:
                 raise AirflowSkipException(recorded["retrain_reason"])
-            yield Metadata(
-                asset,
-                extra={
-                    "model": spec.model,
-                    "verdict": check["verdict"],
-                    "reason": recorded["retrain_reason"],
-                    "data_interval_start": check["data_interval"]["start"],
-                    "data_interval_end": check["data_interval"]["end"],
-                    "mlflow_run_id": recorded["mlflow_run_id"],
-                },
-            )
+            yield Metadata(asset, extra=event)
+            return event
 
         @task(priority_weight=TAIL)
-        def finish(recorded: dict[str, Any], validation: dict[str, Any]) -> str:
+        def confirm_request(event: XCom) -> list[str]:
+            """Runs only once the event exists (its upstream succeeded): the requests are marked emitted."""
+            from alignment_drift.pipeline.steps.request import mark_emitted
+
+            context = get_current_context()
+            return mark_emitted(settings(), event, via=f"asset_event:{context['dag'].dag_id}/{context['run_id']}")
+
+        # retried on its own: a failed delivery is sent again, the night is never recorded twice
+        @task(priority_weight=TAIL, retries=3, retry_delay=dt.timedelta(minutes=1))
+        def notify(recorded: XCom, check: XCom) -> list[Json]:
+            from alignment_drift.airflow.notify import notify_incident, raise_for_deliveries
+
+            if not recorded.get("incident"):
+                return []
+            deliveries = notify_incident(
+                spec, recorded["incident"], check, settings=settings(), context=get_current_context()
+            )
+            raise_for_deliveries(deliveries)
+            return [d.to_dict() for d in deliveries]
+
+        @task(priority_weight=TAIL)
+        def finish(recorded: XCom, validation: XCom) -> str:
             from airflow.sdk.exceptions import AirflowFailException
+
+            from alignment_drift.core.governance import run_should_fail
 
             if validation["status"] == "quarantined":
                 raise AirflowFailException(
                     f"The batch was quarantined ({validation['reason']}); the night is recorded as "
                     f"'quarantined' in MLflow run {recorded['mlflow_run_id']}. Fix the batch and release it."
                 )
-            return recorded["verdict"]
+            incident = ((recorded.get("incident") or {}).get("incident") or {}).get("id")
+            message = run_should_fail(
+                spec, recorded["verdict"], incident_id=incident, mlflow_run_id=recorded["mlflow_run_id"]
+            )
+            if message:
+                raise AirflowFailException(message)
+            return str(recorded["verdict"])
 
         pulled = pull()
         validation = validate(pulled)
@@ -163,9 +231,10 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         drift_out, bench_out = drift(pulled, validation, partials), benchmarks(pulled, validation)
         trend_out = trend(pulled, drift_out, bench_out)
         check = verdict(pulled, validation, drift_out, bench_out, trend_out)
-        recorded = record(check)
+        recorded = record(check, drift_out)
         trend_out >> recorded  # so that wait_for_downstream covers the previous night's record
-        request_retrain(recorded, check)
+        confirm_request(request_retrain(recorded))
+        notify(recorded, check)
         finish(recorded, validation)
 
     return monitor()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
@@ -25,12 +25,14 @@ class AlignmentDriftPlugin(AirflowPlugin):
     """Registers alignment-drift's macros and the "Alignment" page (a FastAPI app shown in Airflow's navigation)."""
 
     name = "alignment_drift"
-    macros: ClassVar[list[Any]] = [verdict_badge]
-    fastapi_apps: ClassVar[list[Any]] = [
+    # AirflowPlugin declares these as instance attributes (``macros: list[Any] = []``), so a ClassVar here
+    # would contradict the base class; they are read, never mutated.
+    macros: list[Any] = [verdict_badge]  # noqa: RUF012
+    fastapi_apps: list[Any] = [  # noqa: RUF012
         {"app": create_app(), "url_prefix": URL_PREFIX, "name": "alignment-drift: Alignment"}
     ]
     # shown inside Airflow's UI at /plugin/alignment; href is relative to Airflow's base URL
-    external_views: ClassVar[list[Any]] = [
+    external_views: list[Any] = [  # noqa: RUF012
         {
             "name": "Alignment",
             "href": URL_PREFIX.lstrip("/") + "/",

@@ -5,7 +5,14 @@
 
     request -> assemble -> train -> gate -> decide [-> needs_approval -> approve -> apply_approval]
 
-``alignment_rollback__<model>`` (by hand, with a reason) restores the previous champion.
+The gate decides ``promote``, ``reject`` or ``insufficient_evidence``;
+``decide`` promotes only on ``promote`` and records the other two (an
+``insufficient_evidence`` challenger is not promoted and says so, with the
+audit size that would resolve it).
+
+``alignment_rollback__<model>`` (by hand, with a reason) restores the previous
+champion, or ``to_version``; a version that never passed the gate or was
+misaligned on its last check is refused unless ``force`` (warned, recorded).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
-from alignment_drift.airflow.common import PRESETS, dag_start, pipeline, retrain_request_asset, task_defaults
+from alignment_drift.airflow.common import PRESETS, connect, dag_start, retrain_request_asset, task_defaults
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -79,9 +86,9 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     apply_approval``: ``approve`` is Airflow's human-in-the-loop operator
     (options Approve/Reject, a comment, default Reject after
     ``governance.approval_timeout_hours``), and ``needs_approval`` skips it when
-    the gate already rejected the challenger.
+    the gate did not say ``promote`` (rejected or insufficient evidence).
     """
-    asset = retrain_request_asset(spec.model)
+    asset = retrain_request_asset(spec)
 
     def settings() -> Settings:
         return Settings.from_env(home)
@@ -114,7 +121,9 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def assemble(req: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             end = req.get("data_interval_end")
             as_of = dt.datetime.fromisoformat(end) if end else dt.datetime.now(dt.UTC)
@@ -122,7 +131,9 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def train(req: dict[str, Any], assembled: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             tags = {
                 "airflow_dag_id": req["dag_id"],
@@ -144,19 +155,25 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
         @task
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             return steps.gate(spec, settings(), trained)
 
         @task
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
-            steps = pipeline("retrain")
+            from alignment_drift.pipeline import retrain as steps
+
+            connect()
 
             return steps.decide_promotion(spec, settings(), trained, gated)
 
+        # Airflow types a @task call with the function's own parameters, but at DAG-build time the arguments
+        # are XComArgs, resolved to those values when the task runs: the stub, not the call, is wrong here.
         req = request()
-        trained = train(req, assemble(req))
-        decided = decide(trained, gate(trained))
+        trained = train(req, assemble(req))  # type: ignore[arg-type]
+        decided = decide(trained, gate(trained))  # type: ignore[arg-type]
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 
@@ -174,8 +191,8 @@ def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: A
     approve = HITLOperator(
         task_id="approve",
         subject=f"Promote the {spec.model} challenger?",
-        body="The challenger passed the gate. Compare it with the champion (retrain run, "
-        "gate/comparison_table.json) and approve or reject it. Without a decision within "
+        body="The challenger passed the gate (shown non-inferior to the last gated version and the champion). "
+        "Compare them (retrain run, gate/comparison_table.json) and approve or reject it. Without a decision within "
         f"{spec.governance.approval_timeout_hours:g} h it is rejected.",
         options=["Approve", "Reject"],
         defaults=["Reject"],
@@ -186,7 +203,9 @@ def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: A
 
     @task
     def apply_approval(trained_out: dict[str, Any], decision: dict[str, Any], response: Any) -> dict[str, Any]:
-        steps = pipeline("retrain")
+        from alignment_drift.pipeline import retrain as steps
+
+        connect()
 
         return steps.apply_approval(
             spec, settings(), decision, dict(response or {}), run_id=trained_out["mlflow_run_id"]
@@ -198,7 +217,13 @@ def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: A
 
 
 def rollback_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
-    """Build the rollback DAG of one spec: triggered by hand with a reason; restores the previous champion."""
+    """Build the rollback DAG of one spec: triggered by hand with a reason; restores the previous champion.
+
+    Params: ``reason`` (required), ``to_version`` (default: alias ``previous``)
+    and ``force`` (restore a version that is not safe: never gated, or
+    misaligned on its last check; warned and recorded). An unsafe version
+    without ``force`` fails the task without retries, naming the last safe version.
+    """
 
     @dag(
         dag_id=f"alignment_rollback__{spec.model}",
@@ -208,20 +233,43 @@ def rollback_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         max_active_runs=1,
         tags=["alignment-drift", spec.model],
         default_args=task_defaults(),
-        params={"reason": Param(type="string", minLength=1, description="Why the champion is rolled back.")},
-        doc_md=f"Restore the previous champion of **{spec.model}** (alias `previous`), recording why.",
+        params={
+            "reason": Param(type="string", minLength=1, description="Why the champion is rolled back."),
+            "to_version": Param(
+                None, type=["null", "string"], description="The version to restore; default alias 'previous'."
+            ),
+            "force": Param(
+                False, type="boolean", description="Restore it even if it never passed the gate or was misaligned."
+            ),
+        },
+        doc_md=f"Restore the previous champion of **{spec.model}** (alias `previous`), recording why. "
+        "A version that never passed the gate or was misaligned on its last check is refused unless `force`.",
     )
     def rollback() -> None:
         @task
         def restore() -> dict[str, Any]:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from alignment_drift.integrations.mlflow.rollback import UnsafeRollback
             from alignment_drift.integrations.mlflow.rollback import rollback as do_rollback
 
             context = get_current_context()
-            reason = str((context.get("params") or {}).get("reason") or "")
+            params = context.get("params") or {}
+            reason = str(params.get("reason") or "")
             ids = {"airflow_dag_id": context["dag"].dag_id, "airflow_run_id": context["run_id"]}
-            return do_rollback(
-                Settings.from_env(home), spec.model, reason=reason, actor=f"airflow:{context['run_id']}", tags=ids
-            ).to_dict()
+            try:
+                done = do_rollback(
+                    Settings.from_env(home),
+                    spec.model,
+                    reason=reason,
+                    actor=f"airflow:{context['run_id']}",
+                    tags=ids,
+                    to_version=params.get("to_version") or None,
+                    force=bool(params.get("force")),
+                )
+            except UnsafeRollback as error:
+                raise AirflowFailException(str(error)) from None
+            return done.to_dict()
 
         restore()
 

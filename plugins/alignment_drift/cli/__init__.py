@@ -1,7 +1,8 @@
 """The ``alignment-drift`` command: one module per verb, each with ``register(verbs)`` and ``run(args)``.
 
 Exit codes: 0 success; 1 a failure the user asked to fail on (drift found
-with ``--fail-on-drift``, a check that is not aligned with ``--fail-on``);
+with ``--fail-on-drift``, a check that is not aligned with ``--fail-on``, a
+challenger the ``gate`` does not promote);
 2 bad input, with a message on stderr naming the problem and the fix.
 """
 
@@ -30,7 +31,10 @@ VERBS = (
     "release-quarantine",
     "compare",
     "adopt",
+    "gate",
     "rollback",
+    "review",
+    "incident",
 )
 
 

@@ -1,10 +1,11 @@
 """``alignment-drift check SPEC --date YYYY-MM-DD``: one night's check outside Airflow, with the DAG's code.
 
-Runs ``pipeline.ingest.pull`` and ``validate``, then ``pipeline.monitor.drift``,
-``benchmarks``, ``pipeline.trends.trends``, ``decide`` and ``record``, exactly as the monitor DAG's tasks
-do (the check is recorded in MLflow as that night's run, updated on rerun), and
-prints the result. Connections come from Airflow as in a task (the
-``AIRFLOW_CONN_<ID>`` variables work outside Airflow too).
+Runs :func:`alignment_drift.pipeline.check.run_check`, the composition the
+monitor DAG mirrors task for task (the check is recorded in MLflow as that
+night's run, updated on rerun), and prints the result. A retrain request is
+emitted through Airflow's REST API when ``ALIGNMENT_DRIFT_AIRFLOW_API_URL`` is
+set, else kept pending for the next monitor run. Connections come from Airflow
+as in a task (the ``AIRFLOW_CONN_<ID>`` variables work outside Airflow too).
 
 Exit codes: 0 checked; 1 the verdict is at least ``--fail-on``; 2 bad input.
 """
@@ -87,74 +88,60 @@ def _connections(spec: Any, batch: Path | None) -> Any:
     return AirflowConnections()
 
 
-def run_check(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = None) -> dict[str, Any]:
-    """Run the night's check with the DAG's steps; return the ``check-result@1`` document.
+def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = None) -> dict[str, Any]:
+    """Run the night's check (:func:`alignment_drift.pipeline.check.run_check`); return the ``check-result@1`` document.
 
     Raises
     ------
     UsageError
         When the source, its connection, the suite or the model's champion is not usable.
     """
-    from mlflow.exceptions import MlflowException
-
+    from alignment_drift.integrations.airflow_api import AirflowApiError
     from alignment_drift.integrations.gx import SuiteLoadError
     from alignment_drift.integrations.sources import SourceError
-    from alignment_drift.pipeline import ingest, monitor, trends
+    from alignment_drift.pipeline.check import run_check
     from alignment_drift.settings import Settings
 
     start, end = interval_for(spec.schedule, day)
     settings = Settings.from_env()
     try:
-        connections = _connections(spec, batch)
-        pulled = ingest.pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
-        validation = ingest.validate(spec, settings, pulled, connections=connections)
-        drift_out = monitor.drift(spec, settings, pulled, validation)
-        bench_out = monitor.benchmarks(spec, settings, pulled, validation)
-        trend_out = trends.trends(spec, settings, pulled, drift_out, bench_out)
+        night = run_check(spec, settings, start=start, end=end, batch=batch, connections=_connections(spec, batch))
     except LookupError as error:  # an undefined connection, or no champion to compare with
         raise UsageError(f"{error}") from None
-    except (SourceError, SuiteLoadError) as error:
+    except (SourceError, SuiteLoadError, AirflowApiError) as error:
         raise UsageError(str(error)) from None
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        version = _logged_version(spec, pulled)
-        raise UsageError(
-            f"the batch was scored by version {version} of {spec.model!r}, which is not registered in MLflow "
-            f"({settings.tracking_uri}). Fix: register that version, or check the batch's "
-            f"{spec.columns.model_version} column."
-        ) from None
-    check = monitor.decide(spec, pulled, validation, drift_out, bench_out, trend_out)
-    recorded = monitor.record(spec, settings, check)
-    return _result(spec, pulled, validation, check, recorded)
+    result = _result(spec, night)
+    result["notifications"] = _notify(spec, settings, night)
+    return result
 
 
-def _logged_version(spec: Any, pulled: dict[str, Any]) -> str:
-    from alignment_drift.pipeline.ingest import read_pulled
+def _notify(spec: Any, settings: Any, night: Any) -> list[dict[str, Any]]:
+    """Tell the spec's routes about the night's incident, as the DAG's notify task does (deliveries)."""
+    if not night.recorded.incident or not spec.governance.notify:
+        return []
+    from alignment_drift.airflow.notify import notify_incident
 
-    column = spec.columns.model_version
-    try:
-        return str(read_pulled(pulled)[column].astype(str).mode().iloc[0])
-    except Exception:  # only for the message
-        return "(unknown)"
+    deliveries = notify_incident(spec, night.recorded.incident, night.check.document(), settings=settings)
+    for failed in (d for d in deliveries if d.status == "failed"):
+        sys.stderr.write(f"alignment-drift check: the alert to {failed.route} failed: {failed.error}\n")
+    return [d.to_dict() for d in deliveries]
 
 
-def _result(
-    spec: Any, pulled: dict[str, Any], validation: dict[str, Any], check: dict[str, Any], recorded: dict[str, Any]
-) -> dict[str, Any]:
-    quarantine = validation.get("quarantine")
-    drift = check.get("drift") or {}
+def _result(spec: Any, night: Any) -> dict[str, Any]:
+    pulled, validation, check, recorded = night.pulled, night.validation, night.check, night.recorded
+    quarantine = validation.quarantine
+    drift = check.drift or {}
     return {
         "schema": SCHEMA,
         "model": spec.model,
-        "data_interval": check["data_interval"],
-        "verdict": check["verdict"],
-        "verdict_code": check["verdict_code"],
-        "reasons": check["reasons"],
-        "attribution": check["attribution"],
-        "warnings": validation.get("warnings", []),
-        "source": {**check["source"], "kind": pulled.get("kind"), "layout": pulled.get("layout")},
-        "validation": {k: validation.get(k) for k in ("status", "reason", "rows")},
+        "data_interval": check.data_interval.model_dump(),
+        "verdict": check.verdict,
+        "verdict_code": check.verdict_code,
+        "reasons": check.reasons,
+        "attribution": check.attribution,
+        "warnings": validation.warnings,
+        "source": {**check.source, "kind": pulled.kind, "layout": pulled.layout},
+        "validation": {"status": validation.status, "reason": validation.reason, "rows": validation.rows},
         "quarantine": None
         if quarantine is None
         else {
@@ -164,22 +151,34 @@ def _result(
             "bytes": quarantine["bytes"],
             "matches_pull": quarantine.get("matches_pull"),
         },
-        "model_version": check.get("model_version"),
-        "reference_version": check.get("reference_version"),
+        "model_version": check.model_version,
+        "reference_version": check.reference_version,
         "drift": None
         if not drift
         else {
             "share": drift.get("drift_share"),
             "drifted": [c["name"] for c in drift.get("columns", []) if c.get("drift") or c.get("missing_drift")],
+            "groups": (night.drift.partitions or {}).get("groups"),
         },
         "benchmarks": [
-            {k: b.get(k) for k in ("name", "status", "value", "threshold", "severity")}
-            for b in check.get("benchmarks", [])
+            {k: b.get(k) for k in ("name", "status", "value", "threshold", "severity")} for b in check.benchmarks
         ],
-        "mlflow_run_id": recorded["mlflow_run_id"],
-        "retrain_due": recorded["retrain_due"],
-        "retrain_reason": recorded["retrain_reason"],
+        "mlflow_run_id": recorded.mlflow_run_id,
+        "retrain_due": recorded.retrain_due,
+        "retrain_reason": recorded.retrain_reason,
+        "retrain_request": recorded.retrain_request,
+        "retrain_request_error": night.emit_error,
+        "report": recorded.report,
+        "incident": _incident(recorded.incident),
     }
+
+
+def _incident(update: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The night's incident as the result shows it: its id, state and what the night did to it."""
+    incident = (update or {}).get("incident")
+    if not update or not incident:
+        return None
+    return {"id": incident["id"], "state": incident["state"], "action": update["action"]}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -204,6 +203,10 @@ def table(result: dict[str, Any]) -> str:
         q = result["quarantine"]
         lines.append(f"quarantine  {q['path']} (sha256 {q['sha256']}, {q['bytes']} bytes)")
     lines.append(f"mlflow run  {result['mlflow_run_id']}; retrain due: {result['retrain_due']}")
+    if result["retrain_request"] == "pending":
+        lines.append("retrain     request pending: the next monitor run emits it (or ALIGNMENT_DRIFT_AIRFLOW_API_URL)")
+    elif result["retrain_request"] == "emitted":
+        lines.append("retrain     request emitted to Airflow")
     return "\n".join(lines)
 
 
@@ -217,7 +220,9 @@ def run(args: argparse.Namespace) -> int:
     day = parse_date(args.date)
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the path of a parquet or CSV batch.")
-    result = run_check(spec, day, batch=args.batch)
+    result = check_night(spec, day, batch=args.batch)
+    if result["retrain_request_error"]:
+        sys.stderr.write(f"alignment-drift check: {result['retrain_request_error']}\n")
     sys.stdout.write((to_json(result) if args.format == "json" else table(result)) + "\n")
     if args.fail_on and VERDICTS.index(result["verdict"]) >= VERDICTS.index(args.fail_on):
         return EXIT_FAILED

@@ -2,8 +2,9 @@
 
 Reads MLflow only (the model's experiment ``alignment-drift/<model>``): the
 check runs (verdict, key signals, version) and the retrain runs with their
-gate comparison (``gate/comparison.json``: every benchmark, challenger,
-champion, delta, paired-bootstrap interval, decision).
+gate comparison (``gate/comparison.json``: every benchmark and reference
+version judged against, challenger and reference values, delta, paired-bootstrap
+interval, outcome).
 
 Exit codes: 0 compared; 2 bad input (no such model, no runs).
 """
@@ -20,6 +21,7 @@ from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int, to_jso
 
 SCHEMA = "alignment-drift/compare@1"
 _SIGNALS = ("drift.share", "output_drift.share", "batch.exposure_rate")
+_COMPARISON = "gate/comparison.json"
 
 
 def register(verbs: Any) -> None:
@@ -59,12 +61,11 @@ def _night(run: Any) -> dict[str, Any]:
 def _retrain(mlflow_client: Any, run: Any) -> dict[str, Any]:
     tags = run.data.tags
     comparison: list[dict[str, Any]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = mlflow_client.download_artifacts(run.info.run_id, "gate/comparison.json", tmp)
+    # a retrain that failed before its gate has no comparison; any other failure to read it is an error
+    if any(a.path == _COMPARISON for a in mlflow_client.list_artifacts(run.info.run_id, "gate")):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = mlflow_client.download_artifacts(run.info.run_id, _COMPARISON, tmp)
             comparison = json.loads(Path(path).read_text())["comparison"]
-        except Exception:  # a retrain that failed before its gate has no comparison
-            comparison = []
     return {
         "started": run.info.start_time,
         "reason": tags.get("retrain_reason", ""),
@@ -140,12 +141,28 @@ def render_table(document: dict[str, Any]) -> str:
             f"retrain: challenger v{r['challenger_version']} vs champion v{r['champion_version'] or '-'} -> "
             f"{r['gate_decision'] or 'unfinished'} (trigger {r['trigger'] or '-'}; {r['reason'][:80]})",
         ]
-        header = ["benchmark", "challenger", "champion", "delta", "ci_low", "ci_high", "decision"]
+        header = ["benchmark", "against", "challenger", "reference", "delta", "ci_low", "ci_high", "decision"]
         rows = [
-            [c.get("benchmark"), *(_fmt(c.get(k)) for k in header[1:-1]), c.get("decision")] for c in r["comparison"]
+            [
+                c.get("benchmark"),
+                _against(c),
+                _fmt(c.get("challenger")),
+                _fmt(c.get("reference_value", c.get("champion"))),  # runs recorded before gate@1 say "champion"
+                *(_fmt(c.get(k)) for k in ("delta", "ci_low", "ci_high")),
+                c.get("decision"),
+            ]
+            for c in r["comparison"]
         ]
         lines += _columns(header, rows)
     return "\n".join(lines)
+
+
+def _against(row: dict[str, Any]) -> str:
+    if "reference" not in row:
+        return "champion"
+    if row["reference"] is None:
+        return "-"
+    return f"{row['reference']} v{row['reference_version']}" if row.get("reference_version") else str(row["reference"])
 
 
 def _columns(header: list[str], rows: list[list[Any]]) -> list[str]:

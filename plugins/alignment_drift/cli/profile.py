@@ -6,6 +6,7 @@ import argparse
 import itertools
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
         progress = Progress(f"profiling {args.reference}", unit="rows")
 
-        def all_chunks():  # type: ignore[no-untyped-def]
+        def all_chunks() -> Iterator[pd.DataFrame]:
             for chunk in itertools.chain([first], chunks):
                 yield chunk
                 progress.update(len(chunk))

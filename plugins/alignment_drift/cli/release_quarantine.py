@@ -95,9 +95,10 @@ def _release(
 ) -> tuple[dict[str, Any], str]:
     from alignment_drift.integrations.gx import SuiteLoadError
     from alignment_drift.integrations.quarantine import MANIFEST_NAME
-    from alignment_drift.integrations.sources import Batch, SourceError, fingerprint, locate_batch
+    from alignment_drift.integrations.sources import SourceError, fingerprint, locate_batch
     from alignment_drift.integrations.sources.release import record_release, write_back
-    from alignment_drift.pipeline import ingest
+    from alignment_drift.pipeline.steps.pull import pull
+    from alignment_drift.pipeline.steps.validate import assess
 
     if args.batch is not None and spec.source.kind == "sql":
         raise UsageError(
@@ -110,8 +111,8 @@ def _release(
 
         connections = AirflowConnections()
     try:
-        candidate = ingest.pull(spec, settings, start=start, end=end, batch=args.batch, connections=connections)
-        verdict = ingest.assess(spec, settings, candidate, connections=connections)
+        candidate = pull(spec, settings, start=start, end=end, batch=args.batch, connections=connections)
+        verdict = assess(spec, settings, candidate, connections=connections)
         if verdict.reason is not None:
             raise UsageError(
                 f"the fixed batch would be quarantined again: {verdict.reason}. Fix the batch (or the suite "
@@ -120,13 +121,13 @@ def _release(
         if args.batch is not None:
             target = locate_batch(spec, settings, start=start, end=end, connections=connections)
             write_back(target, args.batch, connections=connections)
-            released = Batch.from_dict(ingest.pull(spec, settings, start=start, end=end, connections=connections))
+            released = pull(spec, settings, start=start, end=end, connections=connections).batch()
         else:
-            released = Batch.from_dict(candidate)
+            released = candidate.batch()
     except (SourceError, SuiteLoadError, LookupError, ValueError) as error:
         raise UsageError(str(error)) from None
     sha = fingerprint(released, connections)
-    if args.batch is not None and sha != candidate["sha256"]:
+    if args.batch is not None and sha != candidate.sha256:
         raise UsageError(f"the batch written to {released.uri} does not match {args.batch}. Fix: release again.")
     folder = Path(settings.quarantine_dir) / spec.model / manifest["interval_start"]
     if not (folder / MANIFEST_NAME).exists():

@@ -138,7 +138,10 @@ def decide(
         Whether the deployed version differs from the version whose baselines
         the benchmarks compare against.
     exposure : Exposure, optional
-        The model's exposure rate in reference and batch.
+        The model's exposure rate in reference and batch. None when the
+        spec's exposure rule is ``none`` (``core.exposure.exposed`` returns
+        None: the model exposes nothing by its output): then, with no
+        ``selection`` either, ``feedback_loop`` is never attributed.
     alpha : float, default=0.05
         Significance level for the exposure change.
     trend_alarms : sequence of mapping, optional

@@ -193,8 +193,8 @@ def run_demo(
             return run_demo(
                 nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
             )
-    from alignment_drift.airflow.factory import monitor_dag, retrain_dag, retrain_request_asset
-    from alignment_drift.core.spec import load_spec
+    from alignment_drift.airflow.factory import monitor_dag, retrain_dag
+    from alignment_drift.core.spec import FilesSource, load_spec
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
@@ -203,6 +203,11 @@ def run_demo(
 
     settings = Settings.from_env(home)
     spec = load_spec(settings.specs_dir / "content_safety.yaml")
+    if not isinstance(spec.source, FilesSource):
+        raise ValueError(
+            f"The demo writes each night's prediction log to a file: specs/content_safety.yaml's 'source' must be "
+            f"kind 'files'. Got {spec.source.kind!r} instead; restore the spec shipped with the repository."
+        )
     platform = ContentPlatform(
         scenario,
         seed=seed,
@@ -212,7 +217,7 @@ def run_demo(
     )
     prepare_data(settings, spec, platform)
     monitor, retrain = monitor_dag(spec, settings.home), retrain_dag(spec, settings.home)
-    asset_uri = retrain_request_asset(spec.model).uri
+    asset_uri = spec.retrain_request_asset[1]
     seen = {i for i, _ in _new_events(asset_uri, set())}
     began = time.monotonic()
 
@@ -225,9 +230,9 @@ def run_demo(
         if not runs:
             return f"retrain run {dag_run.run_id} failed ({dag_run.state})"
         tags = runs[0].data.tags
-        return (
-            f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs v{tags.get('champion_version') or '-'})"
-        )
+        against = [f"v{tags[k]}" for k in ("last_gated_version", "champion_version") if tags.get(k)]
+        judged = ", ".join(dict.fromkeys(against)) or "-"
+        return f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs {judged})"
 
     print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
     if registry.champion(settings, spec.model) is None:
@@ -312,6 +317,7 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
     requests = sum(len(r.retrain) for r in rows)
     promoted = sum(1 for r in rows for note in r.retrain if "promoted" in note)
     rejected = sum(1 for r in rows for note in r.retrain if "rejected" in note)
+    held = sum(1 for r in rows for note in r.retrain if "insufficient_evidence" in note)
     print(file=out)
     print(
         f"{len(rows)} nights in {seconds:.0f} s: "
@@ -319,7 +325,8 @@ def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds:
         file=out,
     )
     print(
-        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}; "
+        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}, "
+        f"held for insufficient evidence {held}; "
         f"champion now v{champion.version if champion else '-'}",
         file=out,
     )

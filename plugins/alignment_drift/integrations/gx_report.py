@@ -2,7 +2,7 @@
 
 Kept apart from :mod:`alignment_drift.integrations.gx` (which loads suites and
 runs GX) so that checks GX cannot express (e.g. the data-interval checks of
-:mod:`alignment_drift.pipeline.ingest`) report in the same shape without
+:mod:`alignment_drift.integrations.interval_checks`) report in the same shape without
 importing GX.
 """
 

@@ -3,7 +3,7 @@
 One construction for every way a version arrives: a challenger the retrain
 DAG trained, a version the owner's training DAG registered
 (``retraining.mode: external``) and an adopted model (``alignment-drift
-adopt``). Scoring goes through :func:`alignment_drift.core.model_outputs.score_outputs`.
+adopt``). Scoring goes through :func:`alignment_drift.core.scoring.score_model`, by the spec's task.
 """
 
 from __future__ import annotations
@@ -22,20 +22,16 @@ __all__ = ["VersionReference", "audit_baselines", "reference_profile", "split_ho
 
 
 def reference_profile(spec: AlignmentSpec, frame: pd.DataFrame) -> Any:
-    """The reference profile of a version: its features and its outputs on held-out rows.
-
-    Outputs by task: a classifier's score (numeric) and decision or class
-    (categorical); a regressor's prediction (numeric).
-    """
+    """The reference profile of a version: its features and its outputs on held-out rows (by task)."""
+    from alignment_drift.core.drift.output import output_columns
     from alignment_drift.core.drift.profile import ReferenceProfile
-    from alignment_drift.core.model_outputs import task_of
 
     roles = spec.columns
-    regression = task_of(spec) == "regression"
+    out_numeric, out_categorical = output_columns(spec)
     return ReferenceProfile.fit(
         frame,
-        numeric=[*roles.numeric, roles.prediction if regression else roles.score],
-        categorical=[*roles.categorical] if regression else [*roles.categorical, roles.prediction],
+        numeric=[*roles.numeric, *out_numeric],
+        categorical=[*roles.categorical, *out_categorical],
         bins=spec.drift.profile_bins,
         max_categories=spec.drift.max_categories,
     )
@@ -75,18 +71,10 @@ class VersionReference:
 def audit_baselines(
     spec: AlignmentSpec, settings: Settings, model: Any, held_out: pd.DataFrame
 ) -> tuple[dict[str, float | None], tuple[str, ...]]:
-    """A version's benchmark baselines: every benchmark on the audit set, and the proxy–target gap on held-out rows.
-
-    Binary models only, as core's benchmarks are today; for other tasks no
-    baseline is recorded and the returned note says so.
-    """
+    """A version's benchmark baselines: every benchmark on the audit set, and the proxy–target gap on held-out rows."""
     from alignment_drift.core.benchmarks import Scored, proxy_target_gap, run_benchmarks
-    from alignment_drift.core.model_outputs import task_of
+    from alignment_drift.core.scoring import logged_output
 
-    task = task_of(spec)
-    if task != "binary":
-        return {}, (f"no benchmark baselines: core's benchmarks score binary models only, and this is a {task} model",)
-    roles = spec.columns
     _, audit_scored = score_audit(spec, settings, model)
     baselines = {
         r.name: r.value
@@ -94,10 +82,10 @@ def audit_baselines(
             spec.benchmarks, audit=audit_scored, batch=None, model=model, probes_dir=settings.specs_dir
         )
     }
-    threshold = spec.retraining.training.decision_threshold
-    held_scored = Scored.from_frame(held_out, roles, score=held_out[roles.score].to_numpy(float), threshold=threshold)
-    for bench in spec.benchmarks:
-        if bench.kind == "proxy_target_gap":
+    gaps = [b for b in spec.benchmarks if b.kind == "proxy_target_gap"]  # binary specs only
+    if gaps:
+        held_scored = Scored.from_output(held_out, spec, logged_output(spec, held_out))
+        for bench in gaps:
             baselines[bench.name], _, _ = proxy_target_gap(held_scored.exposed(), min_rows=bench.min_rows)
     return baselines, ()
 
@@ -110,15 +98,18 @@ def version_reference(spec: AlignmentSpec, settings: Settings, model: Any, held_
     model. The profile covers every held-out row; the kept row sample is capped
     at ``reference.max_rows``.
     """
-    from alignment_drift.core.model_outputs import score_outputs, task_of
+    from alignment_drift.core.drift.output import output_frame
+    from alignment_drift.core.scoring import score_model
 
     roles = spec.columns
     threshold = spec.retraining.training.decision_threshold
     ref = held_out.copy()
-    out = score_outputs(model, ref, task=task_of(spec), features=roles.feature_names, threshold=threshold)
-    if out.score is not None:
-        ref[roles.score] = out.score
-    ref[roles.prediction] = out.prediction
+    out = score_model(
+        model, ref, task=spec.task, features=roles.feature_names, threshold=threshold, positive=roles.positive_class
+    )
+    outputs = output_frame(spec, out)
+    for name in outputs.columns:
+        ref[str(name)] = outputs[name].to_numpy()
     profile = reference_profile(spec, ref)
     ref = ref.iloc[: spec.reference.max_rows].copy()
     baselines, notes = audit_baselines(spec, settings, model, ref)

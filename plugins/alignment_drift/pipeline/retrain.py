@@ -4,7 +4,10 @@ assemble -> train -> gate -> promote | reject (-> recorded on the retrain run)
 
 The challenger learns the spec's label (the target unless the spec says
 otherwise); the gate always judges on the target, on the fixed audit set,
-against the spec's floors and against the champion.
+against the spec's floors and, for non-inferiority, against the last version
+that passed the gate and the champion when it differs (see
+:mod:`alignment_drift.pipeline.gate`). It decides ``promote``, ``reject`` or
+``insufficient_evidence``; only ``promote`` moves an alias.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ def assemble(
             "and retraining.include_training_data is false. Widen the window or include the training data."
         )
     data = pd.concat([f[[c for c in keep if c in f.columns]] for f in frames], ignore_index=True)
-    labelled = int(label_values(data, spec.columns, label=policy.label).notna().sum())
+    labelled = int(label_values(data, spec.columns, label=policy.label, task=spec.task).notna().sum())
     if labelled < policy.min_rows:
         raise ValueError(
             f"Only {labelled} rows with a known {policy.label} label in the window; "
@@ -128,20 +131,20 @@ def _night_rows(
     connections: ConnectionResolver | None,
 ) -> tuple[pd.DataFrame | None, str]:
     """A recorded night's rows read through the spec's source with its late labels joined; or None and why not."""
-    from alignment_drift.integrations.sources import BatchReadError, SourceError
-    from alignment_drift.pipeline import ingest
-    from alignment_drift.pipeline.labels import join_arrived
+    from alignment_drift.integrations.sources import BatchReadError, SourceError, read_batch
+    from alignment_drift.pipeline.steps.benchmarks import join_arrived
+    from alignment_drift.pipeline.steps.pull import pull
 
     start, end = (dt.datetime.fromisoformat(tags[k]) for k in ("data_interval_start", "data_interval_end"))
     try:
-        pulled = ingest.pull(spec, settings, start=start, end=end, connections=connections)
-        frame = ingest.read_pulled(pulled, connections)
+        pulled = pull(spec, settings, start=start, end=end, connections=connections)
+        frame = read_batch(pulled.batch(), connections=connections)
     except (FileNotFoundError, BatchReadError, SourceError) as error:
         return None, f"its batch cannot be read any more: {error}"
     validated = tags.get("source_sha256")
     # files and objects are immutable once validated; a query's rows may be completed in place (late labels)
-    if validated and spec.source.kind != "sql" and pulled.get("sha256") != validated:
-        return None, f"its batch changed since it was validated (sha256 {pulled.get('sha256')} != {validated})"
+    if validated and spec.source.kind != "sql" and pulled.sha256 != validated:
+        return None, f"its batch changed since it was validated (sha256 {pulled.sha256} != {validated})"
     frame, _ = join_arrived(spec, settings, frame, pulled, as_of=as_of, connections=connections)
     return frame, ""
 
@@ -186,7 +189,7 @@ def train(
     if policy.training.entrypoint is not None:  # the owner's estimator
         pipeline = fit_entrypoint(*labelled_rows(fit_rows, roles, label=policy.label), policy.training)
     else:
-        pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label)
+        pipeline = fit_pipeline(fit_rows, roles, policy.training, label=policy.label, task=spec.task)
     made = version_reference(spec, settings, pipeline, held_out)
     baselines = made.baselines
 
@@ -199,7 +202,7 @@ def train(
     run_id = run.info.run_id
     from mlflow.entities import Metric, Param
 
-    labelled = int(label_values(fit_rows, roles, label=policy.label).notna().sum())
+    labelled = int(label_values(fit_rows, roles, label=policy.label, task=spec.task).notna().sum())
     mlflow_client.log_batch(
         run_id,
         params=[
@@ -265,19 +268,19 @@ def _log_datasets(
 ) -> None:
     """The exact data of the retrain as MLflow dataset inputs: the training set and the audit set, with digests."""
     import mlflow
-    import mlflow.data
+    from mlflow.data.pandas_dataset import from_pandas  # mlflow.data sets it only at run time, unseen by mypy
 
     label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
     audit_path = settings.resolve_data(spec.reference.audit_set)
     datasets = [
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
             ),
             "training",
         ),
         (
-            mlflow.data.from_pandas(
+            from_pandas(
                 pd.read_parquet(audit_path),
                 source=str(audit_path),
                 name=f"{spec.model}-audit",
@@ -294,9 +297,10 @@ def _log_datasets(
 
 
 def gate(spec: AlignmentSpec, settings: Settings, trained: dict[str, Any]) -> dict[str, Any]:
-    """Judge the challenger on the target: every floor, and no paired-bootstrap regression against the champion.
+    """Judge the challenger on the target: floors shown to hold, non-inferior to the last gated version and champion.
 
-    See :func:`alignment_drift.pipeline.gate.judge` for the rule and the returned comparison.
+    See :func:`alignment_drift.pipeline.gate.judge` for what is returned and
+    :mod:`alignment_drift.core.gate` for the rule.
     """
     from alignment_drift.pipeline.gate import judge
 

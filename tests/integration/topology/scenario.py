@@ -241,12 +241,10 @@ class Scenario:
         return value.get("verdict") if isinstance(value, dict) else None
 
     def asset_events(self) -> list[Any]:
-        from alignment_drift.airflow.common import retrain_request_asset
-
         return self.topo.sql(
             "SELECT e.id, e.extra, e.source_dag_id, e.source_run_id FROM asset_event e "
             "JOIN asset a ON a.id = e.asset_id WHERE a.uri = :uri ORDER BY e.id",
-            uri=retrain_request_asset(self.spec.model).uri,
+            uri=self.spec.retrain_request_asset[1],
         )
 
     # ------------------------------------------------------------------ the nights, with faults

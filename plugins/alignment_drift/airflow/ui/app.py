@@ -18,6 +18,7 @@ DAGs folder, as the DAG file assumes.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +28,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from alignment_drift.airflow.ui.auth import NotAuthenticated, authenticated_user, authorized_dag_ids, login_url
 
 __all__ = ["URL_PREFIX", "create_app", "ui_settings"]
+
+_LOG = logging.getLogger(__name__)
 
 URL_PREFIX = "/alignment"
 STATIC = Path(__file__).parent / "static"
@@ -53,7 +56,8 @@ def ui_settings() -> Any:
 def _user_name(user: Any) -> str:
     try:
         return str(user.get_name())
-    except Exception:
+    except Exception as error:  # the auth manager's user class is not ours; the page is shown all the same
+        _LOG.warning("The signed-in user's name could not be read (%s: %s)", type(error).__name__, error)
         return "an Airflow user"
 
 
@@ -80,6 +84,7 @@ def _gather(user: Any, nights: int) -> tuple[Any, list[Any], str | None]:
     try:
         waiting = waiting_approvals(retrain_ids)
     except Exception as error:  # the MLflow side is still shown
+        _LOG.warning("Airflow's approval tasks could not be read: %s: %s", type(error).__name__, error)
         waiting = None
         problem = (
             f"Airflow's metadata DB could not be read for the approval tasks ({type(error).__name__}: {error}). "

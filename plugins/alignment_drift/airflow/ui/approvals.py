@@ -44,12 +44,14 @@ class ApprovalRow:
 
     ``state`` is ``waiting`` (Airflow waits and MLflow records it),
     ``not_waiting`` (MLflow says pending but no approval task waits in
-    Airflow), ``airflow_only`` (Airflow waits, MLflow has no record yet) or
-    ``unknown`` (Airflow's metadata could not be read).
+    Airflow), ``airflow_only`` (Airflow waits, MLflow has no record yet),
+    ``review`` (a serving version held for a deployment review: decided with
+    ``alignment-drift review``, no Airflow task) or ``unknown`` (Airflow's
+    metadata could not be read).
     """
 
     model: str
-    state: Literal["waiting", "not_waiting", "airflow_only", "unknown"]
+    state: Literal["waiting", "not_waiting", "airflow_only", "review", "unknown"]
     dag_id: str | None
     run_id: str | None
     task_id: str | None
@@ -136,8 +138,10 @@ def merge_approvals(pending: Iterable[PendingApproval], waiting: Iterable[Waitin
     rows = []
     for p in pending:
         found = by_run.pop((p.airflow_dag_id, p.airflow_run_id), None)
-        state: Literal["waiting", "not_waiting", "unknown"]
+        state: Literal["waiting", "not_waiting", "review", "unknown"]
         state = "unknown" if waiting is None else "waiting" if found else "not_waiting"
+        if p.kind == "deployment_review":
+            state = "review"
         rows.append(
             ApprovalRow(
                 model=p.model,

@@ -136,5 +136,7 @@ def render_page(
             night_choices=choices,
             incidents=[i for m in overview.models for i in m.open_incidents],
             incidents_total=sum(m.open_incidents_total for m in overview.models),
+            resolved_incidents=[i for m in overview.models for i in m.resolved_incidents],
+            incident_problems=[m.incidents_error for m in overview.models if m.incidents_error],
         )
     )

@@ -4,14 +4,19 @@ Assumptions, stated: the scores are calibrated (P(unsafe | score) = score)
 and there is no concept drift (P(target | inputs) is the reference's). Then
 each row is correct with probability ``score`` when predicted positive and
 ``1 - score`` otherwise, so expected accuracy, recall and precision follow
-from the scores alone, on nights before any label arrives.
+from the scores alone, on nights before any label arrives. A multiclass row
+is correct with probability P(predicted class), so the expected accuracy is
+its mean. A regression has no label-free estimate (the spec refuses one).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, classification_metric, interval
+from alignment_drift.core.benchmarks.measure import labelled, measure
+from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import PerformanceEstimate
 
@@ -20,8 +25,10 @@ __all__ = ["estimate_performance", "evaluate_performance_estimate"]
 ASSUMPTIONS = "assumes calibrated scores and no concept drift"
 
 
-def estimate_performance(metric: str, score: np.ndarray, prediction: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Expected ``metric`` under each row of weights ``w``.
+def estimate_performance(
+    metric: str, score: np.ndarray, prediction: np.ndarray, w: np.ndarray, *, task: str = "binary"
+) -> np.ndarray:
+    """Expected ``metric`` under each row of weights ``w``; a multiclass ``score`` is P(predicted class).
 
     Examples
     --------
@@ -31,6 +38,10 @@ def estimate_performance(metric: str, score: np.ndarray, prediction: np.ndarray,
     """
     s, p = score.astype(float), prediction.astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
+        if task == "multiclass":
+            if metric != "accuracy":
+                raise ValueError(f"A multiclass estimate is of 'accuracy' only. Got {metric!r} instead.")
+            return (w @ s) / w.sum(axis=1)
         if metric == "accuracy":
             return (w @ np.where(p == 1, s, 1 - s)) / w.sum(axis=1)
         if metric == "recall":
@@ -46,18 +57,27 @@ def evaluate_performance_estimate(
     bench: PerformanceEstimate, rows: Scored | None, baseline: float | None
 ) -> BenchmarkResult:
     """The estimate on every row of ``rows`` (labels not needed); a signal unless ``floor`` is set."""
-    value, ci, n, detail, evidence = None, (None, None), 0, "no rows to evaluate", {}
-    if rows is not None and len(rows.score):
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, "no rows to evaluate"
+    evidence: dict[str, Any] = {}
+    if rows is not None and rows.task == "regression":
+        detail = "a label-free performance estimate is not available for regression"
+    elif rows is not None and rows.task == "multiclass" and bench.metric != "accuracy":
+        detail = f"a multiclass estimate is of accuracy, not {bench.metric}"
+    elif rows is not None and len(rows.score) and np.isnan(rows.score).all():
+        detail = "these rows carry no P(predicted class) (declare columns.class_scores or columns.score)"
+    elif rows is not None and len(rows.score):
         n = len(rows.score)
-        value = finite(float(estimate_performance(bench.metric, rows.score, rows.prediction, np.ones((1, n)))[0]))
-        ci = interval(
-            estimate_performance(bench.metric, rows.score, rows.prediction, bootstrap_weights(n, 500)), bench.confidence
-        )
-        known = ~np.isnan(rows.target)
+
+        def expected(w: np.ndarray) -> np.ndarray:
+            return estimate_performance(bench.metric, rows.score, rows.prediction, w, task=rows.task)
+
+        value = finite(float(expected(np.ones((1, n)))[0]))
+        ci = interval(expected(bootstrap_weights(n, 500)), bench.confidence)
+        known = labelled(rows)
         if known.sum() >= 30:
-            realised = classification_metric(
-                bench.metric, rows.target[known].astype(int), rows.score[known], rows.prediction[known]
-            )
+            realised = float(measure(bench.metric, rows.subset(known), np.ones((1, int(known.sum()))))[0])
             evidence = {"realised": finite(realised), "labelled_rows": int(known.sum())}
     status = judge(value, ci, bench.floor, "higher_is_better")
     if value is not None:

@@ -4,42 +4,63 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import LOWER_IS_BETTER, bootstrap_weights, interval, weighted_metric
+from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
+from alignment_drift.core.benchmarks.metrics import bootstrap_weights, direction_of, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import MetricFloor
 
-__all__ = ["evaluate_metric_floor"]
+__all__ = ["evaluate_metric_floor", "metric_label"]
+
+
+def metric_label(bench: MetricFloor) -> str:
+    """The metric's name with its options: ``recall[class=2]``, ``top_k_accuracy[k=3]``, ``roc_auc[macro]``."""
+    if bench.class_ is not None:
+        return f"{bench.metric}[class={bench.class_}]"
+    if bench.k is not None:
+        return f"{bench.metric}[k={bench.k}]"
+    if bench.average is not None:
+        return f"{bench.metric}[{bench.average}]"
+    return bench.metric
 
 
 def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: float | None) -> BenchmarkResult:
-    """Evaluate one metric floor (or ceiling) on ``rows``; skipped when too few labelled rows.
+    """Evaluate one metric floor (or ceiling) on ``rows`` of any task; skipped when too few labelled rows.
 
     The interval is a seeded percentile bootstrap over the labelled rows
-    (``bench.resamples`` resamples). A floor fails only when the interval's
-    upper bound is below it, a ceiling only when its lower bound is above it.
+    (``bench.resamples`` resamples; for a regression, a bootstrap of the
+    per-row errors). A floor fails only when the interval's upper bound is
+    below it, a ceiling only when its lower bound is above it.
     """
-    direction = "lower_is_better" if bench.metric in LOWER_IS_BETTER else "higher_is_better"
+    direction = direction_of(bench.metric)
     threshold = bench.ceiling if direction == "lower_is_better" else bench.floor
-    value, ci, n, detail = None, (None, None), 0, f"no {bench.evaluated_on} rows to evaluate"
+    name = metric_label(bench)
+    value: float | None = None
+    ci: tuple[float | None, float | None] = (None, None)
+    n, detail = 0, f"no {bench.evaluated_on} rows to evaluate"
     if rows is not None:
-        known = ~np.isnan(rows.target)
+        reason = unavailable(bench.metric, rows, label=bench.class_, k=bench.k)
+        known = labelled(rows, bench.metric)
         n = int(known.sum())
-        y, s, p = rows.target[known], rows.score[known], rows.prediction[known]
-        if n < bench.min_rows:
+        if reason is not None:
+            detail = f"{name} on the {bench.evaluated_on} rows: {reason}"
+        elif n < bench.min_rows:
             detail = f"only {n} labelled {bench.evaluated_on} rows; {bench.min_rows} needed"
         else:
-            value = finite(float(weighted_metric(bench.metric, y, s, p, np.ones((1, n)))[0]))
+            kept = rows.subset(known)
+
+            def at(w: np.ndarray) -> np.ndarray:
+                return measure(bench.metric, kept, w, label=bench.class_, k=bench.k, average=bench.average)
+
+            value = finite(float(at(np.ones((1, n)))[0]))
             if value is None:
-                detail = f"{bench.metric} is undefined on the {n} labelled {bench.evaluated_on} rows"
+                detail = f"{name} is undefined on the {n} labelled {bench.evaluated_on} rows"
             else:
-                ci = interval(
-                    weighted_metric(bench.metric, y, s, p, bootstrap_weights(n, bench.resamples)), bench.confidence
-                )
-    status = judge(value, ci, threshold, direction)  # type: ignore[arg-type]
+                ci = interval(at(bootstrap_weights(n, bench.resamples)), bench.confidence)
+    status = judge(value, ci, threshold, direction)
     if value is not None:
         word = "floor" if direction == "higher_is_better" else "ceiling"
         shown = "" if ci[0] is None else f" ({bench.confidence:.0%} CI {ci[0]:.3f}..{ci[1]:.3f})"
-        rows_text = f"{bench.metric} on the {bench.evaluated_on} rows {value:.3f}{shown}"
+        rows_text = f"{name} on the {bench.evaluated_on} rows {value:.3f}{shown}"
         detail = f"{rows_text}, {word} {threshold:.3f}: {status} (n={n})"
     return BenchmarkResult.of(
         bench,
@@ -52,6 +73,6 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
         detail=detail,
         ci_low=ci[0],
         ci_high=ci[1],
-        direction=direction,  # type: ignore[arg-type]
+        direction=direction,
         on=bench.evaluated_on,
     )

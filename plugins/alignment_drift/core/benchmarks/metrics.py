@@ -1,4 +1,9 @@
-"""Metrics of the positive class, point estimates and vectorised bootstrap intervals.
+"""Binary metrics of the positive class, point estimates and vectorised bootstrap intervals.
+
+Multiclass and regression metrics live in :mod:`.multiclass` and
+:mod:`.regression`; :func:`alignment_drift.core.benchmarks.measure.measure`
+dispatches by task. Which way each metric is better comes from the one table
+of :mod:`alignment_drift.core.spec.metrics` (``LOWER_IS_BETTER`` here).
 
 Every metric is computed from a matrix of row weights ``W`` (resamples x
 rows): the point estimate uses one row of ones, a bootstrap uses
@@ -13,22 +18,29 @@ from functools import lru_cache
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
+from alignment_drift.core.spec.metrics import LOWER_IS_BETTER, METRICS, direction_of
+
 __all__ = [
     "CLASSIFICATION_METRICS",
     "LOWER_IS_BETTER",
+    "METRICS",
     "bootstrap_weights",
     "classification_metric",
+    "direction_of",
     "interval",
     "weighted_metric",
 ]
 
-CLASSIFICATION_METRICS = ("recall", "precision", "accuracy", "f1", "roc_auc", "specificity", "fpr", "fnr")
-LOWER_IS_BETTER = ("fpr", "fnr", "mae", "rmse")
+CLASSIFICATION_METRICS = ("recall", "precision", "accuracy", "f1", "roc_auc", "specificity", "fpr", "fnr", "log_loss")
 _ALL = (*CLASSIFICATION_METRICS, "mae", "rmse")
+_EPS = float(np.finfo(float).eps)
 
 
 def classification_metric(metric: str, y: np.ndarray, score: np.ndarray, prediction: np.ndarray) -> float | None:
-    """A metric of the positive class; None when it is undefined for these rows.
+    """A binary metric of the positive class; None when it is undefined for these rows.
+
+    ``mae`` and ``rmse`` here are errors of ``score`` against ``y`` (a
+    regression passes its predictions as ``score``).
 
     Examples
     --------
@@ -102,6 +114,9 @@ def weighted_metric(metric: str, y: np.ndarray, score: np.ndarray, prediction: n
         return _div(w @ np.abs(y - score), w.sum(axis=1))
     if metric == "rmse":
         return np.sqrt(_div(w @ (y - score) ** 2, w.sum(axis=1)))
+    if metric == "log_loss":
+        s = np.clip(score.astype(float), _EPS, 1 - _EPS)
+        return _div(w @ -(y * np.log(s) + (1 - y) * np.log(1 - s)), w.sum(axis=1))
     tp, fp = w @ (y * p), w @ ((1 - y) * p)
     fn, tn = w @ (y * (1 - p)), w @ ((1 - y) * (1 - p))
     table = {

@@ -23,6 +23,8 @@ def proxy_target_gap(batch: Scored, *, min_rows: int) -> tuple[float | None, int
     like even when the proxy is only observed for exposed items. Returns None
     with the reason when too few rows, or a single class, make it undefined.
     """
+    if batch.task != "binary":
+        return None, 0, f"the proxy-target gap compares a binary score's AUCs; this is a {batch.task} model"
     if batch.proxy is None:
         return None, 0, "the batch has no proxy column"
     both = _both(batch)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from alignment_drift.core.spec import ColumnRoles
+from alignment_drift.core.exposure import exposed
+from alignment_drift.core.scoring import ModelOutput, class_index
+from alignment_drift.core.spec import AlignmentSpec, ColumnRoles, Task, label_key
 
 __all__ = ["BenchmarkResult", "Direction", "Scored", "Status", "finite", "judge"]
 
@@ -80,14 +82,70 @@ class BenchmarkResult:
         return out
 
 
+def _binary_target(values: pd.Series, positive: Any) -> np.ndarray:
+    """1.0 where the label is the positive class, 0.0 where another, NaN where unknown."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        raw = values.to_numpy(dtype=float)
+        key = label_key(positive)
+        try:
+            wanted = float(key) if key is not None else np.nan
+        except ValueError:  # a string positive class of a numeric column: no row is positive
+            wanted = np.nan
+        return np.where(np.isnan(raw), np.nan, (raw == wanted).astype(float))
+    key = label_key(positive)
+    return np.array([np.nan if (k := label_key(v)) is None else float(k == key) for v in values], dtype=float)
+
+
+def _classes(output: ModelOutput, spec: AlignmentSpec, frame: pd.DataFrame) -> tuple[Any, ...]:
+    """The classes of a multiclass output: the model's, else the logged probability columns', else those seen."""
+    if output.classes is not None:
+        return output.classes
+    if spec.columns.class_scores:
+        return tuple(spec.columns.class_scores)
+    seen: dict[str, Any] = {}
+    target = frame[spec.columns.target] if spec.columns.target in frame.columns else pd.Series([], dtype=object)
+    values = pd.concat([pd.Series(np.asarray(output.prediction, dtype=object)), target.astype(object)])
+    for value in values.dropna().unique():
+        key = label_key(value)
+        if key is not None:
+            seen.setdefault(key, value)
+    return tuple(seen[k] for k in sorted(seen, key=_natural))
+
+
+def _natural(key: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (2 before 10), then text."""
+    try:
+        return 0, float(key), ""
+    except ValueError:
+        return 1, 0.0, key
+
+
 @dataclass(frozen=True)
 class Scored:
-    """Rows scored by the model under test: the labels known for them, its scores and decisions.
+    """Rows scored by the model under test: the labels known for them, its outputs and decisions.
+
+    By ``task``:
+
+    - ``binary``: ``target`` is 1.0 for the positive class, 0.0 otherwise,
+      NaN when unknown; ``score`` is P(positive) and ``prediction`` the 0/1
+      decision at ``threshold``;
+    - ``multiclass``: ``target`` and ``prediction`` are positions in
+      ``classes`` (target NaN when unknown, ``len(classes)`` for a class the
+      model does not know; prediction ``len(classes) + 1`` for a logged label
+      outside ``classes``); ``proba`` the (n, k) probabilities when known and
+      ``score`` P(predicted class) (NaN when not logged);
+    - ``regression``: ``target`` and ``prediction`` are values and ``score``
+      repeats the prediction (the model's numeric output); ``lower``/``upper``
+      bound a logged prediction interval of nominal coverage ``level``.
 
     ``frame`` (when given) holds the rows' inputs and segments, for the
     benchmarks that slice or re-score them (slice gaps, probes,
-    perturbations); ``feature_names`` are the model's inputs and
-    ``threshold`` its blocking threshold.
+    perturbations); ``feature_names`` are the model's inputs and ``threshold``
+    its binary decision threshold, ``positive`` its positive class.
+    ``exposure`` is the logged exposure flag; ``exposed_rows`` the rows the
+    model's own output exposes under the spec's rule (all rows when it
+    exposes nothing by its output; None when not given: then, for a binary
+    task, the default rule ``score < threshold``).
     """
 
     target: np.ndarray
@@ -98,27 +156,58 @@ class Scored:
     feature_names: tuple[str, ...] = ()
     threshold: float = 0.5
     exposure: np.ndarray | None = None
+    task: Task = "binary"
+    proba: np.ndarray | None = None
+    classes: tuple[Any, ...] | None = None
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+    level: float | None = None
+    exposed_rows: np.ndarray | None = None
+    positive: Any = 1
+
+    def __len__(self) -> int:
+        return len(self.target)
 
     def subset(self, keep: np.ndarray) -> Scored:
         """The rows where ``keep`` is true."""
-        return Scored(
-            self.target[keep],
-            self.score[keep],
-            self.prediction[keep],
-            None if self.proxy is None else self.proxy[keep],
-            None if self.frame is None else self.frame.loc[keep].reset_index(drop=True),
-            self.feature_names,
-            self.threshold,
-            None if self.exposure is None else self.exposure[keep],
+
+        def cut(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        return replace(
+            self,
+            target=self.target[keep],
+            score=self.score[keep],
+            prediction=self.prediction[keep],
+            proxy=cut(self.proxy),
+            frame=None if self.frame is None else self.frame.loc[keep].reset_index(drop=True),
+            exposure=cut(self.exposure),
+            proba=cut(self.proba),
+            lower=cut(self.lower),
+            upper=cut(self.upper),
+            exposed_rows=cut(self.exposed_rows),
         )
 
     def exposed(self) -> Scored:
-        """The rows the model exposes (predicts negative): where an exposure-gated proxy is observed."""
-        return self.subset(self.prediction == 0)
+        """The rows the model's own output exposes (see :func:`alignment_drift.core.exposure.exposed`).
+
+        That is where an exposure-gated proxy is observed. Binary rows built
+        without a rule use the default one: exposed when ``score < threshold``.
+        """
+        if self.exposed_rows is not None:
+            return self.subset(self.exposed_rows)
+        if self.task == "binary":
+            return self.subset(self.score < self.threshold)
+        return self
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, roles: ColumnRoles, *, score: np.ndarray, threshold: float) -> Scored:
-        """Build from a frame holding the target (and proxy) columns and the model's ``score``."""
+        """Binary rows from a frame holding the target (and proxy) columns and the model's ``score``.
+
+        The decision is ``score >= threshold``; the exposure rule the binary
+        default (exposed when ``score < threshold``). :meth:`from_output` builds
+        rows of any task under the spec's own rule.
+        """
         proxy = None
         if roles.proxy and roles.proxy in frame.columns:
             raw = frame[roles.proxy].to_numpy(dtype=float)
@@ -128,7 +217,7 @@ class Scored:
             exposure = frame[roles.exposure].to_numpy(dtype=float)
         score = np.asarray(score, dtype=float)
         return cls(
-            target=frame[roles.target].to_numpy(dtype=float),
+            target=_binary_target(frame[roles.target], roles.positive_class),
             score=score,
             prediction=(score >= threshold).astype(np.int64),
             proxy=proxy,
@@ -136,7 +225,86 @@ class Scored:
             feature_names=tuple(roles.feature_names),
             threshold=float(threshold),
             exposure=exposure,
+            positive=roles.positive_class,
         )
+
+    @classmethod
+    def from_output(
+        cls, frame: pd.DataFrame, spec: AlignmentSpec, output: ModelOutput, *, logged: bool = False
+    ) -> Scored:
+        """Rows of any task from the model's ``output`` on ``frame`` (which holds the target, when known).
+
+        ``output`` comes from :func:`alignment_drift.core.scoring.score_model`
+        (the model under test re-scoring rows, e.g. the audit set) or
+        :func:`~alignment_drift.core.scoring.logged_output` (the prediction
+        log's own columns; ``logged=True`` also reads a regression's logged
+        interval). The exposed rows follow the spec's exposure rule.
+        """
+        roles, task, n = spec.columns, spec.task, len(frame)
+        if len(output) != n:
+            raise ValueError(f"The output has {len(output)} rows but the frame {n}; score the same rows.")
+        has_target = roles.target in frame.columns
+        threshold = spec.retraining.training.decision_threshold
+        rows = exposed(spec, output)
+        common: dict[str, Any] = {
+            "frame": frame.reset_index(drop=True),
+            "feature_names": tuple(roles.feature_names),
+            "threshold": float(threshold),
+            "exposure": frame[roles.exposure].to_numpy(dtype=float)
+            if roles.exposure and roles.exposure in frame.columns
+            else None,
+            "task": task,
+            "exposed_rows": np.ones(n, dtype=bool) if rows is None else rows,
+            "positive": roles.positive_class,
+        }
+        if task == "binary":
+            binary = cls.from_frame(frame, roles, score=np.asarray(output.score, dtype=float), threshold=threshold)
+            return replace(binary, **common, proba=output.proba, classes=output.classes)
+        if task == "regression":
+            values = np.asarray(output.prediction, dtype=float)
+            target = frame[roles.target].to_numpy(dtype=float) if has_target else np.full(n, np.nan)
+            lower = upper = None
+            interval = roles.interval
+            if logged and interval is not None and {interval.lower, interval.upper} <= set(frame.columns):
+                lower = frame[interval.lower].to_numpy(dtype=float)
+                upper = frame[interval.upper].to_numpy(dtype=float)
+            proxy = frame[roles.proxy].to_numpy(dtype=float) if roles.proxy and roles.proxy in frame.columns else None
+            return cls(
+                target=target,
+                score=values,
+                prediction=values,
+                proxy=proxy,
+                lower=lower,
+                upper=upper,
+                level=None if interval is None else interval.level,
+                **common,
+            )
+        classes = _classes(output, spec, frame)
+        target = class_index(frame[roles.target].to_numpy(dtype=object), classes) if has_target else np.full(n, np.nan)
+        prediction = class_index(output.prediction, classes)
+        prediction = np.where(np.isnan(prediction) | (prediction >= len(classes)), len(classes) + 1, prediction)
+        proba = None if output.proba is None else _align(output.proba, output.classes, classes)
+        score = np.full(n, np.nan) if output.score is None else np.asarray(output.score, dtype=float)
+        proxy = None
+        if roles.proxy and roles.proxy in frame.columns:
+            proxy = class_index(frame[roles.proxy].to_numpy(dtype=object), classes)
+        return cls(
+            target=target,
+            score=score,
+            prediction=prediction.astype(np.int64),
+            proxy=proxy,
+            proba=proba,
+            classes=classes,
+            **common,
+        )
+
+
+def _align(proba: np.ndarray, have: tuple[Any, ...] | None, want: tuple[Any, ...]) -> np.ndarray:
+    """Probability columns in ``want`` order (``have`` is their current order; None means already ``want``)."""
+    if have is None:
+        return np.asarray(proba, dtype=float)
+    index = class_index(list(want), have)
+    return np.asarray(proba, dtype=float)[:, index.astype(int)]
 
 
 def judge(

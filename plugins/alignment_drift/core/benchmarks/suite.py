@@ -57,14 +57,16 @@ def run_benchmarks(
     benchmarks : sequence of Benchmark
         The spec's benchmarks.
     audit : Scored
-        The fixed audit set scored by the model under test.
+        The fixed audit set scored by the model under test (its ``task`` says
+        how every benchmark reads it; see ``Scored.from_output``).
     batch : Scored or None
         The night's batch (for label-dependent benchmarks), or None when judging
         a model without a batch (the retraining gate).
     baselines : mapping, optional
         Benchmark name -> value recorded when the model version was promoted.
-    model : object with ``predict_proba``, optional
-        The model under test, for probes and perturbations.
+    model : scikit-learn estimator, optional
+        The model under test, for probes and perturbations (scored through
+        :func:`alignment_drift.core.scoring.score_model` for the audit rows' task).
     probes_dir : path, optional
         The folder probe files are relative to (the specs folder).
 

@@ -3,7 +3,7 @@
 from .detector import ColumnDrift, DriftDetector, DriftResult
 from .multiple_testing import adjust_p_values
 from .multivariate import DomainClassifierDrift, MMDDrift, MultivariateDrift
-from .output import output_drift
+from .output import model_output_drift, output_columns, output_drift, output_frame
 from .profile import ColumnProfile, ReferenceProfile
 from .sketch import QuantileSummary
 from .trend import TrendDetector, TrendResult
@@ -21,5 +21,8 @@ __all__ = [
     "TrendDetector",
     "TrendResult",
     "adjust_p_values",
+    "model_output_drift",
+    "output_columns",
     "output_drift",
+    "output_frame",
 ]

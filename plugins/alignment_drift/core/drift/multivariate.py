@@ -118,10 +118,10 @@ class _Encoder:
             missing[:, j] = ~np.isfinite(values)
             blocks[0][~missing[:, j], j] = (values[~missing[:, j]] - self.center[j]) / self.scale[j]
         for col, cats in zip(self.categorical, self.categories, strict=True):
-            values = frame[col].astype(object)
-            codes = cats.get_indexer(values.astype(str))
+            raw = frame[col].astype(object)
+            codes = cats.get_indexer(pd.Index(raw.astype(str)))
             codes[codes < 0] = len(cats)  # unseen
-            codes[pd.isna(values).to_numpy()] = len(cats) + 1  # missing
+            codes[raw.isna().to_numpy()] = len(cats) + 1  # missing
             onehot = np.zeros((n, len(cats) + 2))
             onehot[np.arange(n), codes] = 1.0
             blocks.append(onehot)

@@ -200,7 +200,11 @@ class ReferenceProfile:
     def save(self, path: Path | str) -> Path:
         """Write the profile as one Parquet file with JSON metadata (format ``alignment-drift/profile@1``)."""
         path = Path(path)
-        names, kinds, values, categories, weights = [], [], [], [], []
+        names: list[str] = []
+        kinds: list[str] = []
+        values: list[float | None] = []
+        categories: list[str | None] = []
+        weights: list[float] = []
         meta: dict[str, Any] = {
             "schema": PROFILE_SCHEMA,
             "n_rows": self.n_rows,

@@ -158,7 +158,7 @@ def numeric_drift(
     if ref.size < 2 or cur.size < 2:
         return _skipped("ks", "wasserstein_iqr")
 
-    method = "auto" if max(ref.size, cur.size) <= EXACT_KS_MAX_N else "asymp"
+    method: Literal["auto", "asymp"] = "auto" if max(ref.size, cur.size) <= EXACT_KS_MAX_N else "asymp"
     with warnings.catch_warnings():
         # "auto" may fall back from exact to asymp with a RuntimeWarning.
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -285,7 +285,7 @@ def categorical_counts_drift(
     if table.shape[1] >= 2:  # one shared category only: nothing can differ
         pooled, sparse = _pool_sparse(table)
         if pooled.shape[1] >= 2:
-            lambda_ = "log-likelihood" if test == "g_test" else None
+            lambda_: Literal["log-likelihood"] | None = "log-likelihood" if test == "g_test" else None
             chi2 = stats.chi2_contingency(pooled, correction=False, lambda_=lambda_)
             statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
         if sparse:

@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["VERDICTS", "SpecError", "Strict", "Verdict"]
+__all__ = ["TASKS", "VERDICTS", "SpecError", "Strict", "Task", "Verdict"]
+
+Task = Literal["binary", "multiclass", "regression"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
 Verdict = Literal["aligned", "watch", "drifting", "misaligned", "quarantined"]
 VERDICTS: tuple[str, ...] = ("aligned", "watch", "drifting", "misaligned", "quarantined")

@@ -10,13 +10,15 @@ from typing import Annotated, Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from alignment_drift.core.spec.base import SpecError, Strict
+from alignment_drift.core.spec.base import SpecError, Strict, Task
 from alignment_drift.core.spec.benchmarks import Benchmark
 from alignment_drift.core.spec.columns import ColumnRoles, Reference
 from alignment_drift.core.spec.drift import DriftPolicy
+from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, VerdictRules
 from alignment_drift.core.spec.registry import ModelRegistry
 from alignment_drift.core.spec.sources import LateLabels, Source
+from alignment_drift.core.spec.tasks import TaskMismatch, task_defaults, task_problems
 
 __all__ = ["AlignmentSpec", "load_spec", "load_specs", "parse_spec"]
 
@@ -24,9 +26,15 @@ _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 class AlignmentSpec(Strict):
-    """The intended behaviour of one monitored model."""
+    """The intended behaviour of one monitored model.
+
+    ``task`` (``binary``, the default, ``multiclass`` or ``regression``) says
+    what the model predicts; the column roles, metrics, benchmarks, exposure
+    rule and estimator must fit it (see ``docs/tasks.md``).
+    """
 
     model: str
+    task: Task = "binary"
     description: str = ""
     owner: str = ""
     schedule: str = "@daily"
@@ -35,6 +43,7 @@ class AlignmentSpec(Strict):
     labels: LateLabels | None = None
     expectations: str
     columns: ColumnRoles
+    exposure: Exposure
     reference: Reference
     drift: DriftPolicy = Field(default_factory=DriftPolicy)
     benchmarks: Annotated[list[Benchmark], Field(min_length=1)]
@@ -53,6 +62,18 @@ class AlignmentSpec(Strict):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        return task_defaults(data)
+
+    @model_validator(mode="after")
+    def _fits_task(self) -> AlignmentSpec:
+        problems = task_problems(self)
+        if problems:
+            raise TaskMismatch(self.task, problems)
+        return self
+
     @model_validator(mode="after")
     def _unique_benchmark_names(self) -> AlignmentSpec:
         names = [b.name for b in self.benchmarks]
@@ -61,6 +82,11 @@ class AlignmentSpec(Strict):
             raise ValueError(f"benchmark names must be unique; repeated: {duplicates}")
         if any(b.kind == "proxy_target_gap" for b in self.benchmarks) and not self.columns.proxy:
             raise ValueError("a proxy_target_gap benchmark needs columns.proxy to name the proxy label")
+        return self
+
+    @model_validator(mode="after")
+    def _runtime_rules_name_features(self) -> AlignmentSpec:
+        self.governance.runtime.check_columns(self.columns)
         return self
 
     @property
@@ -72,6 +98,11 @@ class AlignmentSpec(Strict):
         return f"alignment_retrain__{self.model}"
 
     @property
+    def retrain_request_asset(self) -> tuple[str, str]:
+        """``(name, uri)`` of the Airflow asset whose events are this model's retrain requests."""
+        return f"alignment_drift.{self.model}.retrain_request", f"alignment-drift://{self.model}/retrain-request"
+
+    @property
     def experiment_name(self) -> str:
         return f"alignment-drift/{self.model}"
 
@@ -81,17 +112,22 @@ class AlignmentSpec(Strict):
 
 
 def _format_errors(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: the alignment spec is not valid ({error.error_count()} problem(s)):"]
+    lines: list[str] = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
         received = item.get("input")
         shown = repr(received) if not isinstance(received, dict) else "a mapping"
-        if item["type"] == "missing":
+        mismatch = item.get("ctx", {}).get("error")
+        if isinstance(mismatch, TaskMismatch):
+            for field, problem in mismatch.problems:
+                lines.append(f"  - {field}: does not fit task {mismatch.task!r}: {problem}.")
+        elif item["type"] == "missing":
             lines.append(f"  - {where}: this field is required but missing.")
         elif item["type"] == "extra_forbidden":
             lines.append(f"  - {where}: unknown field (check its spelling and indentation).")
         else:
             lines.append(f"  - {where}: {item['msg']}. Got {shown}.")
+    lines.insert(0, f"{path}: the alignment spec is not valid ({len(lines)} problem(s)):")
     lines.append("See the 'Alignment spec' section of the README for every field and its allowed values.")
     return "\n".join(lines)
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from alignment_drift.core.spec.base import Strict
+from alignment_drift.core.spec.notify import NotifyRoute
+from alignment_drift.core.spec.runtime import Runtime
 
-__all__ = ["Governance", "RetrainingPolicy", "Training", "VerdictRules"]
+__all__ = [
+    "CLASSIFIER_ESTIMATORS",
+    "REGRESSOR_ESTIMATORS",
+    "Governance",
+    "RetrainingPolicy",
+    "Training",
+    "VerdictRules",
+]
 
 
 class VerdictRules(Strict):
@@ -35,10 +44,20 @@ class VerdictRules(Strict):
     feedback_min_exposure_change: Annotated[float, Field(ge=0.0, le=1.0)] = 0.03
 
 
-class Training(Strict):
-    """The scikit-learn estimator a challenger is trained with."""
+CLASSIFIER_ESTIMATORS = ("logistic_regression",)
+REGRESSOR_ESTIMATORS = ("ridge",)
 
-    estimator: Literal["logistic_regression", "hist_gradient_boosting"] = "logistic_regression"
+
+class Training(Strict):
+    """The scikit-learn estimator a challenger is trained with.
+
+    ``hist_gradient_boosting`` is a classifier or a regressor as the spec's
+    task says; ``logistic_regression`` is a classifier, ``ridge`` a regressor
+    (the default of a regression spec). ``decision_threshold`` is the binary
+    decision: P(positive) at or above it is positive.
+    """
+
+    estimator: Literal["logistic_regression", "hist_gradient_boosting", "ridge"] = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     # The owner's own training code instead of ``estimator``: "package.module:function", importable where the
     # DAGs run, called with ``params`` as keyword arguments, returning an unfitted scikit-learn estimator or
@@ -59,18 +78,30 @@ class Training(Strict):
         return value
 
 
-class RetrainingPolicy(Strict):
-    """When and on what a challenger is trained."""
+TriggerVerdict = Literal["watch", "drifting", "misaligned"]
 
-    trigger_verdicts: list[Literal["watch", "drifting", "misaligned"]] = Field(
-        default_factory=lambda: ["drifting", "misaligned"]
-    )
+
+def _default_trigger_verdicts() -> list[TriggerVerdict]:
+    return ["drifting", "misaligned"]
+
+
+class RetrainingPolicy(Strict):
+    """When and on what a challenger is trained, and how the gate judges it.
+
+    ``gate_margin``: the non-inferiority margin of the gate, in the metric's
+    units. A challenger is promoted only when, on every critical audit metric,
+    the lower bound of the ``gate_confidence`` paired-bootstrap interval of
+    (challenger - reference), oriented so that positive is better, is above
+    ``-gate_margin`` (see ``docs/governance.md``).
+    """
+
+    trigger_verdicts: list[TriggerVerdict] = Field(default_factory=_default_trigger_verdicts)
     cooldown_days: Annotated[int, Field(ge=0)] = 3
     window_days: Annotated[int, Field(ge=1)] = 14
     label: Literal["target", "proxy"] = "target"
     include_training_data: bool = True
     min_rows: Annotated[int, Field(ge=10)] = 200
-    gate_tolerance: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    gate_margin: Annotated[float, Field(ge=0.0, le=0.5)] = 0.02
     gate_replicates: Annotated[int, Field(ge=100, le=20_000)] = 500
     gate_confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     schedule: str | None = None
@@ -78,6 +109,17 @@ class RetrainingPolicy(Strict):
     # builtin: the retrain DAG trains the challenger; external: the owner's training DAG consumes the retrain
     # request and registers it, and the retrain DAG only gates it (docs/byom.md)
     mode: Literal["builtin", "external"] = "builtin"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_gate_tolerance(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "gate_tolerance" in data:
+            raise ValueError(
+                "retraining.gate_tolerance was replaced by retraining.gate_margin (a non-inferiority margin: the "
+                "gate now promotes only a challenger shown to be no worse than its references by more than the "
+                f"margin). Got gate_tolerance={data['gate_tolerance']!r}. Fix: rename it to gate_margin"
+            )
+        return data
 
     @field_validator("schedule")
     @classmethod
@@ -91,11 +133,41 @@ class RetrainingPolicy(Strict):
         )
 
 
+FailVerdict = Literal["watch", "drifting", "misaligned", "quarantined"]
+
+
+def _default_fail_run_on() -> list[FailVerdict]:
+    return ["misaligned", "quarantined"]
+
+
 class Governance(Strict):
     """Who decides promotions: ``automatic`` (the gate alone) or ``required`` (a human, after the gate).
 
     Without a decision within ``approval_timeout_hours`` the challenger is rejected.
+
+    ``on_ungated``: what a night does when the deployed version never passed
+    the gate (nor was adopted): ``notify`` (report it), ``hold`` (keep serving,
+    mark the version held and open an approval request) or ``rollback`` (move
+    ``champion`` back to the last gated version). ``on_misaligned``: what a
+    ``misaligned`` night does: ``notify``, ``rollback`` or ``require_approval``
+    (keep serving and open an approval request).
+    ``runtime`` is the policy enforced around the served model (see :mod:`.runtime`).
+
+    Incidents and alerts (docs/incidents.md): ``owners`` are told with the
+    spec's ``owner`` (on-call names or addresses); ``notify`` routes alerts
+    through Airflow connections; ``fail_run_on`` lists the verdicts that make
+    the night's DAG run fail after the night is recorded; an incident is
+    resolved after ``resolve_after_aligned_nights`` aligned nights.
     """
 
     approval: Literal["automatic", "required"] = "automatic"
     approval_timeout_hours: Annotated[float, Field(gt=0.0, le=24 * 30)] = 24.0
+    on_ungated: Literal["notify", "hold", "rollback"] = "notify"
+    on_misaligned: Literal["notify", "rollback", "require_approval"] = "notify"
+    runtime: Runtime = Field(default_factory=Runtime)
+    owners: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    notify: Annotated[list[NotifyRoute], Field(max_length=20)] = Field(default_factory=list)
+    fail_run_on: list[FailVerdict] = Field(default_factory=_default_fail_run_on)
+    resolve_after_aligned_nights: Annotated[int, Field(ge=1, le=365)] = 3

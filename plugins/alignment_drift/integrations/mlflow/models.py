@@ -316,7 +316,7 @@ def _load_local(folder: Path, uri: str, trusted_types: Sequence[str]) -> LoadedM
     path = folder / str(flavour["pickled_model"])
     try:
         if fmt == "skops":
-            import skops.io  # type: ignore[import-untyped]  # no type information shipped
+            import skops.io  # no type information shipped
 
             found = list(skops.io.get_untrusted_types(file=str(path)))
             refused = [t for t in found if not trusted_type(t, trusted_types)]

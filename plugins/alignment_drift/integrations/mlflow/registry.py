@@ -36,6 +36,7 @@ __all__ = [
     "Reference",
     "VersionInfo",
     "champion",
+    "drop_alias",
     "find_versions",
     "load_model",
     "load_reference",
@@ -50,6 +51,10 @@ __all__ = [
 REFERENCE_FILE = "reference/reference.parquet"
 PROFILE_FILE = "reference/profile.parquet"
 BASELINES_FILE = "reference/baselines.json"
+# numpy.dtype appears in fitted OneHotEncoder state; every other type is scikit-learn's own.
+SKOPS_TRUSTED = ["numpy.dtype"]
+# How MLflow's stores say a registered model, or an alias of one, is not there (anything else is a failure).
+_NOT_FOUND = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
 @dataclass(frozen=True)
@@ -82,17 +87,40 @@ def _info(model: str, mv: Any) -> VersionInfo:
 
 
 def version_info(settings: Settings, model: str, version: str) -> VersionInfo:
-    """The registry's record of one version."""
-    return _info(model, client(settings).get_model_version(model, version))
+    """The registry's record of one version.
+
+    Raises
+    ------
+    LookupError
+        When the model has no such version (e.g. the batch logs a version that was never registered).
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _info(model, client(settings).get_model_version(model, version))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
+        raise LookupError(
+            f"the batch was scored by version {version} of {model!r}, which is not registered in the "
+            "MLflow registry. Fix: register that version, or check the batch's model version column."
+        ) from None
 
 
 def champion(settings: Settings, model: str, alias: str = "champion") -> VersionInfo | None:
-    """The version under ``alias`` (default ``champion``), or None when the model has none yet."""
+    """The version under ``alias`` (default ``champion``), or None when the model has none yet.
+
+    None means the registry said so: no such model (``RESOURCE_DOES_NOT_EXIST``) or no such alias
+    (MLflow's stores answer ``INVALID_PARAMETER_VALUE``, "alias ... not found"). A registry that cannot
+    be asked (server unreachable, credentials refused) raises instead of passing for "no champion".
+    """
     from mlflow.exceptions import MlflowException
 
     try:
         return _info(model, client(settings).get_model_version_by_alias(model, alias))
-    except MlflowException:
+    except MlflowException as error:
+        if error.error_code not in _NOT_FOUND:
+            raise
         return None
 
 
@@ -301,8 +329,23 @@ def promote(settings: Settings, model: str, version: str, *, reason: str) -> str
     mlflow_client.set_registered_model_alias(model, "champion", str(version))
     mlflow_client.set_registered_model_tag(model, "baseline_version", str(version))
     set_version_tags(settings, model, str(version), {"promotion_reason": reason})
-    try:
-        mlflow_client.delete_registered_model_alias(model, "challenger")
-    except Exception:
-        pass
+    drop_alias(settings, model, "challenger")
     return None if old is None else old.version
+
+
+def drop_alias(settings: Settings, model: str, alias: str) -> None:
+    """Make sure ``alias`` points at no version of ``model``; an alias already gone is not an error.
+
+    MLflow's own stores (sqlite, PostgreSQL, a tracking server over either) delete a missing alias
+    without complaint; a registry that answers ``RESOURCE_DOES_NOT_EXIST`` instead (the alias, or the
+    model, is gone) has the outcome asked for too. Every other failure raises: the tracking server
+    unreachable, credentials refused, an invalid name. An alias left pointing at a rejected or
+    superseded version is not something to pass over in silence.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client(settings).delete_registered_model_alias(model, alias)
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise

@@ -9,10 +9,11 @@ Artifacts of the check run: ``report.html`` and ``report/distributions.json``
 ``alignment-drift/report-distributions@1``, a few kilobytes), so a report
 rebuilt later needs neither the batch nor the reference rows.
 
-The batch side of the distributions comes from the batch itself, located
-again from the check's ``source.uri`` and read only when its sha256 still
-equals the one the check recorded; otherwise the charts show the reference
-side alone and the report says why.
+The batch side of the distributions is the batch's profile the drift step
+merged from its groups (the batch is not read again). A report rebuilt later
+without its distributions reads the batch again, located from the check's
+``source.uri``, only when its sha256 still equals the one the check recorded;
+otherwise the charts show the reference side alone and the report says why.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from alignment_drift.core.drift.profile import ReferenceProfile
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.reports.distributions import batch_profile, distributions
 from alignment_drift.integrations.reports.history import night_history, run_links
@@ -83,10 +85,17 @@ def read_checked_batch(
 
 
 def check_distributions(
-    spec: AlignmentSpec, settings: Settings, check: Mapping[str, Any], *, connections: Any = None
+    spec: AlignmentSpec,
+    settings: Settings,
+    check: Mapping[str, Any],
+    *,
+    current: ReferenceProfile | None = None,
+    connections: Any = None,
 ) -> tuple[dict[str, Any] | None, list[str]]:
     """The binned distributions of a check's columns, and notes on what could not be included.
 
+    ``current`` is the batch's profile when the caller has it (the check's merged
+    group profiles); otherwise the batch is read again and verified against its sha256.
     Returns ``(None, [])`` for a check that measured no drift (a quarantined batch).
     """
     from alignment_drift.integrations.mlflow import registry
@@ -96,6 +105,8 @@ def check_distributions(
         return None, []
     info = registry.version_info(settings, spec.model, str(check["reference_version"]))
     reference = registry.load_reference(settings, spec.model, info).profile
+    if current is not None:
+        return distributions(reference, current, columns), []
     try:
         frame = read_checked_batch(spec, settings, check, connections=connections)
         current = batch_profile(
@@ -121,6 +132,7 @@ def build_check_report(
     airflow_run_id: str = "",
     nights: int = 30,
     dists: Mapping[str, Any] | None = None,
+    current: ReferenceProfile | None = None,
     notes: Sequence[str] = (),
     connections: Any = None,
 ) -> tuple[str, dict[str, Any] | None]:
@@ -129,7 +141,7 @@ def build_check_report(
 
     notes = list(notes)
     if dists is None:
-        dists, more = check_distributions(spec, settings, check, connections=connections)
+        dists, more = check_distributions(spec, settings, check, current=current, connections=connections)
         notes += more
     history = night_history(settings, spec.model, check["data_interval"], nights=nights)
     links = run_links(
@@ -170,9 +182,12 @@ def publish_report(
     dag_id: str = "",
     airflow_run_id: str = "",
     paths: Sequence[Path] = (),
+    current: ReferenceProfile | None = None,
     connections: Any = None,
 ) -> dict[str, Any]:
     """Build a recorded check's report, log it with its run and write it to each of ``paths``.
+
+    ``current`` is the batch's merged profile (the drift step's): the batch is then not read again.
 
     Returns
     -------
@@ -188,6 +203,7 @@ def publish_report(
         mlflow_run_id=mlflow_run_id,
         dag_id=dag_id,
         airflow_run_id=airflow_run_id,
+        current=current,
         connections=connections,
     )
     mlflow_client = client(settings)

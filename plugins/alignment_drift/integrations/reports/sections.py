@@ -19,6 +19,7 @@ __all__ = [
     "drift_rows",
     "drift_sentence",
     "failing_probes",
+    "objective_change_section",
     "trend_signals",
     "validation_section",
     "verdict_sentence",
@@ -209,3 +210,48 @@ def validation_section(check: Mapping[str, Any]) -> dict[str, Any]:
         if not quarantine
         else {k: quarantine.get(k) for k in ("path", "sha256", "bytes", "reason", "manifest_path")},
     }
+
+
+def objective_change_section(check: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The objective's change since the last recorded night (the check's ``objective``), or None when unchanged.
+
+    Examples
+    --------
+    >>> objective_change_section({"objective": {"fingerprint": "b" * 64, "changed_since_last_night": True,
+    ...     "previous_fingerprint": "a" * 64,
+    ...     "diff": [{"path": "benchmarks[r].floor", "change": "changed", "old": 0.65, "new": 0.55,
+    ...               "text": "benchmarks[r].floor: 0.65 → 0.55"}]}})["rows"][0]["text"]
+    'benchmarks[r].floor: 0.65 → 0.55'
+    """
+    objective = check.get("objective") or {}
+    if not objective.get("changed_since_last_night"):
+        return None
+    rows = [
+        {
+            "path": str(entry.get("path", "")),
+            "change": str(entry.get("change", "changed")),
+            "text": str(entry.get("text") or entry.get("path", "")),
+            "loosened": _loosened(entry),
+        }
+        for entry in objective.get("diff") or []
+    ]
+    return {
+        "fingerprint": str(objective.get("fingerprint") or ""),
+        "previous_fingerprint": str(objective.get("previous_fingerprint") or ""),
+        "rows": rows,
+    }
+
+
+def _loosened(entry: Mapping[str, Any]) -> bool:
+    """Whether a changed threshold now lets more through (a lower floor, a higher ceiling or gap)."""
+    path = str(entry.get("path", ""))
+    values = (entry.get("old"), entry.get("new"))
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        return False
+    old, new = (float(v) for v in values)  # type: ignore[arg-type]
+    leaf = path.rsplit(".", 1)[-1]
+    if leaf == "floor":  # a benchmark's floor: lower lets more through
+        return bool(new < old)
+    if leaf == "ceiling" or leaf.startswith("max_") or leaf.endswith("_effect_floor") or leaf == "drifting_share":
+        return bool(new > old)
+    return False

@@ -1,0 +1,175 @@
+"""``drift``: the batch's merged profile against the deployed version's reference profile.
+
+Input drift of every feature and output drift of scores and decisions, the
+joint (multivariate) tests on a bounded row sample, and the model's exposure
+rate. The night's families — input columns, model outputs, joint tests — share
+``alpha`` by Bonferroni, and each is corrected inside (BH by default), so a
+drift-free night raises any drift signal with probability at most ``alpha``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from alignment_drift.core.drift import DriftDetector
+from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+from alignment_drift.core.drift.output import output_columns
+from alignment_drift.core.drift.profile import ReferenceProfile
+from alignment_drift.core.exposure import reference_exposure_rate
+from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.integrations.evidence import evidence_dir
+from alignment_drift.integrations.mlflow import registry
+from alignment_drift.integrations.sources.connections import ConnectionResolver
+from alignment_drift.integrations.sources.partitions import read_columns
+from alignment_drift.pipeline.night import DriftResult, Partial, Pulled, Validation
+from alignment_drift.pipeline.steps.profile import merge_partials
+from alignment_drift.settings import Settings
+
+__all__ = ["BATCH_PROFILE", "deployed_version", "detectors", "drift"]
+
+#: The merged batch profile, kept in the night's evidence folder for the report.
+BATCH_PROFILE = "batch_profile.parquet"
+
+
+def deployed_version(spec: AlignmentSpec, settings: Settings, counts: dict[str, int]) -> str:
+    """The version that scored the batch: the mode of its logged versions (ties to the smallest), else the champion.
+
+    Raises
+    ------
+    LookupError
+        When the batch logs no version and the model has no champion.
+    """
+    if counts:
+        return min(counts, key=lambda v: (-counts[v], v))
+    champion = registry.champion(settings, spec.model)
+    if champion is None:
+        raise LookupError(
+            f"Model {spec.model!r} has no champion. Fix: adopt the model you already have "
+            f"('alignment-drift adopt {spec.model}.yaml --model-uri models:/<name>/<version>') "
+            "or train one with the retrain DAG."
+        )
+    return champion.version
+
+
+def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDetector, DriftDetector, float, bool]:
+    """The night's input and output detectors on the reference profile, the families' alpha, whether joint tests run.
+
+    The night's families — input columns, model outputs, joint tests — share
+    ``alpha`` by Bonferroni; each is corrected inside (BH by default).
+    """
+    policy, roles = spec.drift, spec.columns
+    joint = policy.multivariate.domain_classifier or policy.multivariate.mmd
+    family_alpha = policy.alpha / (3 if joint else 2)
+    common: dict[str, Any] = {
+        "alpha": family_alpha,
+        "correction": policy.correction,
+        "categorical_test": policy.categorical_test,
+        "missing_effect_floor": policy.missing_effect_floor,
+    }
+    inputs = DriftDetector(
+        profile,
+        numeric=roles.numeric,
+        categorical=roles.categorical,
+        numeric_effect_floor=policy.numeric_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        **common,
+    )
+    out_numeric, out_categorical = output_columns(spec)
+    outputs = DriftDetector(
+        profile,
+        numeric=out_numeric,
+        categorical=out_categorical,
+        numeric_effect_floor=policy.output_effect_floor,
+        categorical_effect_floor=policy.categorical_effect_floor,
+        **common,
+    )
+    return inputs, outputs, family_alpha, joint
+
+
+def drift(
+    spec: AlignmentSpec,
+    settings: Settings,
+    pulled: Pulled,
+    validation: Validation,
+    partials: Sequence[Partial],
+    *,
+    connections: ConnectionResolver | None = None,
+) -> DriftResult:
+    """Test the batch's merged group profiles against the deployed version's reference profile.
+
+    The batch is never read whole: the groups' profiles (see
+    :mod:`~alignment_drift.pipeline.steps.profile`) are merged and tested as
+    the batch's profile, and the joint tests (when on) run on a bounded row
+    sample. The merged profile is kept beside the night's evidence
+    (``profile_uri``) for the report.
+    """
+    if not validation.valid:
+        return DriftResult(skipped=True)
+    batch = merge_partials(partials)
+    if batch is None:
+        raise ValueError(f"No group of {pulled.uri} was profiled; the drift step has nothing to test.")
+    policy, roles = spec.drift, spec.columns
+    counts = batch.columns[roles.model_version].counts if roles.model_version in batch.columns else {}
+    deployed = registry.version_info(settings, spec.model, deployed_version(spec, settings, counts or {}))
+    reference = registry.load_reference(settings, spec.model, deployed)
+    input_detector, output_detector, family_alpha, joint = detectors(spec, reference.profile)
+    inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
+    multivariate: dict[str, Any] = {}
+    if joint:
+        bound = max(policy.multivariate.max_rows, policy.multivariate.mmd_max_rows)
+        sample, _ = read_columns(pulled.batch(), roles.feature_names, max_rows=bound, connections=connections)
+        multivariate = _multivariate(spec, reference.frame, sample, family_alpha)
+    exposure = None
+    exposed = batch.columns.get(roles.exposure) if roles.exposure else None
+    # what the reference version exposed, by the spec's exposure rule (None: the model exposes nothing)
+    threshold = reference.decision_threshold if spec.task == "binary" else None
+    reference_rate = reference_exposure_rate(spec, reference.profile, threshold=threshold)
+    if exposed is not None and exposed.summary is not None and reference_rate is not None:
+        total = float(np.dot(exposed.summary.values, exposed.summary.weights))  # 0/1 values: exact
+        exposure = exposure_test(reference_rate, reference.profile.n_rows, total, exposed.summary.n)
+    start, end = pulled.interval.bounds()
+    kept = batch.save(evidence_dir(settings, spec.model, start, end) / BATCH_PROFILE)
+    return DriftResult(
+        skipped=False,
+        model_version=deployed.version,
+        reference_version=reference.version,
+        drift=inputs.to_dict(),
+        output_drift=outputs.to_dict(),
+        multivariate=multivariate,
+        exposure=exposure,
+        partitions={"groups": len(partials), "rows": batch.n_rows},
+        profile_uri=str(kept),
+    )
+
+
+def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alpha: float) -> dict[str, Any]:
+    """The spec's joint tests on the reference's row sample and the batch, Bonferroni-split ``alpha``."""
+    policy, roles = spec.drift.multivariate, spec.columns
+    tests = [name for name, on in (("domain_classifier", policy.domain_classifier), ("mmd", policy.mmd)) if on]
+    common: dict[str, Any] = {
+        "numeric": roles.numeric,
+        "categorical": roles.categorical,
+        "alpha": alpha / max(len(tests), 1),
+    }
+    out: dict[str, Any] = {}
+    if policy.domain_classifier:
+        classifier = DomainClassifierDrift(reference, max_rows=policy.max_rows, n_folds=policy.folds, **common)
+        out["domain_classifier"] = classifier.test(batch).to_dict()
+    if policy.mmd:
+        mmd = MMDDrift(reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, **common)
+        out["mmd"] = mmd.test(batch).to_dict()
+    return out
+
+
+def exposure_test(ref_rate: float, n_ref: int, total: float, n: int) -> dict[str, Any]:
+    """The two-proportion test of the batch's exposure rate (``total`` of ``n`` rows) against the reference's."""
+    cur_rate = total / n if n else float("nan")
+    pooled = (ref_rate * n_ref + total) / (n_ref + n) if n else 0.0
+    se = float(np.sqrt(pooled * (1 - pooled) * (1 / n_ref + 1 / max(n, 1))))
+    p = 1.0 if se == 0 or not np.isfinite(cur_rate) else float(2 * stats.norm.sf(abs(cur_rate - ref_rate) / se))
+    return {"reference_rate": ref_rate, "current_rate": cur_rate, "p_value": p}
