@@ -136,23 +136,35 @@ def render_table(doc: dict[str, Any]) -> str:
         f"{doc['audit_rows']} labelled audit rows; objective sha256 {doc['objective_fingerprint'][:16]}",
         "",
     ]
-    header = ["benchmark", "severity", "challenger", "interval", "threshold", "vs", "delta", "interval", "outcome"]
+    header = [
+        "benchmark",
+        "severity",
+        "challenger",
+        "interval",
+        "threshold",
+        "floor",
+        "vs",
+        "delta",
+        "interval",
+        "margin",
+    ]
+    header.append("outcome")
     rows = []
     for b in doc["benchmarks"]:
         floor = b["floor"] or {}
         interval = "-" if floor.get("ci_low") is None else f"{floor['ci_low']:.3f}..{floor['ci_high']:.3f}"
         head = [b["benchmark"], b["severity"], _fmt(b["value"]), interval, _fmt(floor.get("threshold"))]
-        comparisons = b["comparisons"] or [None]
-        for c in comparisons:
+        head.append(floor.get("outcome") or "-")
+        outcome = b["outcome"] + ("" if b["blocking"] else " (warning: does not block)")
+        for c in b["comparisons"] or [None]:
             if c is None:
-                tail = ["-", "-", "-"]
+                tail = ["-", "-", "-", "-"]
             else:
                 vs = f"{c['reference']} v{c['reference_version']}" if c["reference_version"] else c["reference"]
                 ci = "-" if c["ci_low"] is None else f"{c['ci_low']:+.3f}..{c['ci_high']:+.3f}"
-                tail = [vs, _fmt(c["advantage"], signed=True), ci]
-            outcome = b["outcome"] + ("" if b["blocking"] else " (warning: does not block)")
+                tail = [vs, _fmt(c["advantage"], signed=True), ci, c["outcome"]]
             rows.append([*head, *tail, outcome])
-            head = ["", "", "", "", ""]
+            head, outcome = [""] * len(head), ""
     table = [header, *rows]
     widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]

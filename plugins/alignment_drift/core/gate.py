@@ -107,9 +107,11 @@ def _floor(result: BenchmarkResult) -> FloorCheck | None:
 
 def _margin(paired: PairedDelta, reference: GateReference, margin: float) -> Comparison:
     adv, low, high = paired.advantage, paired.advantage_low, paired.advantage_high
+    needed = None
     if adv is None:
         outcome: Outcome = "skipped"
-        needed = None
+    elif low is None or high is None:  # too few replicates where the metric is defined: nothing is shown
+        outcome = "unresolved"
     else:
         outcome = _resolve(adv, low, high, -margin, strict=True)
         needed = audit_rows_needed(paired.n, adv, low, high, -margin) if outcome == "unresolved" else None
@@ -170,11 +172,14 @@ def _comparison_text(c: Comparison) -> str:
             f"proxy-target gap {c.challenger_value:.3f} exceeds that of {_who(c)} ({c.reference_value:.3f}) "
             f"by more than {-c.bound:g}"
         )
-    interval = f"interval {c.ci_low:+.3f}..{c.ci_high:+.3f}"
-    if c.outcome == "fail":
-        return f"worse than {_who(c)} by more than the margin {-c.bound:g}: {c.advantage:+.3f} ({interval})"
-    straddles = f"{interval} straddles {c.bound:+g}"
-    return f"not shown within the margin {-c.bound:g} of {_who(c)}: {c.advantage:+.3f} ({straddles})"
+    if c.ci_low is None or c.ci_high is None:
+        why = "no interval: too few resamples where the metric is defined"
+    else:
+        interval = f"interval {c.ci_low:+.3f}..{c.ci_high:+.3f}"
+        if c.outcome == "fail":
+            return f"worse than {_who(c)} by more than the margin {-c.bound:g}: {c.advantage:+.3f} ({interval})"
+        why = f"{interval} straddles {c.bound:+g}"
+    return f"not shown within the margin {-c.bound:g} of {_who(c)}: {c.advantage:+.3f} ({why})"
 
 
 def _why(result: BenchmarkResult, floor: FloorCheck | None, comparisons: Sequence[Comparison]) -> str:
