@@ -92,7 +92,7 @@ def version_info(settings: Settings, model: str, version: str) -> VersionInfo:
     Raises
     ------
     LookupError
-        When the model has no such version (e.g. the batch logs a version that was never registered).
+        When the model has no such version.
     """
     from mlflow.exceptions import MlflowException
 
@@ -101,10 +101,7 @@ def version_info(settings: Settings, model: str, version: str) -> VersionInfo:
     except MlflowException as error:
         if error.error_code != "RESOURCE_DOES_NOT_EXIST":
             raise
-        raise LookupError(
-            f"the batch was scored by version {version} of {model!r}, which is not registered in the "
-            "MLflow registry. Fix: register that version, or check the batch's model version column."
-        ) from None
+        raise LookupError(f"{model!r} has no version {version} in the MLflow registry.") from None
 
 
 def champion(settings: Settings, model: str, alias: str = "champion") -> VersionInfo | None:

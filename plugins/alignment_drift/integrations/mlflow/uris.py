@@ -70,6 +70,8 @@ def resolve_model_uri(settings: Settings, uri: str) -> tuple[ModelRef, VersionIn
     """
     from mlflow.exceptions import MlflowException
 
+    from alignment_drift.integrations.overview.links import redact_uri
+
     ref = parse_model_uri(uri)
     try:
         if ref.name is not None:
@@ -79,7 +81,9 @@ def resolve_model_uri(settings: Settings, uri: str) -> tuple[ModelRef, VersionIn
                 else registry.version_info(settings, ref.name, str(ref.version))
             )
             if info is None:
-                raise ValueError(f"Model {ref.name!r} has no alias {ref.alias!r} in {settings.tracking_uri}.")
+                raise ValueError(
+                    f"Model {ref.name!r} has no alias {ref.alias!r} in {redact_uri(settings.tracking_uri)}."
+                )
             ref = ModelRef(ref.uri, name=ref.name, version=info.version, alias=ref.alias)
             return ref, info, registry.load_model(settings, ref.name, info.version)  # type: ignore[arg-type]
         import mlflow
@@ -87,5 +91,7 @@ def resolve_model_uri(settings: Settings, uri: str) -> tuple[ModelRef, VersionIn
 
         mlflow.set_tracking_uri(settings.tracking_uri)
         return ref, None, mlflow.sklearn.load_model(ref.uri)
-    except MlflowException as error:
-        raise ValueError(f"Cannot load {ref.uri!r} from {settings.tracking_uri}: {str(error)[:500]}") from None
+    except (MlflowException, LookupError) as error:
+        raise ValueError(
+            f"Cannot load {ref.uri!r} from {redact_uri(settings.tracking_uri)}: {str(error)[:500]}"
+        ) from None

@@ -29,7 +29,7 @@ from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.integrations.sources.labels import arrived_labels, label_columns
 from alignment_drift.integrations.sources.partitions import batch_rows, read_columns
 from alignment_drift.pipeline.night import BenchmarkResults, Pulled, Validation
-from alignment_drift.pipeline.steps.drift import deployed_version
+from alignment_drift.pipeline.steps.drift import deployed_info
 from alignment_drift.settings import Settings
 
 __all__ = ["BENCHMARK_MAX_ROWS", "benchmarks", "join_arrived"]
@@ -172,9 +172,7 @@ def benchmarks(
     if not validation.valid:
         return BenchmarkResults(skipped=True)
     frame = _read_bounded(spec, pulled, connections)
-    deployed = registry.version_info(
-        settings, spec.model, deployed_version(spec, settings, _logged_versions(spec, frame))
-    )
+    deployed = deployed_info(spec, settings, _logged_versions(spec, frame))
     reference = registry.load_reference(settings, spec.model, deployed)
     frame, labels_info = join_arrived(spec, settings, frame, pulled, as_of=labels_as_of, connections=connections)
     selected = [b for b in spec.benchmarks if only is None or b.name in only]

@@ -30,7 +30,7 @@ from alignment_drift.pipeline.night import DriftResult, Partial, Pulled, Validat
 from alignment_drift.pipeline.steps.profile import merge_partials
 from alignment_drift.settings import Settings
 
-__all__ = ["BATCH_PROFILE", "deployed_version", "detectors", "drift"]
+__all__ = ["BATCH_PROFILE", "deployed_info", "deployed_version", "detectors", "drift"]
 
 #: The merged batch profile, kept in the night's evidence folder for the report.
 BATCH_PROFILE = "batch_profile.parquet"
@@ -54,6 +54,24 @@ def deployed_version(spec: AlignmentSpec, settings: Settings, counts: dict[str, 
             "or train one with the retrain DAG."
         )
     return champion.version
+
+
+def deployed_info(spec: AlignmentSpec, settings: Settings, counts: dict[str, int]) -> registry.VersionInfo:
+    """The registry's record of the version that scored the batch (see :func:`deployed_version`).
+
+    Raises
+    ------
+    LookupError
+        When the batch logs a version the registry does not have, or none and there is no champion.
+    """
+    version = deployed_version(spec, settings, counts)
+    try:
+        return registry.version_info(settings, spec.model, version)
+    except LookupError:
+        raise LookupError(
+            f"the batch was scored by version {version} of {spec.model!r}, which is not registered in the MLflow "
+            f"registry. Fix: register that version, or check the batch's {spec.columns.model_version} column."
+        ) from None
 
 
 def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDetector, DriftDetector, float, bool]:
@@ -115,7 +133,7 @@ def drift(
         raise ValueError(f"No group of {pulled.uri} was profiled; the drift step has nothing to test.")
     policy, roles = spec.drift, spec.columns
     counts = batch.columns[roles.model_version].counts if roles.model_version in batch.columns else {}
-    deployed = registry.version_info(settings, spec.model, deployed_version(spec, settings, counts or {}))
+    deployed = deployed_info(spec, settings, counts or {})
     reference = registry.load_reference(settings, spec.model, deployed)
     input_detector, output_detector, family_alpha, joint = detectors(spec, reference.profile)
     inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
