@@ -145,7 +145,7 @@ def test_loosening_a_floor_changes_the_fingerprint_and_the_diff_says_how(raw: di
     after = parse_spec(loosened)
     assert objective_fingerprint(after) != objective_fingerprint(before)
     texts = [c.text() for c in objective_diff(before.model_dump(mode="json"), after.model_dump(mode="json"))]
-    assert "benchmarks[audit_unsafe_recall].floor: 0.66 → 0.55" in texts
+    assert "benchmarks[audit_unsafe_recall].floor: 0.62 → 0.55" in texts
     assert "drift.alpha: 0.05 → 0.01" in texts
     assert any(t.startswith("benchmarks[audit_f1]: (absent) → {") for t in texts)
     assert len(texts) == 3

@@ -36,7 +36,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 def _loosened(raw: dict[str, Any]) -> dict[str, Any]:
     changed = copy.deepcopy(raw)
-    changed["benchmarks"][0]["floor"] = 0.55  # audit_unsafe_recall, 0.66 in the demo spec
+    changed["benchmarks"][0]["floor"] = 0.55  # audit_unsafe_recall, 0.62 in the demo spec
     return changed
 
 
@@ -77,7 +77,7 @@ def test_loosening_a_floor_is_a_recorded_change_with_a_readable_diff(
     record_objective(before, settings)
     change = record_objective(after, settings, now=dt.datetime(2026, 1, 12, 3, 0, tzinfo=dt.UTC))
     assert change is not None
-    assert change.lines() == ["benchmarks[audit_unsafe_recall].floor: 0.66 → 0.55"]
+    assert change.lines() == ["benchmarks[audit_unsafe_recall].floor: 0.62 → 0.55"]
     assert (change.previous_fingerprint, change.fingerprint) == (
         objective_fingerprint(before),
         objective_fingerprint(after),
@@ -85,16 +85,16 @@ def test_loosening_a_floor_is_a_recorded_change_with_a_readable_diff(
     assert record_objective(after, settings) is None, "recorded once: the next night is unchanged"
     section = objective_section(after, change)
     assert section["changed_since_last_night"] and section["previous_fingerprint"] == objective_fingerprint(before)
-    assert section["diff"][0]["text"] == "benchmarks[audit_unsafe_recall].floor: 0.66 → 0.55"
-    assert section["diff"][0]["old"] == 0.66 and section["diff"][0]["new"] == 0.55
+    assert section["diff"][0]["text"] == "benchmarks[audit_unsafe_recall].floor: 0.62 → 0.55"
+    assert section["diff"][0]["old"] == 0.62 and section["diff"][0]["new"] == 0.55
 
     back = record_objective(before, settings)
-    assert back is not None and back.lines() == ["benchmarks[audit_unsafe_recall].floor: 0.55 → 0.66"]
+    assert back is not None and back.lines() == ["benchmarks[audit_unsafe_recall].floor: 0.55 → 0.62"]
     history = objective_changes(settings, model)
     assert [(c["sequence"], c["recorded_at"]) for c in history][:1] == [(1, "2026-01-12T03:00:00+00:00")]
     assert [c["diff"][0]["text"] for c in history] == [
-        "benchmarks[audit_unsafe_recall].floor: 0.66 → 0.55",
-        "benchmarks[audit_unsafe_recall].floor: 0.55 → 0.66",
+        "benchmarks[audit_unsafe_recall].floor: 0.62 → 0.55",
+        "benchmarks[audit_unsafe_recall].floor: 0.55 → 0.62",
     ]
     mlflow_client, run = _objective_run(settings, model)
     assert len(mlflow_client.list_artifacts(run.info.run_id, "objectives")) == 2, "each distinct objective once"
@@ -127,7 +127,7 @@ def test_the_report_shows_a_changed_objective_and_marks_loosened_thresholds(raw:
     }
     page = render_report({**check, "objective": changed})
     assert 'id="objective-change"' in page and 'href="#objective-change"' in page
-    assert "benchmarks[audit_unsafe_recall].floor: 0.66 → 0.55" in page and "loosened" in page
+    assert "benchmarks[audit_unsafe_recall].floor: 0.62 → 0.55" in page and "loosened" in page
     assert (
         f"<code>{objective_fingerprint(before)[:12]}</code> → <code>{objective_fingerprint(after)[:12]}</code>" in page
     )

@@ -25,16 +25,14 @@ def register(settings: Any, model: str, *, tags: dict[str, str] | None = None, c
     from sklearn.linear_model import LogisticRegression
 
     from alignment_drift.integrations.mlflow.registry import SKOPS_TRUSTED
-    from alignment_drift.integrations.mlflow.store import client, experiment_id
+    from alignment_drift.integrations.mlflow.store import client, experiment_id, in_run
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
     y = (x[:, 0] + rng.normal(0, 0.5, 200) > 0).astype(int)
     mlflow_client = client(settings)
     run = mlflow_client.create_run(experiment_id(settings, model), tags={"kind": "test_model"})
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    with mlflow.start_run(run_id=run.info.run_id):
+    with in_run(settings, run.info.run_id):
         logged = mlflow.sklearn.log_model(
             LogisticRegression().fit(x, y),
             name="model",

@@ -113,7 +113,8 @@ def test_the_alias_follows_the_owners_champion_and_a_probe_breaking_model_is_blo
     assert result["policy_action"].tolist() == ["block"]
     assert "probe:clearly_safe_is_shown" in json.loads(result["policy_reasons"].iloc[0])
 
-    rollback(settings, spec.model, reason="test: the inverted model")
+    # the test registered both versions outside the gate: restoring one is a forced, recorded rollback
+    rollback(settings, spec.model, reason="test: the inverted model", force=True)
     synced = sync_policy_champion(spec, settings)
     assert synced is not None and synced.reused and synced.version == content_policy.version
     champion = mlflow_client.get_model_version_by_alias("pf_content_policy", "champion")

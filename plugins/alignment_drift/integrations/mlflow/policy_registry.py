@@ -131,7 +131,7 @@ def register_policy_model(
 
     from alignment_drift.core.policy import support_from_profile
     from alignment_drift.integrations.mlflow import registry
-    from alignment_drift.integrations.mlflow.store import experiment_id
+    from alignment_drift.integrations.mlflow.store import client, experiment_id, in_run
 
     runtime = spec.governance.runtime
     if not runtime.enabled:
@@ -182,9 +182,11 @@ def register_policy_model(
             policy_path.write_text(json.dumps(document, indent=1, sort_keys=True), encoding="utf-8")
             code = _stage_code(Path(tmp) / "code")
             run_tags = {"kind": "runtime_policy", "model": spec.model, "wraps_version": version}
-            with mlflow.start_run(
-                experiment_id=experiment_id(settings, spec.model), run_name=f"runtime policy v{version}", tags=run_tags
-            ) as run:
+            created = client(settings).create_run(
+                experiment_id(settings, spec.model), run_name=f"runtime policy v{version}", tags=run_tags
+            )
+            # the fluent API inside that run, whatever experiment or run the process made active before
+            with in_run(settings, created.info.run_id) as run:
                 run_id = run.info.run_id
                 logged = mlflow.pyfunc.log_model(
                     name="policy_model",

@@ -61,7 +61,7 @@ def _target(settings: Settings, model: str, to_version: str | None) -> registry.
 
     try:
         return registry.version_info(settings, model, str(to_version))
-    except MlflowException:
+    except (MlflowException, LookupError):
         raise ValueError(
             f"Model {model!r} has no version {to_version!r}. Fix: pass --to with a registered version number."
         ) from None
