@@ -38,6 +38,7 @@ class DemoNight:
     attribution: str = ""
     platform_update: str = ""
     retrain: list[str] = field(default_factory=list)
+    policy: list[str] = field(default_factory=list)
 
 
 def prepare_data(settings: Settings, spec: Any, platform: Any) -> None:
@@ -281,6 +282,11 @@ def run_demo(
             row.verdict = data["verdict"]
             row.signals = _signals(data)
             row.attribution = ",".join(a["source"] for a in data["attribution"])
+            tags = client(settings).get_run(run_id).data.tags
+            for policy in ("on_ungated", "on_misaligned"):
+                action = tags.get(f"policy.{policy}", "none")
+                if action not in ("none", "notify", ""):  # what the deployment policies did after the night
+                    row.policy.append(f"{policy}: {action} ({tags.get(f'policy.{policy}_finding', '')[:100]})")
         for event_id, extra in _new_events(asset_uri, seen):
             seen.add(event_id)
             conf = {
@@ -305,6 +311,8 @@ def _print_row(row: DemoNight, out: TextIO) -> None:
         file=out,
         flush=True,
     )
+    for note in row.policy:
+        print(f"{'':>5}  {'':10}  policy {note}", file=out, flush=True)
     for note in row.retrain:
         print(f"{'':>5}  {'':10}  retrain {note}", file=out, flush=True)
 
