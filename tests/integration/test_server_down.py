@@ -108,12 +108,16 @@ def test_documented_tags_are_searchable_with_mlflow_search_runs(server_settings:
     import mlflow
 
     _record(server_settings, 10, "misaligned")
+    before = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(server_settings.tracking_uri)
-    found = mlflow.search_runs(
-        experiment_names=[f"alignment-drift/{MODEL}"],
-        filter_string="tags.kind = 'check' and tags.verdict = 'misaligned' and tags.attribution LIKE "
-        "'%distribution_shift%' and tags.airflow_dag_id = 'alignment_monitor__server_down'",
-    )
+    try:
+        found = mlflow.search_runs(
+            experiment_names=[f"alignment-drift/{MODEL}"],
+            filter_string="tags.kind = 'check' and tags.verdict = 'misaligned' and tags.attribution LIKE "
+            "'%distribution_shift%' and tags.airflow_dag_id = 'alignment_monitor__server_down'",
+        )
+    finally:  # MLflow also writes the URI to the environment: later tests must not inherit this server
+        mlflow.set_tracking_uri(before)
     assert len(found) == 1
     assert found.iloc[0]["tags.data_interval_start"] == _check(10)["data_interval"]["start"]
     assert found.iloc[0]["metrics.verdict_code"] == 3

@@ -108,9 +108,13 @@ def register_owner(settings: Any, spec: Any, estimator: Any, reference: pd.DataF
 
 @pytest.fixture(scope="session")
 def settings() -> Any:
-    from alignment_drift.settings import Settings
+    import dataclasses
 
-    return Settings.from_env()
+    from alignment_drift.settings import Settings
+    from tests.conftest import SESSION_TRACKING_URI
+
+    # the session's store, whatever an earlier test left in MLFLOW_TRACKING_URI
+    return dataclasses.replace(Settings.from_env(), tracking_uri=SESSION_TRACKING_URI)
 
 
 @pytest.fixture(scope="session")
