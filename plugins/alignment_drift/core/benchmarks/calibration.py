@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, interval
 from alignment_drift.core.benchmarks.multiclass import normalised
 from alignment_drift.core.benchmarks.regression import interval_coverage
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
@@ -111,7 +111,9 @@ def _coverage(bench: Calibration, rows: Scored) -> tuple[float | None, Interval,
         return None, (None, None), n, f"only {n} labelled {bench.evaluated_on} rows with an interval", {}
     y, low, high, level = rows.target[known], rows.lower[known], rows.upper[known], rows.level
     coverage = float(interval_coverage(y, low, high, np.ones((1, n)))[0])
-    c_low, c_high = interval(interval_coverage(y, low, high, bootstrap_weights(n, bench.resamples)), bench.confidence)
+    c_low, c_high = interval(
+        bootstrap(lambda w: interval_coverage(y, low, high, w), n, bench.resamples), bench.confidence
+    )
     ci: Interval = (None, None)
     text = f"interval coverage {coverage:.3f} against nominal {level:.3f}"
     if c_low is not None and c_high is not None:
@@ -159,7 +161,7 @@ def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int,
     if ece is None:
         return None, (None, None), n, f"{metric} needs class probabilities, and these rows have none", {}, metric
     value = finite(float(ece(np.ones((1, n)))[0]))
-    boot = ece(bootstrap_weights(n, bench.resamples))
+    boot = bootstrap(ece, n, bench.resamples)
     ci = interval(boot, bench.confidence)
     if metric == "classwise_ece" and value is not None:
         value, ci, evidence = _bias_corrected(value, boot, ci)

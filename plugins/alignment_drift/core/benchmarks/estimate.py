@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import PerformanceEstimate
 
@@ -74,7 +74,7 @@ def evaluate_performance_estimate(
             return estimate_performance(bench.metric, rows.score, rows.prediction, w, task=rows.task)
 
         value = finite(float(expected(np.ones((1, n)))[0]))
-        ci = interval(expected(bootstrap_weights(n, 500)), bench.confidence)
+        ci = interval(bootstrap(expected, n, 500), bench.confidence)
         known = labelled(rows)
         if known.sum() >= 30:
             realised = float(measure(bench.metric, rows.subset(known), np.ones((1, int(known.sum()))))[0])

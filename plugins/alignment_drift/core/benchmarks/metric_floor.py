@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, direction_of, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, direction_of, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import MetricFloor
 
@@ -55,7 +55,7 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
             if value is None:
                 detail = f"{name} is undefined on the {n} labelled {bench.evaluated_on} rows"
             else:
-                ci = interval(at(bootstrap_weights(n, bench.resamples)), bench.confidence)
+                ci = interval(bootstrap(at, n, bench.resamples), bench.confidence)
     status = judge(value, ci, threshold, direction)
     if value is not None:
         word = "floor" if direction == "higher_is_better" else "ceiling"

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
-from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, bootstrap_weights
+from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, bootstrap
 from alignment_drift.core.benchmarks.result import Scored
 from alignment_drift.core.spec.metrics import LOWER_IS_BETTER
 from alignment_drift.core.spec.metrics import METRICS as METRIC_TABLE
@@ -152,8 +152,7 @@ def paired_delta(
     point1, point2 = _finite(float(value(mine, ones)[0])), _finite(float(value(theirs, ones)[0]))
     if point1 is None or point2 is None:
         return PairedDelta(metric, point1, point2, None, None, None, 0, confidence, n)
-    weights = bootstrap_weights(n, replicates, seed=seed)
-    diff = value(mine, weights) - value(theirs, weights)
+    diff = bootstrap(lambda w: value(mine, w) - value(theirs, w), n, replicates, seed=seed)
     diff = diff[np.isfinite(diff)]
     low = high = None
     if len(diff):

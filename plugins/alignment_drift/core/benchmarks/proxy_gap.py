@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, classification_metric, interval, weighted_metric
+from alignment_drift.core.benchmarks.metrics import bootstrap, classification_metric, interval, weighted_metric
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import ProxyTargetGap
 
@@ -57,9 +57,11 @@ def evaluate_proxy_target_gap(bench: ProxyTargetGap, batch: Scored | None, basel
         both = _both(batch)
         assert batch.proxy is not None
         s, p = batch.score[both], batch.prediction[both]
-        w = bootstrap_weights(n, bench.resamples)
-        boot = weighted_metric("roc_auc", batch.proxy[both], s, p, w) - weighted_metric(
-            "roc_auc", batch.target[both], s, p, w
+        proxy, target = batch.proxy[both], batch.target[both]
+        boot = bootstrap(
+            lambda w: weighted_metric("roc_auc", proxy, s, p, w) - weighted_metric("roc_auc", target, s, p, w),
+            n,
+            bench.resamples,
         )
         ci = interval(boot, bench.confidence)
         evidence = {

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
-from alignment_drift.core.benchmarks.metrics import bootstrap_weights, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import SliceGap
 
@@ -55,7 +55,7 @@ def evaluate_slice_gap(bench: SliceGap, rows: Scored | None, baseline: float | N
             slices = [segment == s for s in kept]
             point, per = _gap(metric, rows, slices, np.ones((1, n)))
             value = finite(float(point[0]))
-            boot, _ = _gap(metric, rows, slices, bootstrap_weights(n, bench.resamples))
+            boot = bootstrap(lambda w: _gap(metric, rows, slices, w)[0], n, bench.resamples)
             ci = interval(boot, bench.confidence)
             evidence = {
                 "segment": bench.segment,
