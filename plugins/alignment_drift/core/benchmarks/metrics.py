@@ -137,10 +137,29 @@ def _div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / np.where(b > 0, b, 1.0), np.nan)
 
 
-def _auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+_SORTED: list[tuple[np.ndarray, tuple[float, float], np.ndarray, np.ndarray]] = []
+
+
+def _sort_plan(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The order of ``score`` and where each distinct value starts in it; kept for the last array sorted.
+
+    A bootstrap calls the AUC once per block of resamples with the same score
+    array: it is sorted once, not once a block. The plan is kept with the array
+    itself (so its identity cannot be reused) and a fingerprint of its values
+    (so an array changed in place is sorted again).
+    """
+    mark = (float(score.sum()), float(score[:: max(1, len(score) // 64)].sum()))
+    if _SORTED and _SORTED[0][0] is score and _SORTED[0][1] == mark:
+        return _SORTED[0][2], _SORTED[0][3]
     order = np.argsort(score, kind="mergesort")
-    s, ys, ws = score[order], y[order], w[:, order]
-    _, starts = np.unique(s, return_index=True)
+    _, starts = np.unique(score[order], return_index=True)
+    _SORTED[:] = [(score, mark, order, starts)]
+    return order, starts
+
+
+def _auc(y: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+    order, starts = _sort_plan(score)
+    ys, ws = y[order], w[:, order]
     pos = np.add.reduceat(ws * ys, starts, axis=1)
     neg = np.add.reduceat(ws * (1 - ys), starts, axis=1)
     below = np.cumsum(neg, axis=1) - neg
@@ -152,7 +171,7 @@ def weighted_metric(metric: str, y: np.ndarray, score: np.ndarray, prediction: n
     y = y.astype(float)
     p = prediction.astype(float)
     if metric == "roc_auc":
-        return _auc(y, score.astype(float), w)
+        return _auc(y, np.asarray(score, dtype=float), w)
     if metric == "mae":
         return _div(w @ np.abs(y - score), w.sum(axis=1))
     if metric == "rmse":
