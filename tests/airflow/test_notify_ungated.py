@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.integrations.mlflow.registered import GATED, record_night, register, unique_model
 
 from alignment_drift.demo.receiver import AlertReceiver
-from tests.integrations.mlflow.registered import GATED, record_night, register, unique_model
 
 
 @pytest.fixture

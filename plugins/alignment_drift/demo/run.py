@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from alignment_drift.demo.table import DemoNight, print_footer, print_header, print_row, signals
+from alignment_drift.demo.table import DemoNight, print_footer, print_header, print_row, shown_path, signals
 from alignment_drift.settings import Settings
 
 if TYPE_CHECKING:
@@ -206,11 +206,12 @@ def run_demo(
     spec, differs = demo_spec(spec, on_ungated=on_ungated, alerts=alerts, source=str(spec_file))
     with alert_receiver(settings, alerts) as receiver:
         print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
-        print(f"demo settings that differ from {spec_file} (the file is not changed):", file=out)
+        print(f"demo settings that differ from {shown_path(spec_file, settings)} (the file is not changed):", file=out)
         for line in differs or ["none"]:
             print(f"  {line}", file=out)
         if receiver is not None:
-            print(f"  alert receiver: {receiver.url}/{ALERT_ENDPOINT} (writes {receiver.folder}/NNN.json)", file=out)
+            where = shown_path(receiver.folder, settings)
+            print(f"  alert receiver: {receiver.url}/{ALERT_ENDPOINT} (writes {where}/NNN.json)", file=out)
         return _run(settings, spec, receiver, out, **options)
 
 
@@ -312,6 +313,8 @@ def _run(
             row.policy = policy_notes(tags, served)  # what the deployment policies did after the night
             if tags.get("deployment_gated") == "false" and tags.get("policy.on_ungated", "none") != "none":
                 row.ungated = served
+                if served in {r.ungated for r in rows}:  # still serving (notify, hold): said on its first night
+                    row.policy = [note for note in row.policy if not note.startswith("on_ungated")]
                 row.rolled_back_to = tags.get("policy.on_ungated_rolled_back_to", "")
         if receiver is not None:
             row.alerts = receiver.received(told)

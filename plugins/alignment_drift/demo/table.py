@@ -9,7 +9,7 @@ from typing import Any, TextIO
 from alignment_drift.demo.governance import alert_note
 from alignment_drift.settings import Settings
 
-__all__ = ["DemoNight", "print_footer", "print_header", "print_row", "signals"]
+__all__ = ["DemoNight", "print_footer", "print_header", "print_row", "shown_path", "signals"]
 
 
 @dataclass
@@ -74,6 +74,11 @@ def print_row(row: DemoNight, out: TextIO) -> None:
         print(f"{pad}  retrain {note}", file=out, flush=True)
 
 
+def shown_path(path: Path, settings: Settings) -> str:
+    """``path`` relative to the project home when it is below it (as the README shows it), else as is."""
+    return str(path.relative_to(settings.home)) if path.is_relative_to(settings.home) else str(path)
+
+
 def _governance_lines(settings: Settings, spec: Any, rows: list[DemoNight], alerts_folder: Path | None) -> list[str]:
     from alignment_drift.integrations.incident_store import list_incidents
 
@@ -94,7 +99,7 @@ def _governance_lines(settings: Settings, spec: Any, rows: list[DemoNight], aler
     return [
         *lines,
         f"alerts delivered {len(got)} to the local receiver: incidents {len(set(told))} of {len(opened)} opened "
-        f"({once}), ungated versions {len(ungated)}; kept in {alerts_folder}",
+        f"({once}), ungated versions {len(ungated)}; kept in {shown_path(alerts_folder, settings)}",
     ]
 
 
