@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,16 +11,6 @@ import yaml
 from alignment_drift.demo.run import run_demo
 
 ROOT = Path(__file__).resolve().parents[2]
-QUIETED = ("airflow", "mlflow", "great_expectations", "alembic", "sqlalchemy", "py.warnings", "httpx", "")
-
-
-@pytest.fixture
-def restore_log_levels() -> Iterator[None]:
-    """run_demo quiets these loggers for the whole process; put them back for the tests that follow."""
-    levels = {name: logging.getLogger(name or None).level for name in QUIETED}
-    yield
-    for name, level in levels.items():
-        logging.getLogger(name or None).setLevel(level)
 
 
 def test_a_spec_whose_source_is_not_files_is_refused(

@@ -62,6 +62,7 @@ def test_notify_reports_and_records_without_moving_anything(settings: Any, ungat
     assert registry.champion(settings, ungated["model"]).version == ungated["v2"]
     tags = _run_tags(settings, ungated["run_id"])
     assert tags["deployment_gated"] == "false" and tags["policy.on_ungated"] == "notify"
+    assert tags["policy.on_ungated_rolled_back_to"] == "", "nothing moved"
     assert found.to_dict()["action"] == "notify"
 
 
@@ -106,7 +107,8 @@ def test_rollback_restores_the_last_gated_version_once(settings: Any, ungated: d
     rollback_tags = client(settings).get_run(found.rollback_run_id).data.tags
     assert rollback_tags["kind"] == "rollback" and rollback_tags["rolled_back_by"] == "policy:on_ungated"
     assert "governance.on_ungated=rollback" in rollback_tags["rollback_reason"]
-    assert _run_tags(settings, ungated["run_id"])["policy.on_ungated"] == "rollback"
+    tags = _run_tags(settings, ungated["run_id"])
+    assert tags["policy.on_ungated"] == "rollback" and tags["policy.on_ungated_rolled_back_to"] == ungated["v1"]
     rerun = check_deployment(spec, settings, ungated["v2"])  # the night rerun: the champion already moved
     assert rerun.action == "none" and registry.champion(settings, ungated["model"]).version == ungated["v1"]
 
@@ -161,6 +163,7 @@ def test_misaligned_rollback_skips_versions_misaligned_on_their_last_night(
     spec = _spec(misaligned["base"], misaligned["model"], on_misaligned="rollback")
     done = act_on_verdict(spec, settings, misaligned["check"], check_run_id=misaligned["run_id"])
     assert done.action == "rollback" and done.rolled_back_to == misaligned["v1"]  # not v2: misaligned last
+    assert _run_tags(settings, misaligned["run_id"])["policy.on_misaligned_rolled_back_to"] == misaligned["v1"]
     assert registry.champion(settings, misaligned["model"]).version == misaligned["v1"]
     again = act_on_verdict(spec, settings, misaligned["check"])
     assert again.action == "notify" and "nothing moved" in again.finding  # rerun: the champion already moved

@@ -3,7 +3,7 @@
     pull -> validate -> partitions -> profile_partition[group 0..k] -> drift -> trend -> verdict -> record
                      -> benchmarks ------------------------------------------------^
     record -> request_retrain -> confirm_request
-           -> notify   (the incident's first night: the spec's routes, through Airflow's notifiers)
+           -> notify   (an incident's first night, an ungated version's first night: the spec's routes)
            -> finish   (fails the run when the batch was quarantined or governance.fail_run_on lists the verdict)
 
 The DAG mirrors :func:`alignment_drift.pipeline.check.run_check` task for
@@ -196,12 +196,15 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         # retried on its own: a failed delivery is sent again, the night is never recorded twice
         @task(priority_weight=TAIL, retries=3, retry_delay=dt.timedelta(minutes=1))
         def notify(recorded: XCom, check: XCom) -> list[Json]:
-            from alignment_drift.airflow.notify import notify_incident, raise_for_deliveries
+            from alignment_drift.airflow.notify import notify_incident, notify_ungated, raise_for_deliveries
 
-            if not recorded.get("incident"):
-                return []
-            deliveries = notify_incident(
-                spec, recorded["incident"], check, settings=settings(), context=get_current_context()
+            context, where = get_current_context(), settings()
+            deliveries = []
+            if recorded.get("incident"):
+                deliveries += notify_incident(spec, recorded["incident"], check, settings=where, context=context)
+            deployment = (recorded.get("policy") or {}).get("deployment")
+            deliveries += notify_ungated(
+                spec, deployment, settings=where, check_run_id=recorded.get("mlflow_run_id"), context=context
             )
             raise_for_deliveries(deliveries)
             return [d.to_dict() for d in deliveries]

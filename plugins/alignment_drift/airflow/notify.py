@@ -23,10 +23,16 @@ before anything is sent, so a failed delivery never loses it.
 
 The notifiers' ``notify()`` is called directly, without Airflow's template
 rendering: the message is data, and a reason containing ``{{ … }}`` is sent as written.
+
+An ungated version (one that serves without having passed the gate, see
+``governance.on_ungated``) is told to each route listening for ``ungated``
+once per version: :func:`notify_ungated` records the routes told on the model
+version (tag ``ungated_alerted``), so its later nights tell no one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -35,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from alignment_drift.core.governance import routes_for
 from alignment_drift.core.spec.notify import EmailRoute, SlackRoute, WebhookRoute, route_key
-from alignment_drift.integrations.alerts import Alert, incident_alert
+from alignment_drift.integrations.alerts import Alert, gate_alert, incident_alert
 from alignment_drift.integrations.incident_actions import record_deliveries
 from alignment_drift.integrations.incident_store import NotificationRecord, get_incident, now_iso
 from alignment_drift.integrations.incident_tracking import IncidentUpdate
@@ -44,11 +50,21 @@ from alignment_drift.settings import Settings
 if TYPE_CHECKING:
     from alignment_drift.core.spec import AlignmentSpec
 
-__all__ = ["Delivery", "NotificationFailed", "notify_incident", "raise_for_deliveries", "send_alert"]
+__all__ = [
+    "UNGATED_TAG",
+    "Delivery",
+    "NotificationFailed",
+    "notify_incident",
+    "notify_ungated",
+    "raise_for_deliveries",
+    "send_alert",
+]
 
 _LOG = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 30
 _URL_PATH = re.compile(r"((?:https?|smtps?)://[^/\s'\"<>]+)[^\s'\"<>]*", re.IGNORECASE)
+#: The model-version tag listing (JSON) the routes already told that the version serves ungated.
+UNGATED_TAG = "ungated_alerted"
 _SECRET_KEYS = ("pass", "secret", "token", "key", "auth", "webhook", "cookie", "credential")
 Route = EmailRoute | SlackRoute | WebhookRoute
 
@@ -247,6 +263,71 @@ def notify_incident(
         incident.id,
         [NotificationRecord(at=stamp, route=d.route, event=d.event, status=d.status, error=d.error) for d in sent],  # type: ignore[arg-type]
     )
+    return sent + skipped
+
+
+def notify_ungated(
+    spec: AlignmentSpec,
+    deployment: Mapping[str, Any] | None,
+    *,
+    settings: Settings,
+    check_run_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> list[Delivery]:
+    """Tell the routes listening for ``ungated`` that an ungated version served a night, once per version and route.
+
+    Parameters
+    ----------
+    spec : AlignmentSpec
+        The model's spec (``governance.notify``).
+    deployment : mapping or None
+        What :func:`~alignment_drift.pipeline.policy.check_deployment` found (its ``to_dict()``, e.g.
+        ``Recorded.policy["deployment"]`` from XCom); None for a night without one (quarantined).
+    settings : Settings
+        Where the registry is.
+    check_run_id : str, optional
+        The night's check run, linked from the alert.
+    context : mapping, optional
+        The task's Airflow context, handed to the notifiers.
+
+    Returns
+    -------
+    list of Delivery
+        Empty when the version is gated or accepted, or no route listens for ``ungated``; else one per
+        route: ``sent``, ``failed`` (sent again by the task's retry or the version's next night) or
+        ``skipped`` (told of this version before). The routes told are recorded on the model version
+        (tag ``ungated_alerted``).
+    """
+    if not deployment or deployment.get("gated") or deployment.get("accepted"):
+        return []
+    routes = routes_for(spec, "ungated")
+    if not routes:
+        return []
+    from alignment_drift.integrations.mlflow import registry
+
+    version = str(deployment["version"])
+    told = set(json.loads(registry.version_info(settings, spec.model, version).tags.get(UNGATED_TAG) or "[]"))
+    due = [r for r in routes if route_key(r) not in told]
+    skipped = [Delivery(route_key(r), r.kind, r.conn_id, "ungated", "skipped") for r in routes if r not in due]
+    if not due:
+        return skipped
+    last = deployment.get("last_gated_version")
+    alert = gate_alert(
+        spec,
+        event="ungated",
+        model_version=version,
+        reason=str(deployment.get("finding") or ""),
+        mlflow_run_id=check_run_id,
+        mlflow_run_url=_run_url(settings, spec.model, check_run_id),
+        details=(
+            ("Policy", f"governance.on_ungated: {deployment.get('policy')} (done: {deployment.get('action')})"),
+            ("Last gated version", f"v{last}" if last else "none"),
+        ),
+    )
+    sent = [_deliver(route, alert, context) for route in due]
+    newly = {d.route for d in sent if d.status == "sent"}
+    if newly:
+        registry.set_version_tags(settings, spec.model, version, {UNGATED_TAG: json.dumps(sorted(told | newly))})
     return sent + skipped
 
 

@@ -116,12 +116,17 @@ def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = N
 
 
 def _notify(spec: Any, settings: Any, night: Any) -> list[dict[str, Any]]:
-    """Tell the spec's routes about the night's incident, as the DAG's notify task does (deliveries)."""
-    if not night.recorded.incident or not spec.governance.notify:
+    """Tell the spec's routes about the night's incident and an ungated version, as the DAG's notify task does."""
+    if not spec.governance.notify:
         return []
-    from alignment_drift.airflow.notify import notify_incident
+    from alignment_drift.airflow.notify import notify_incident, notify_ungated
 
-    deliveries = notify_incident(spec, night.recorded.incident, night.check.document(), settings=settings)
+    recorded = night.recorded
+    deliveries = []
+    if recorded.incident:
+        deliveries += notify_incident(spec, recorded.incident, night.check.document(), settings=settings)
+    deployment = (recorded.policy or {}).get("deployment")
+    deliveries += notify_ungated(spec, deployment, settings=settings, check_run_id=recorded.mlflow_run_id)
     for failed in (d for d in deliveries if d.status == "failed"):
         sys.stderr.write(f"alignment-drift check: the alert to {failed.route} failed: {failed.error}\n")
     return [d.to_dict() for d in deliveries]

@@ -19,6 +19,20 @@ def register(verbs: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument("--rows", type=positive_int, default=2000, help="prediction-log rows a night (default 2000)")
+    parser.add_argument(
+        "--on-ungated",
+        choices=("notify", "hold", "rollback"),
+        default="rollback",
+        help="the demo's governance.on_ungated for the platform's own (ungated) updates (default rollback; "
+        "the spec file is not changed)",
+    )
+    parser.add_argument(
+        "--no-alerts",
+        dest="alerts",
+        action="store_false",
+        help="no local alert receiver (by default the demo's alerts go to a loopback webhook receiver "
+        "and are written to <data>/demo/alerts/)",
+    )
     parser.add_argument("--home", type=Path, default=None, help="project root with specs/ and expectations/")
     parser.set_defaults(handler=run)
 
@@ -29,5 +43,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {args.scenario!r}; choose one of {', '.join(SCENARIOS)}.")
-    run_demo(nights=args.nights, scenario=args.scenario, seed=args.seed, rows_per_night=args.rows, home=args.home)
+    run_demo(
+        nights=args.nights,
+        scenario=args.scenario,
+        seed=args.seed,
+        rows_per_night=args.rows,
+        on_ungated=args.on_ungated,
+        alerts=args.alerts,
+        home=args.home,
+    )
     return EXIT_OK

@@ -6,39 +6,34 @@ where the spec's source reads it; the monitor DAG runs for that data interval
 with ``dag.test()`` on the real metadata DB; every retrain-request asset event
 the night emitted is read back from the metadata DB and the retrain DAG runs
 for it. The table printed at the end is read from MLflow, the system of record.
+
+The demo's governance (:mod:`.governance`): the spec runs with
+``governance.on_ungated`` from the demo's option (``rollback`` by default; the
+file is not changed) and, with alerts on, a ``webhook`` route to a local
+receiver (:mod:`.receiver`), so each night shows what the deployment policies
+did about an ungated platform update and which alerts were delivered.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from alignment_drift.demo.table import DemoNight, print_footer, print_header, print_row, shown_path, signals
 from alignment_drift.settings import Settings
 
+if TYPE_CHECKING:
+    from alignment_drift.demo.receiver import AlertReceiver
+
 __all__ = ["DemoNight", "prepare_data", "run_demo"]
-
-
-@dataclass
-class DemoNight:
-    """One row of the demo table."""
-
-    night: int
-    date: str
-    version: str
-    verdict: str = ""
-    signals: str = ""
-    attribution: str = ""
-    platform_update: str = ""
-    retrain: list[str] = field(default_factory=list)
-    policy: list[str] = field(default_factory=list)
 
 
 def prepare_data(settings: Settings, spec: Any, platform: Any) -> None:
@@ -136,29 +131,15 @@ def _logs_to(path: Path) -> Iterator[TextIO]:
             real.close()
 
 
-def _signals(check: dict[str, Any]) -> str:
-    parts = []
-    for bench in check.get("benchmarks", []):
-        if bench["name"] in ("audit_unsafe_recall", "audit_roc_auc") and bench["value"] is not None:
-            parts.append(f"{bench['name'].removeprefix('audit_')}={bench['value']:.2f}")
-        if bench["kind"] == "proxy_target_gap" and bench["value"] is not None:
-            parts.append(f"gap={bench['value']:+.2f}")
-    drift = check.get("drift")
-    if drift:
-        parts.append(f"drifted={sum(1 for c in drift['columns'] if c['drift'] or c['missing_drift'])}")
-    output = check.get("output_drift")
-    if output:
-        score = output["columns"][0]
-        parts.append(f"out={score['effect']:.2f}")
-    return " ".join(parts)
-
-
 def run_demo(
     *,
     nights: int = 30,
     scenario: str = "engagement_feedback",
     seed: int = 7,
     rows_per_night: int = 2000,
+    on_ungated: str = "rollback",
+    alerts: bool = True,
+    update_nights: Sequence[int] | None = None,
     home: Path | str | None = None,
     out: TextIO | None = None,
 ) -> list[DemoNight]:
@@ -174,6 +155,15 @@ def run_demo(
         The simulator's seed.
     rows_per_night : int, default=2000
         Prediction-log rows per night.
+    on_ungated : {"rollback", "hold", "notify"}, default="rollback"
+        The demo's ``governance.on_ungated`` (the spec file is not changed): what a night does when the
+        version that served it never passed the gate, as the platform's own updates never do.
+    alerts : bool, default=True
+        Start a local alert receiver (loopback HTTP) and add a ``webhook`` route to it, so that the monitor
+        DAG's ``notify`` task delivers each incident's and each ungated version's alert there; the
+        receiver writes them to ``<data_dir>/demo/alerts/NNN.json``.
+    update_nights : sequence of int, optional
+        Nights on which the platform deploys its own update, instead of the scenario's.
     home : path, optional
         Project root holding ``specs/`` and ``expectations/`` (default: the current directory).
     out : text stream, optional
@@ -186,35 +176,73 @@ def run_demo(
     """
     if nights < 1:
         raise ValueError(f"The 'nights' parameter must be >= 1. Got {nights} instead.")
+    options: dict[str, Any] = {
+        "nights": nights,
+        "scenario": scenario,
+        "seed": seed,
+        "rows_per_night": rows_per_night,
+        "on_ungated": on_ungated,
+        "alerts": alerts,
+        "update_nights": update_nights,
+        "home": home,
+    }
     _quiet()
     if out is None:
         log_path = Path(os.environ.get("AIRFLOW_HOME", Path.home() / "airflow")) / "demo.log"
         with _logs_to(log_path) as table:
             print(f"(Airflow task logs: {log_path})", file=table)
-            return run_demo(
-                nights=nights, scenario=scenario, seed=seed, rows_per_night=rows_per_night, home=home, out=table
-            )
-    from alignment_drift.airflow.factory import monitor_dag, retrain_dag
+            return run_demo(**options, out=table)
     from alignment_drift.core.spec import FilesSource, load_spec
+    from alignment_drift.demo.governance import ALERT_ENDPOINT, alert_receiver, demo_spec
+
+    settings = Settings.from_env(home)
+    spec_file = settings.specs_dir / "content_safety.yaml"
+    spec = load_spec(spec_file)
+    if not isinstance(spec.source, FilesSource):
+        raise ValueError(
+            f"The demo writes each night's prediction log to a file: specs/content_safety.yaml's 'source' must be "
+            f"kind 'files'. Got {spec.source.kind!r} instead; restore the spec shipped with the repository."
+        )
+    spec, differs = demo_spec(spec, on_ungated=on_ungated, alerts=alerts, source=str(spec_file))
+    with alert_receiver(settings, alerts) as receiver:
+        print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
+        print(f"demo settings that differ from {shown_path(spec_file, settings)} (the file is not changed):", file=out)
+        for line in differs or ["none"]:
+            print(f"  {line}", file=out)
+        if receiver is not None:
+            where = shown_path(receiver.folder, settings)
+            print(f"  alert receiver: {receiver.url}/{ALERT_ENDPOINT} (writes {where}/NNN.json)", file=out)
+        return _run(settings, spec, receiver, out, **options)
+
+
+def _run(
+    settings: Settings,
+    spec: Any,
+    receiver: AlertReceiver | None,
+    out: TextIO,
+    *,
+    nights: int,
+    scenario: str,
+    seed: int,
+    rows_per_night: int,
+    update_nights: Sequence[int] | None,
+    **_: Any,
+) -> list[DemoNight]:
+    from alignment_drift.airflow.factory import monitor_dag, retrain_dag
+    from alignment_drift.demo.governance import policy_notes
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.demo.simulate.content import night_start
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import find_check_run
     from alignment_drift.integrations.mlflow.store import client, experiment_id
 
-    settings = Settings.from_env(home)
-    spec = load_spec(settings.specs_dir / "content_safety.yaml")
-    if not isinstance(spec.source, FilesSource):
-        raise ValueError(
-            f"The demo writes each night's prediction log to a file: specs/content_safety.yaml's 'source' must be "
-            f"kind 'files'. Got {spec.source.kind!r} instead; restore the spec shipped with the repository."
-        )
     platform = ContentPlatform(
         scenario,
         seed=seed,
         rows_per_night=rows_per_night,
         start_date=spec.start_date,
         decision_threshold=spec.retraining.training.decision_threshold,
+        update_nights=None if update_nights is None else tuple(update_nights),
     )
     prepare_data(settings, spec, platform)
     monitor, retrain = monitor_dag(spec, settings.home), retrain_dag(spec, settings.home)
@@ -235,7 +263,6 @@ def run_demo(
         judged = ", ".join(dict.fromkeys(against)) or "-"
         return f"v{tags.get('challenger_version')} {tags.get('gate_decision')} (vs {judged})"
 
-    print(f"alignment-drift demo: scenario {scenario}, {nights} nights, {rows_per_night} rows a night", file=out)
     if registry.champion(settings, spec.model) is None:
         print("night 0: training the first champion through the retrain DAG ...", file=out, flush=True)
         first = night_start(spec.start_date, 1)
@@ -243,11 +270,12 @@ def run_demo(
             f"  {run_retrain({'reason': 'initial champion', 'as_of': first.isoformat()}, first)}", file=out, flush=True
         )
 
-    print(f"\n{'night':>5}  {'date':10}  {'model':>5}  {'verdict':<11}  {'signals':<58}  attribution", file=out)
+    print_header(out)
     rows: list[DemoNight] = []
     durations: dict[str, float] = {}
     for night in range(1, nights + 1):
         start = night_start(spec.start_date, night)
+        told = len(receiver.received()) if receiver is not None else 0
         update_note = ""
         update = platform.platform_update(night)
         if update is not None:
@@ -276,17 +304,20 @@ def run_demo(
         run_id = find_check_run(settings, spec.model, start.isoformat())
         if run_id is not None:
             check = client(settings).download_artifacts(run_id, "check.json", str(settings.data_dir / "_checks"))
-            import json
-
             data = json.loads(Path(check).read_text())
             row.verdict = data["verdict"]
-            row.signals = _signals(data)
+            row.signals = signals(data)
             row.attribution = ",".join(a["source"] for a in data["attribution"])
             tags = client(settings).get_run(run_id).data.tags
-            for policy in ("on_ungated", "on_misaligned"):
-                action = tags.get(f"policy.{policy}", "none")
-                if action not in ("none", "notify", ""):  # what the deployment policies did after the night
-                    row.policy.append(f"{policy}: {action} ({tags.get(f'policy.{policy}_finding', '')[:100]})")
+            served = str(data.get("model_version") or champion.version)
+            row.policy = policy_notes(tags, served)  # what the deployment policies did after the night
+            if tags.get("deployment_gated") == "false" and tags.get("policy.on_ungated", "none") != "none":
+                row.ungated = served
+                if served in {r.ungated for r in rows}:  # still serving (notify, hold): said on its first night
+                    row.policy = [note for note in row.policy if not note.startswith("on_ungated")]
+                row.rolled_back_to = tags.get("policy.on_ungated_rolled_back_to", "")
+        if receiver is not None:
+            row.alerts = receiver.received(told)
         for event_id, extra in _new_events(asset_uri, seen):
             seen.add(event_id)
             conf = {
@@ -297,61 +328,8 @@ def run_demo(
             }
             row.retrain.append(f"requested -> {run_retrain(conf, start + dt.timedelta(days=1, hours=1))}")
         rows.append(row)
-        _print_row(row, out)
-    _print_footer(settings, spec, rows, time.monotonic() - began, out)
+        print_row(row, out)
+    folder = None if receiver is None else receiver.folder
+    print_footer(settings, spec, rows, time.monotonic() - began, out, folder)
     logging.getLogger(__name__).info("task seconds: %s", {k: round(v, 1) for k, v in durations.items()})
     return rows
-
-
-def _print_row(row: DemoNight, out: TextIO) -> None:
-    if row.platform_update:
-        print(f"{'':>5}  {'':10}  {row.platform_update}", file=out)
-    print(
-        f"{row.night:>5}  {row.date}  {row.version:>5}  {row.verdict:<11}  {row.signals:<58}  {row.attribution}",
-        file=out,
-        flush=True,
-    )
-    for note in row.policy:
-        print(f"{'':>5}  {'':10}  policy {note}", file=out, flush=True)
-    for note in row.retrain:
-        print(f"{'':>5}  {'':10}  retrain {note}", file=out, flush=True)
-
-
-def _print_footer(settings: Settings, spec: Any, rows: list[DemoNight], seconds: float, out: TextIO) -> None:
-    from alignment_drift.integrations.mlflow import registry
-
-    champion = registry.champion(settings, spec.model)
-    verdicts = [r.verdict for r in rows]
-    requests = sum(len(r.retrain) for r in rows)
-    promoted = sum(1 for r in rows for note in r.retrain if "promoted" in note)
-    rejected = sum(1 for r in rows for note in r.retrain if "rejected" in note)
-    held = sum(1 for r in rows for note in r.retrain if "insufficient_evidence" in note)
-    print(file=out)
-    print(
-        f"{len(rows)} nights in {seconds:.0f} s: "
-        + ", ".join(f"{v} {verdicts.count(v)}" for v in dict.fromkeys(verdicts)),
-        file=out,
-    )
-    print(
-        f"retrain requests {requests}, promotions {promoted}, rejections {rejected}, "
-        f"held for insufficient evidence {held}; "
-        f"champion now v{champion.version if champion else '-'}",
-        file=out,
-    )
-    print(file=out)
-    print("Look further:", file=out)
-    print(f"  MLflow UI:  make mlflow-ui   (http://127.0.0.1:5000; store {settings.tracking_uri})", file=out)
-    print(
-        f"              experiment '{spec.experiment_name}', "
-        f"registered model '{spec.model}' (aliases champion, previous)",
-        file=out,
-    )
-    print(
-        "  Airflow UI: make airflow   (airflow standalone on this demo's metadata DB, http://127.0.0.1:8080)", file=out
-    )
-    last = rows[-1].date if rows else "YYYY-MM-DD"
-    print(
-        f"  Reports:    {settings.data_dir / '_checks' / spec.model}/<date>/report.html (and each check run's "
-        f"report.html); rebuild one with: alignment-drift report specs/{spec.model}.yaml --date {last}",
-        file=out,
-    )

@@ -17,7 +17,8 @@ the champion already moved and does nothing more. A rollback never restores
 a version that is not safe (see :mod:`alignment_drift.integrations.mlflow.lineage`);
 when there is none, the action falls back to ``notify`` and says so. What
 was done is returned, logged and, given ``check_run_id``, tagged on the
-night's check run (``policy.on_ungated``, ``policy.on_misaligned``, ...).
+night's check run (``policy.on_ungated``, ``policy.on_misaligned``, their findings and
+``..._rolled_back_to``, empty unless the champion moved).
 """
 
 from __future__ import annotations
@@ -182,6 +183,7 @@ def check_deployment(
             "last_gated_version": last_version,
             "policy.on_ungated": result.action,
             "policy.on_ungated_finding": result.finding,
+            "policy.on_ungated_rolled_back_to": result.rolled_back_to,
         },
     )
     return result
@@ -269,7 +271,11 @@ def act_on_verdict(
     _tag_check_run(
         settings,
         check_run_id,
-        {"policy.on_misaligned": result.action, "policy.on_misaligned_finding": result.finding},
+        {
+            "policy.on_misaligned": result.action,
+            "policy.on_misaligned_finding": result.finding,
+            "policy.on_misaligned_rolled_back_to": result.rolled_back_to,
+        },
     )
     return result
 
