@@ -216,3 +216,45 @@ def test_parameters_are_validated(kwargs: dict[str, Any], match: str) -> None:
     call: dict[str, Any] = {"challenger": _scored(100), "results": [_result(RECALL, 0.6, 0.5, 0.7)], "references": []}
     with pytest.raises(ValueError, match=match):
         judge_challenger([RECALL], **{**call, **kwargs})
+
+
+def _income_rows(scale: float, seed: int = 0, n: int = 2000) -> Scored:
+    """Incomes in dollars (skewed) predicted with a relative error of ``scale``: another model of the same rows."""
+    y = np.exp(np.random.default_rng(1).normal(10.5, 0.6, n))
+    prediction = y * (1 + np.random.default_rng(seed).normal(0, scale, n))
+    return Scored(y, prediction, prediction, task="regression")
+
+
+def test_a_regression_error_is_judged_with_a_margin_relative_to_the_reference() -> None:
+    from alignment_drift.core.benchmarks.metric_floor import evaluate_metric_floor
+
+    mae = MetricFloor(name="audit_mae", metric="mae", ceiling=1e7)
+    reference = _income_rows(0.10, seed=2)
+
+    def judge(challenger: Scored, bench: MetricFloor = mae) -> Any:
+        return judge_challenger(
+            [bench],
+            challenger=challenger,
+            results=[evaluate_metric_floor(bench, challenger, None)],
+            references=[GateReference("champion", "3", reference)],
+            margin=0.02,
+        )
+
+    worse = judge(_income_rows(0.13, seed=3)).benchmarks[0]
+    (comparison,) = worse.comparisons
+    ref_mae = float(np.mean(np.abs(reference.prediction - reference.target)))
+    assert comparison.outcome == "fail" and comparison.bound == pytest.approx(-0.02 * ref_mae)
+    assert comparison.advantage < 0 and comparison.rows == 2000  # in dollars, oriented: positive is better
+    # the same rows and models, judged with a benchmark margin of a million dollars: within it
+    lenient = judge(_income_rows(0.13, seed=3), mae.model_copy(update={"gate_margin": 1e6})).benchmarks[0]
+    assert lenient.comparisons[0].outcome == "pass" and lenient.comparisons[0].bound == -1e6
+
+
+def test_a_benchmark_margin_must_make_sense_for_its_metric() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="proportion in \\[0, 1\\]"):
+        MetricFloor(name="r", metric="recall", floor=0.5, gate_margin=0.7)
+    with pytest.raises(ValidationError, match="evaluated_on: audit"):
+        MetricFloor(name="r", metric="recall", floor=0.5, gate_margin=0.01, evaluated_on="batch")
+    assert MetricFloor(name="m", metric="mae", ceiling=50, gate_margin=5).gate_margin == 5

@@ -270,6 +270,7 @@ def test_no_arrival_is_not_an_error(world: World) -> None:
 
 def test_the_labels_dag_applies_an_arrival_through_airflow(world: World, airflow_db: Path) -> None:
     from alignment_drift.airflow.factory import labels_dag
+
     arrival = world.start(6)
     truth = world.truth[3]
     truth.loc[truth["unsafe"].notna(), ["prediction_id", "unsafe"]].to_parquet(world.labels_path(arrival), index=False)

@@ -8,11 +8,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def split_list(value: str | None) -> list[str]:
@@ -21,6 +22,8 @@ def split_list(value: str | None) -> list[str]:
 
 def column_kinds(frame: pd.DataFrame, *, columns: list[str], categorical: list[str]) -> tuple[list[str], list[str]]:
     """Numeric and categorical columns: declared ones, else inferred (strings and categories are categorical)."""
+    import pandas as pd  # imported when a command runs, not to build the parser (``--help`` stays fast)
+
     names = columns or list(frame.columns)
     absent = [c for c in [*names, *categorical] if c not in frame.columns]
     if absent:

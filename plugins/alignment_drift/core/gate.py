@@ -15,6 +15,10 @@ when it differs: both must hold). For every benchmark of the spec:
   challenger is better, with its paired-bootstrap interval
   ``[A_lo, A_hi]``: pass when ``A_lo > -margin``, fail (shown worse) when
   ``A_hi < -margin``, unresolved when the interval straddles ``-margin``.
+  Every task's metrics are compared this way (binary, multiclass per class or
+  averaged, regression errors); the margin is in the metric's units (see
+  :func:`margin_of`: a share of the reference's error for ``mae``, ``rmse``,
+  ``log_loss``, or the benchmark's own ``gate_margin``).
 - **proxy-target gap**, per reference: ``reference gap - challenger gap``
   (each version's gap on its own held-out rows: point values, no pairing)
   fails below ``-max_increase``.
@@ -39,7 +43,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.paired import METRICS, PairedDelta, paired_bootstrap
+from alignment_drift.core.benchmarks.paired import METRICS, PairedDelta, paired_delta
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored
 from alignment_drift.core.gate_decision import (
     BenchmarkJudgement,
@@ -51,6 +55,7 @@ from alignment_drift.core.gate_decision import (
     Outcome,
 )
 from alignment_drift.core.spec import Benchmark, MetricFloor, ProxyTargetGap
+from alignment_drift.core.spec.metrics import METRICS as METRIC_TABLE
 
 __all__ = [
     "BenchmarkJudgement",
@@ -62,6 +67,7 @@ __all__ = [
     "Outcome",
     "audit_rows_needed",
     "judge_challenger",
+    "margin_of",
 ]
 
 
@@ -79,6 +85,28 @@ def audit_rows_needed(n: int, point: float, low: float | None, high: float | Non
     if half <= 0:
         return n
     return math.ceil(n * (half / abs(point - boundary)) ** 2)
+
+
+def margin_of(bench: MetricFloor, margin: float, reference_value: float | None) -> float:
+    """The non-inferiority margin of ``bench``, in its metric's units.
+
+    The benchmark's own ``gate_margin`` when it declares one; else, for a
+    metric in [0, 1] (recall, accuracy, r2, ...), the spec's margin as is; for
+    an unbounded one (``mae``, ``rmse`` in the target's units, ``log_loss``), the
+    spec's margin as a share of the reference's value (0.02: within 2 % of its
+    error), since an absolute margin has no meaning across targets.
+
+    Examples
+    --------
+    >>> mae = MetricFloor(name="mae", metric="mae", ceiling=60.0)
+    >>> margin_of(mae, 0.02, 45.0), margin_of(mae.model_copy(update={"gate_margin": 3.0}), 0.02, 45.0)
+    (0.9, 3.0)
+    """
+    if bench.gate_margin is not None:
+        return float(bench.gate_margin)
+    if METRIC_TABLE[bench.metric].bounded or reference_value is None:
+        return margin
+    return margin * abs(float(reference_value))
 
 
 def _resolve(point: float, low: float | None, high: float | None, boundary: float, *, strict: bool) -> Outcome:
@@ -224,7 +252,9 @@ def judge_challenger(
     challenger_baselines : mapping, optional
         The challenger's own recorded values (its proxy-target gap on its held-out rows).
     margin : float
-        The non-inferiority margin, in the metric's units, >= 0.
+        The spec's non-inferiority margin, in [0, 1]: in the metric's units for
+        bounded metrics, a share of the reference's value for unbounded ones
+        (a benchmark's own ``gate_margin`` overrides it; see :func:`margin_of`).
     replicates, confidence, seed
         The paired bootstrap's replicates, two-sided level and seed.
     challenger_label : str, optional
@@ -259,16 +289,18 @@ def judge_challenger(
                 for ref in references:
                     if ref.scored is None:
                         continue
-                    paired = paired_bootstrap(
+                    paired = paired_delta(
                         bench.metric,
-                        challenger.target,
-                        (challenger.score, challenger.prediction),
-                        (ref.scored.score, ref.scored.prediction),
+                        challenger,
+                        ref.scored,
+                        label=bench.class_,
+                        k=bench.k,
+                        average=bench.average,
                         replicates=replicates,
                         confidence=confidence,
                         seed=seed,
                     )
-                    comparisons.append(_margin(paired, ref, margin))
+                    comparisons.append(_margin(paired, ref, margin_of(bench, margin, paired.reference)))
         outcomes: list[Outcome] = [c.outcome for c in comparisons]
         if floor is not None:
             outcomes.append(floor.outcome)

@@ -101,9 +101,7 @@ def check_labels(labels: pd.DataFrame, *, id_column: str, columns: Sequence[str]
     return present
 
 
-def join_labels(
-    frame: pd.DataFrame, labels: pd.DataFrame, *, id_column: str, columns: Sequence[str]
-) -> LabelJoin:
+def join_labels(frame: pd.DataFrame, labels: pd.DataFrame, *, id_column: str, columns: Sequence[str]) -> LabelJoin:
     """Join arrived labels to a night's rows by id.
 
     Parameters

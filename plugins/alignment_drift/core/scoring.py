@@ -26,7 +26,7 @@ from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.core.spec.base import TASKS, Task
 from alignment_drift.core.spec.columns import label_key
 
-__all__ = ["TASKS", "ModelOutput", "Task", "class_index", "label_key", "logged_output", "score_model"]
+__all__ = ["TASKS", "ModelOutput", "Task", "class_index", "infer_task", "label_key", "logged_output", "score_model"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,32 @@ def class_index(labels: Sequence[Any] | np.ndarray, classes: Sequence[Any]) -> n
     )
     # each distinct label is keyed once; missing labels (factorize's -1) stay NaN
     return np.where(codes >= 0, positions[np.maximum(codes, 0)] if len(positions) else np.nan, np.nan)
+
+
+def _final_estimator(model: Any) -> Any:
+    steps = getattr(model, "steps", None)
+    return steps[-1][1] if steps else model
+
+
+def infer_task(model: Any) -> tuple[Task | None, tuple[Any, ...] | None]:
+    """The task a fitted model performs, and its classes (classifiers); ``(None, None)`` when it says neither.
+
+    A classifier (scikit-learn's ``is_classifier``, or ``classes_`` with
+    ``predict_proba``) with two classes is ``binary``, with more
+    ``multiclass``; a regressor is ``regression``.
+    """
+    from sklearn.base import is_classifier, is_regressor
+
+    classes = getattr(model, "classes_", None)
+    if classes is None:
+        classes = getattr(_final_estimator(model), "classes_", None)
+    classifier = is_classifier(model) or (classes is not None and hasattr(model, "predict_proba"))
+    if classifier and classes is not None:
+        found = tuple(c.item() if hasattr(c, "item") else c for c in np.asarray(classes).tolist())
+        return ("binary" if len(found) == 2 else "multiclass"), found
+    if is_regressor(model) or is_regressor(_final_estimator(model)):
+        return "regression", None
+    return None, None
 
 
 def _check_task(task: str) -> None:

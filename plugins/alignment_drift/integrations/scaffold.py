@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alignment_drift.core.model_outputs import Outputs, Task, infer_task, score_outputs
+from alignment_drift.core.scoring import ModelOutput, Task, infer_task, score_model
 
 __all__ = ["DEFAULT_BENCHMARKS", "ScaffoldError", "SpecPlan", "model_name", "plan_spec", "render_spec"]
 
@@ -120,7 +120,7 @@ def _split(frame: pd.DataFrame, target: str, fraction: float, seed: int, stratif
     return mask
 
 
-def _observed(task: Task, metric: str, y: np.ndarray, out: Outputs) -> float | None:
+def _observed(task: Task, metric: str, y: np.ndarray, out: ModelOutput) -> float | None:
     from alignment_drift.core.benchmarks.calibration import expected_calibration_error
     from alignment_drift.core.benchmarks.metrics import classification_metric
 
@@ -135,7 +135,9 @@ def _observed(task: Task, metric: str, y: np.ndarray, out: Outputs) -> float | N
     return classification_metric(metric, y.astype(np.int64), score, np.asarray(out.prediction))
 
 
-def _benchmarks(task: Task, y: np.ndarray, out: Outputs) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
+def _benchmarks(
+    task: Task, y: np.ndarray, out: ModelOutput
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, float]]]:
     benchmarks: list[dict[str, Any]] = []
     chosen: dict[str, dict[str, float]] = {}
     for name, kind, metric, margin, severity in DEFAULT_BENCHMARKS[task]:
@@ -253,7 +255,7 @@ def plan_spec(
             f"the audit set has {len(audit_rows)} labelled rows; benchmarks need at least {MIN_AUDIT_ROWS}. "
             "Fix: pass more reference rows or a larger --audit-fraction."
         )
-    out = score_outputs(model, audit_rows, task=task, features=features)
+    out = score_model(model, audit_rows, task=task, features=features)
     benchmarks, thresholds = _benchmarks(task, audit_rows[target].to_numpy(), out)
     if not benchmarks:
         raise ScaffoldError("no benchmark could be evaluated on the audit set (a single class?).")
@@ -267,7 +269,7 @@ def plan_spec(
         + f", label {target!r}; rename them in columns: to your log's names"
     )
     scored = training.copy()
-    ref_out = score_outputs(model, scored, task=task, features=features)
+    ref_out = score_model(model, scored, task=task, features=features)
     scored["prediction"] = ref_out.prediction
     if ref_out.score is not None:
         scored["score"] = ref_out.score

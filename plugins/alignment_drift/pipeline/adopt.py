@@ -30,7 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.core.spec import AlignmentSpec, Task
 from alignment_drift.settings import Settings
 
 __all__ = ["AdoptError", "AdoptResult", "adopt", "check_compatible"]
@@ -70,7 +70,7 @@ def _describe(task: str | None, classes: tuple[Any, ...] | None) -> str:
     return f"a {task} classifier (classes {list(classes or ())})"
 
 
-def check_compatible(spec: AlignmentSpec, model: Any, inputs: tuple[str, ...] | None) -> tuple[str, tuple[Any, ...]]:
+def check_compatible(spec: AlignmentSpec, model: Any, inputs: tuple[str, ...] | None) -> tuple[Task, tuple[Any, ...]]:
     """Check that ``model`` is of the spec's task and takes exactly the spec's features; returns (task, classes).
 
     Raises
@@ -78,9 +78,9 @@ def check_compatible(spec: AlignmentSpec, model: Any, inputs: tuple[str, ...] | 
     AdoptError
         Naming the missing or extra columns, or the task the model performs.
     """
-    from alignment_drift.core.model_outputs import infer_task, task_of
+    from alignment_drift.core.scoring import infer_task
 
-    task = task_of(spec)
+    task = spec.task
     found, classes = infer_task(model)
     if found != task:
         raise AdoptError(
@@ -151,7 +151,7 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
     """
     from mlflow.entities import Metric, Param
 
-    from alignment_drift.core.model_outputs import score_outputs
+    from alignment_drift.core.scoring import score_model
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.models import (
         ModelLoadError,
@@ -182,7 +182,14 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
             f"{spec.reference.holdout_fraction}. Fix: give more reference rows."
         )
     try:
-        score_outputs(loaded.model, held_out.head(50), task=task, features=roles.feature_names)  # type: ignore[arg-type]
+        score_model(
+            loaded.model,
+            held_out.head(50),
+            task=task,
+            features=roles.feature_names,
+            threshold=spec.retraining.training.decision_threshold,
+            positive=roles.positive_class,
+        )
     except Exception as error:
         raise AdoptError(
             f"the model cannot score the spec's reference data ({type(error).__name__}: {error}). Fix: make "

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from alignment_drift.core.benchmarks import classification_metric
-from alignment_drift.core.benchmarks.metrics import weighted_metric
-from alignment_drift.core.benchmarks.paired import METRICS, paired_bootstrap
+from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, weighted_metric
+from alignment_drift.core.benchmarks.paired import METRICS, paired_bootstrap, paired_delta
+from alignment_drift.core.benchmarks.result import Scored
 
 
 def _data(n: int = 600, seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -88,11 +89,51 @@ def test_parameters_are_validated(kwargs: dict, match: str) -> None:
         paired_bootstrap(call["metric"], y, pair, pair, replicates=call["replicates"], confidence=call["confidence"])
 
 
-def test_every_metric_is_supported() -> None:
+def test_every_binary_metric_is_supported() -> None:
     y, good, _ = _data(100)
     pair = (good, (good >= 0.5).astype(int))
-    for metric in METRICS:
+    for metric in CLASSIFICATION_METRICS:
         assert paired_bootstrap(metric, y, pair, pair, replicates=20).delta == 0
+    assert {"mae", "macro_f1", "r2"} <= METRICS  # the gate compares every task's metrics (paired_delta)
+
+
+def _multiclass(n: int = 600, seed: int = 0) -> tuple[Scored, Scored]:
+    """Wine-like 3-class rows: a good model (85 % right) and one that confuses class 2 with class 1 half the time."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.33, 0.4, 0.27])
+    good = np.where(rng.random(n) < 0.85, y, (y + 1) % 3)
+    bad = np.where((good == 2) & (rng.random(n) < 0.5), 1, good)
+    proba = np.full((n, 3), 0.1)
+    proba[np.arange(n), good] = 0.8
+    rows = [
+        Scored(y.astype(float), np.full(n, 0.8), p, task="multiclass", classes=(0, 1, 2), proba=proba)
+        for p in (good, bad)
+    ]
+    return rows[0], rows[1]
+
+
+def test_multiclass_metrics_are_compared_paired_per_class_and_overall() -> None:
+    good, bad = _multiclass()
+    overall = paired_delta("accuracy", bad, good, replicates=300)
+    assert overall.delta < 0 and overall.advantage_high < 0  # shown worse on the same rows
+    per_class = paired_delta("recall", bad, good, label=2, replicates=300)
+    assert per_class.delta < -0.3 and per_class.ci_high < 0  # class 2's recall halves
+    untouched = paired_delta("recall", bad, good, label=0, replicates=300)
+    assert untouched.delta == 0 and untouched.ci_low == untouched.ci_high == 0
+    assert paired_delta("recall", bad, good, label=7).replicates == 0  # not one of the model's classes
+
+
+def test_regression_errors_are_compared_paired_and_oriented() -> None:
+    rng = np.random.default_rng(3)
+    y = np.exp(rng.normal(10.5, 0.6, 800))  # incomes: skewed, in dollars
+    close = y + rng.normal(0, 0.1, 800) * y
+    far = y + rng.normal(0, 0.13, 800) * y
+    rows = [Scored(y, p, p, task="regression") for p in (far, close)]
+    d = paired_delta("mae", rows[0], rows[1], replicates=300)
+    assert d.lower_is_better and d.delta > 0 and d.advantage_high < 0
+    assert paired_delta("r2", rows[0], rows[1], replicates=300).advantage < 0
+    with pytest.raises(ValueError, match="same rows of the same task"):
+        paired_delta("mae", rows[0], _multiclass()[0])
 
 
 def test_rows_must_match() -> None:

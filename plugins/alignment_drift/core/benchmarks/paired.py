@@ -3,9 +3,13 @@
 Each replicate resamples the row indices once and both models' metric is
 computed on that same resample, so what the two models share (the rows'
 difficulty) cancels and only their disagreement is left in the interval.
-The resamples are a (replicates x rows) matrix of counts and every metric a
-weighted count (:func:`~alignment_drift.core.benchmarks.metrics.weighted_metric`),
+The resamples are a (replicates x rows) matrix of counts and every metric,
+of every task, a weighted count (:func:`~alignment_drift.core.benchmarks.measure.measure`),
 so 500 replicates cost a few matrix products.
+
+:func:`paired_delta` compares two :class:`~alignment_drift.core.benchmarks.result.Scored`
+row sets of any task (binary, multiclass, regression); :func:`paired_bootstrap`
+is the same for a binary model's ``(score, prediction)`` arrays.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, bootstrap_weights, weighted_metric
+from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
+from alignment_drift.core.benchmarks.metrics import CLASSIFICATION_METRICS, bootstrap_weights
+from alignment_drift.core.benchmarks.result import Scored
 from alignment_drift.core.spec.metrics import LOWER_IS_BETTER
+from alignment_drift.core.spec.metrics import METRICS as METRIC_TABLE
 
-__all__ = ["METRICS", "PairedDelta", "paired_bootstrap"]
+__all__ = ["METRICS", "PairedDelta", "paired_bootstrap", "paired_delta"]
 
-METRICS: frozenset[str] = frozenset(CLASSIFICATION_METRICS) | LOWER_IS_BETTER
+# every metric of every task can be compared paired
+METRICS: frozenset[str] = frozenset(METRIC_TABLE) | frozenset(CLASSIFICATION_METRICS) | LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -73,26 +81,35 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def paired_bootstrap(
+def _check(replicates: int, confidence: float) -> None:
+    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
+        raise ValueError(f"The 'replicates' parameter must be an integer >= 1. Got {replicates!r} instead.")
+    if not 0.5 < confidence < 1:
+        raise ValueError(f"The 'confidence' parameter must be in (0.5, 1). Got {confidence} instead.")
+
+
+def paired_delta(
     metric: str,
-    y: np.ndarray,
-    challenger: tuple[np.ndarray, np.ndarray],
-    reference: tuple[np.ndarray, np.ndarray],
+    challenger: Scored,
+    reference: Scored,
     *,
+    label: Any = None,
+    k: int | None = None,
+    average: str | None = None,
     replicates: int = 500,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> PairedDelta:
-    """The paired bootstrap of (challenger - reference) for ``metric`` on the same labelled rows.
+    """The paired bootstrap of (challenger - reference) for ``metric`` on the same rows, for any task.
 
     Parameters
     ----------
     metric : str
-        One of :data:`METRICS` (``fpr``, ``fnr``, ``mae``, ``rmse`` are lower-is-better).
-    y : ndarray
-        The 0/1 target of the rows (NaN where unknown; those rows are dropped).
-    challenger, reference : tuple of ndarray
-        Each model's ``(score, prediction)`` on the same rows, in the same order.
+        A metric of the rows' task (see :mod:`alignment_drift.core.spec.metrics`).
+    challenger, reference : Scored
+        The same rows (same order, same target) scored by each model.
+    label, k, average
+        A multiclass metric's class, ``k`` and one-vs-rest averaging (as the benchmark declares them).
     replicates : int
         Bootstrap replicates (each resamples the row indices once, for both models).
     confidence : float
@@ -103,45 +120,40 @@ def paired_bootstrap(
     Returns
     -------
     PairedDelta
-        All None (and ``replicates`` 0) when no row is labelled or the metric is undefined.
+        All None (and ``replicates`` 0) when no row is labelled or the metric
+        cannot be measured on either model's rows.
 
     Examples
     --------
-    >>> rng = np.random.default_rng(0)
-    >>> y = rng.integers(0, 2, 400).astype(float)
-    >>> good = y * 0.6 + rng.random(400) * 0.5
-    >>> bad = rng.random(400)
-    >>> d = paired_bootstrap("roc_auc", y, (bad, (bad >= .5).astype(int)), (good, (good >= .5).astype(int)))
-    >>> d.ci_high < 0 and d.advantage_high < 0
-    True
+    >>> y = np.array([3.0, 5.0, 7.0, 9.0] * 50)
+    >>> close = Scored(target=y, score=y + 0.5, prediction=y + 0.5, task="regression")
+    >>> far = Scored(target=y, score=y + 2.0, prediction=y + 2.0, task="regression")
+    >>> d = paired_delta("mae", far, close, replicates=200)
+    >>> round(d.delta, 2), d.advantage_high < 0
+    (1.5, True)
     """
-    if metric not in METRICS:
-        raise ValueError(f"The 'metric' parameter must be one of {sorted(METRICS)}. Got {metric!r} instead.")
-    if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
-        raise ValueError(f"The 'replicates' parameter must be an integer >= 1. Got {replicates!r} instead.")
-    if not 0.5 < confidence < 1:
-        raise ValueError(f"The 'confidence' parameter must be in (0.5, 1). Got {confidence} instead.")
-    target = np.asarray(y, dtype=float)
-    sizes = [len(a) for pair in (challenger, reference) for a in pair]
-    if any(size != len(target) for size in sizes):
+    _check(replicates, confidence)
+    if len(challenger) != len(reference) or challenger.task != reference.task:
         raise ValueError(
-            "The 'challenger' and 'reference' (score, prediction) arrays must be on the same rows as 'y'. "
-            f"Got lengths {sizes} for {len(target)} rows instead."
+            "The 'challenger' and 'reference' rows must be the same rows of the same task. "
+            f"Got {len(challenger)} {challenger.task} rows and {len(reference)} {reference.task} rows instead."
         )
-    known = ~np.isnan(target)
-    yk = target[known]
-    (s1, p1), (s2, p2) = ((np.asarray(s, float)[known], np.asarray(p)[known]) for s, p in (challenger, reference))
-    n = len(yk)
+    known = labelled(challenger, metric) & labelled(reference, metric)
+    mine, theirs = challenger.subset(known), reference.subset(known)
+    n = int(known.sum())
     empty = PairedDelta(metric, None, None, None, None, None, 0, confidence, n)
-    if n == 0:
+    if n == 0 or unavailable(metric, mine, label=label, k=k) or unavailable(metric, theirs, label=label, k=k):
         return empty
+
+    def value(rows: Scored, w: np.ndarray) -> np.ndarray:
+        return np.asarray(measure(metric, rows, w, label=label, k=k, average=average), dtype=float)
+
     ones = np.ones((1, n))
-    point1 = _finite(float(weighted_metric(metric, yk, s1, p1, ones)[0]))
-    point2 = _finite(float(weighted_metric(metric, yk, s2, p2, ones)[0]))
+    point1, point2 = _finite(float(value(mine, ones)[0])), _finite(float(value(theirs, ones)[0]))
     if point1 is None or point2 is None:
         return PairedDelta(metric, point1, point2, None, None, None, 0, confidence, n)
     weights = bootstrap_weights(n, replicates, seed=seed)
-    diff = weighted_metric(metric, yk, s1, p1, weights) - weighted_metric(metric, yk, s2, p2, weights)
+    diff = value(mine, weights) - value(theirs, weights)
     diff = diff[np.isfinite(diff)]
     low = high = None
     if len(diff):
@@ -158,3 +170,59 @@ def paired_bootstrap(
         confidence=confidence,
         n=n,
     )
+
+
+def paired_bootstrap(
+    metric: str,
+    y: np.ndarray,
+    challenger: tuple[np.ndarray, np.ndarray],
+    reference: tuple[np.ndarray, np.ndarray],
+    *,
+    replicates: int = 500,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedDelta:
+    """The paired bootstrap of (challenger - reference) for a binary ``metric`` on the same labelled rows.
+
+    Parameters
+    ----------
+    metric : str
+        One of the binary metrics (``fpr``, ``fnr``, ``log_loss`` are lower-is-better).
+    y : ndarray
+        The 0/1 target of the rows (NaN where unknown; those rows are dropped).
+    challenger, reference : tuple of ndarray
+        Each model's ``(score, prediction)`` on the same rows, in the same order.
+    replicates, confidence, seed
+        As :func:`paired_delta`.
+
+    Returns
+    -------
+    PairedDelta
+        All None (and ``replicates`` 0) when no row is labelled or the metric is undefined.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = rng.integers(0, 2, 400).astype(float)
+    >>> good = y * 0.6 + rng.random(400) * 0.5
+    >>> bad = rng.random(400)
+    >>> d = paired_bootstrap("roc_auc", y, (bad, (bad >= .5).astype(int)), (good, (good >= .5).astype(int)))
+    >>> d.ci_high < 0 and d.advantage_high < 0
+    True
+    """
+    if metric not in CLASSIFICATION_METRICS:
+        raise ValueError(
+            f"The 'metric' parameter must be one of {sorted(CLASSIFICATION_METRICS)}. Got {metric!r} instead."
+        )
+    _check(replicates, confidence)
+    target = np.asarray(y, dtype=float)
+    sizes = [len(a) for pair in (challenger, reference) for a in pair]
+    if any(size != len(target) for size in sizes):
+        raise ValueError(
+            "The 'challenger' and 'reference' (score, prediction) arrays must be on the same rows as 'y'. "
+            f"Got lengths {sizes} for {len(target)} rows instead."
+        )
+    rows = [
+        Scored(target=target, score=np.asarray(s, float), prediction=np.asarray(p)) for s, p in (challenger, reference)
+    ]
+    return paired_delta(metric, rows[0], rows[1], replicates=replicates, confidence=confidence, seed=seed)

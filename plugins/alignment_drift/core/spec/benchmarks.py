@@ -46,6 +46,9 @@ class MetricFloor(Strict):
     recorded). The benchmark fails only when the whole ``confidence`` interval
     is on the wrong side: the interval's upper bound below a floor, or its lower
     bound above a ceiling, so sampling noise on small batches raises no alarm.
+    ``gate_margin`` (optional, in the metric's units) is the retraining gate's
+    non-inferiority margin for this metric; by default ``retraining.gate_margin``
+    (a share of the reference's value for ``mae``, ``rmse``, ``log_loss``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
@@ -79,10 +82,22 @@ class MetricFloor(Strict):
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
     severity: Literal["critical", "warning"] = "critical"
+    # the gate's non-inferiority margin for this metric, in its units (default: retraining.gate_margin, as a
+    # share of the reference's value for mae, rmse and log_loss)
+    gate_margin: Annotated[float, Field(ge=0.0)] | None = None
 
     @model_validator(mode="after")
     def _bound(self) -> MetricFloor:
         info = METRICS[self.metric]
+        if info.bounded and self.gate_margin is not None and self.gate_margin > 0.5:
+            raise ValueError(
+                f"'gate_margin' is {self.gate_margin}, but {self.metric!r} is a proportion in [0, 1]: "
+                "a margin above 0.5 lets any challenger through; set it <= 0.5"
+            )
+        if self.gate_margin is not None and self.evaluated_on != "audit":
+            raise ValueError(
+                "'gate_margin' applies to the gate's audit-set comparison: remove it or set evaluated_on: audit"
+            )
         if info.direction == "lower_is_better" and (self.ceiling is None or self.floor is not None):
             raise ValueError(f"metric {self.metric!r} is lower-is-better: set 'ceiling' (and no 'floor')")
         if info.direction == "higher_is_better" and (self.floor is None or self.ceiling is not None):
@@ -163,7 +178,6 @@ class Calibration(Strict):
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     resamples: Annotated[int, Field(ge=0, le=10_000)] = 500
     severity: Literal["critical", "warning"] = "warning"
-
 
     @model_validator(mode="after")
     def _one_maximum(self) -> Calibration:

@@ -227,5 +227,3 @@ def model_overview(
         resolved_incidents=resolved,
         incidents_error=problem,
     )
-
-

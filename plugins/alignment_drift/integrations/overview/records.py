@@ -174,5 +174,3 @@ class Overview(_Record):
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": OVERVIEW_SCHEMA, **super().to_dict()}
-
-

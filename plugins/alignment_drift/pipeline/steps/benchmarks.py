@@ -125,9 +125,7 @@ def _score(spec: AlignmentSpec, model: Any, frame: pd.DataFrame) -> ModelOutput:
     )
 
 
-def _selection(
-    spec: AlignmentSpec, frame: pd.DataFrame, scored: Scored, reference_model: Any
-) -> dict[str, Any] | None:
+def _selection(spec: AlignmentSpec, frame: pd.DataFrame, scored: Scored, reference_model: Any) -> dict[str, Any] | None:
     """Who selects tonight's exposed items: the deployed model vs what the reference version would expose.
 
     And where the proxy feedback is observed (only on exposed items means

@@ -257,9 +257,7 @@ def _assess_groups(
             frame, _ = read_columns(pulled.only(group["files"]), None, connections=connections)
         except Exception as error:
             message = clip(str(error).replace("\n", " "), 300)
-            return Assessment(
-                f"unreadable batch at {pulled.uri} (group {group['index']}): {message}", rows, None, None
-            )
+            return Assessment(f"unreadable batch at {pulled.uri} (group {group['index']}): {message}", rows, None, None)
         rows += len(frame)
         try:
             summary, result = validate_dataframe(frame, suite_path)
@@ -300,5 +298,3 @@ def _assess_groups(
         bad = summary.critical_failures
         reason = f"{len(bad)} critical expectation(s) failed: " + "; ".join(o.message for o in bad[:5])
     return Assessment(reason, rows, summary, evidence)
-
-
