@@ -47,6 +47,27 @@ def content_classifier(max_iter: int = 60, learning_rate: float = 0.1) -> Any:
     return Pipeline([("features", features), ("classifier", model)])
 
 
+def wine_forest(n_estimators: int = 60, min_samples_leaf: int = 1) -> Any:
+    """A training entrypoint (``tests.byom.custom_steps:wine_forest``): an unfitted RandomForest for the cultivars."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=n_estimators, min_samples_leaf=min_samples_leaf, random_state=0)
+
+
+def diabetes_ridge(alpha: float = 0.1, quantile: float = 0.02) -> Any:
+    """A training entrypoint (``tests.byom.custom_steps:diabetes_ridge``): the owner's Ridge Pipeline, unfitted.
+
+    The continuous measurements are clipped by the owner's :class:`Winsorizer`; ``sex`` passes through.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import Pipeline
+
+    continuous = ["age", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
+    features = ColumnTransformer([("clip", Winsorizer(quantile), continuous), ("sex", "passthrough", ["sex"])])
+    return Pipeline([("features", features), ("regressor", Ridge(alpha=alpha))])
+
+
 def fitted_classifier() -> Any:
     """A wrong entrypoint: returns an already fitted estimator."""
     from sklearn.linear_model import LogisticRegression

@@ -10,13 +10,6 @@ import pandas as pd
 from tests.byom.conftest import OwnedModel
 
 
-def supports_task() -> bool:
-    """Whether the installed spec format has the ``task`` field (it arrives with task support in core)."""
-    from alignment_drift.core.spec import AlignmentSpec
-
-    return "task" in AlignmentSpec.model_fields
-
-
 def write_reference(tmp: Path, owned: OwnedModel) -> Path:
     """The owner's reference data as a parquet file outside the project (what they pass to ``init``)."""
     path = tmp / f"{owned.name}-reference.parquet"
@@ -25,13 +18,7 @@ def write_reference(tmp: Path, owned: OwnedModel) -> Path:
 
 
 def spec_for(owned: OwnedModel, settings: Any, *, name: str) -> Any:
-    """A spec for ``owned`` planned by ``init``'s planner, with its data split written below the data root.
-
-    Until the spec has a ``task`` field, a multiclass or regression spec is
-    the planned one without ``task`` (and with benchmarks today's format
-    accepts), carrying ``task`` on a copy: the stand-in for the field the
-    task-aware core adds. A binary spec is exactly the planned one.
-    """
+    """A spec for ``owned`` planned by ``init``'s planner, with its data split written below the data root."""
     from alignment_drift.core.spec import parse_spec
     from alignment_drift.integrations.mlflow.models import load_from_registry
     from alignment_drift.integrations.scaffold import plan_spec
@@ -55,13 +42,7 @@ def spec_for(owned: OwnedModel, settings: Any, *, name: str) -> Any:
         path = settings.resolve_data(relative)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(path, index=False)
-    if supports_task() or owned.task == "binary":
-        data = {k: v for k, v in plan.spec.items() if supports_task() or k != "task"}
-        return parse_spec(data)
-    data = {k: v for k, v in plan.spec.items() if k != "task"}
-    data["columns"] = {"score": "score", **data["columns"]}
-    data["benchmarks"] = [{"kind": "performance_estimate", "name": "placeholder"}]
-    return parse_spec(data).model_copy(update={"task": owned.task})
+    return parse_spec(plan.spec)
 
 
 def reference_frame(owned: OwnedModel) -> pd.DataFrame:

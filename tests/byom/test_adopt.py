@@ -12,7 +12,7 @@ import yaml
 
 from alignment_drift.cli import main
 from tests.byom.conftest import OwnedModel, Project
-from tests.byom.helpers import spec_for, supports_task, write_reference
+from tests.byom.helpers import spec_for, write_reference
 
 _SPECS = itertools.count(1)
 
@@ -134,7 +134,7 @@ def _retrained_owner_version(owned: OwnedModel, settings: Any) -> str:
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_adopting_a_multiclass_or_regression_model(owned_models: dict[str, OwnedModel], project: Project, task: str):
-    """Version, aliases, tags and the reference profile; baselines once core's benchmarks know the spec's task."""
+    """Version, aliases, tags, the reference profile and every benchmark's baseline on the audit set."""
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline.adopt import adopt
     from alignment_drift.pipeline.reference import split_holdout
@@ -161,11 +161,7 @@ def test_adopting_a_multiclass_or_regression_model(owned_models: dict[str, Owned
         # outputs: the predicted value (numeric); a regressor has no score
         assert set(reference.profile.columns) == {*owned.features, "prediction"}
         assert reference.profile.columns["prediction"].kind == "numeric"
-    if not supports_task():  # core's benchmarks score binary models only: nothing is recorded, and it says so
-        assert reference.baselines == {}
-        assert any("binary models only" in note for note in result.notes)
-        return
-    # with task support: every benchmark's baseline, equal to the model's own metric on the audit set
+    # every benchmark's baseline, equal to the model's own metric on the audit set
     audit = __import__("pandas").read_parquet(settings.resolve_data(spec.reference.audit_set))
     predicted, truth = loaded.predict(audit[list(owned.features)]), audit[owned.target].to_numpy()
     assert set(reference.baselines) == {b.name for b in spec.benchmarks}

@@ -11,7 +11,7 @@ import pytest
 
 from alignment_drift.cli import main
 from tests.byom.conftest import WINSORIZER, OwnedModel, Project
-from tests.byom.helpers import supports_task, write_reference
+from tests.byom.helpers import write_reference
 
 
 def _init(owned: OwnedModel, reference: Path, *extra: str) -> list[str]:
@@ -87,7 +87,7 @@ def test_init_writes_a_spec_that_loads_with_the_models_inputs_and_thresholds_it_
 
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
-def test_init_for_other_tasks_writes_a_valid_spec_or_says_the_task_is_not_supported_yet(
+def test_init_for_other_tasks_writes_a_valid_spec(
     owned_models: dict[str, OwnedModel], project: Project, tmp_path: Path, task: str, capsys: Any
 ) -> None:
     from alignment_drift.core.spec import load_spec
@@ -95,22 +95,17 @@ def test_init_for_other_tasks_writes_a_valid_spec_or_says_the_task_is_not_suppor
     owned = owned_models[task]
     code = main(_init(owned, write_reference(tmp_path, owned), "--name", f"owned_{task}", *owned.init_options))
     captured = capsys.readouterr()
-    if supports_task():
-        assert code == 0, captured.err
-        spec = load_spec(project.settings.specs_dir / f"owned_{task}.yaml")
-        assert spec.task == task  # type: ignore[attr-defined]
-        assert spec.columns.feature_names == list(owned.features)
-    else:
-        assert code == 2
-        assert f"the model is {task}" in captured.err and "no 'task' field" in captured.err
-        assert not (project.settings.specs_dir / f"owned_{task}.yaml").exists()
+    assert code == 0, captured.err
+    spec = load_spec(project.settings.specs_dir / f"owned_{task}.yaml")
+    assert spec.task == task
+    assert spec.columns.feature_names == list(owned.features)
 
 
 @pytest.mark.parametrize("task", ["multiclass", "regression"])
 def test_the_plan_for_other_tasks_has_their_benchmarks_and_inputs(
     owned_models: dict[str, OwnedModel], project: Project, task: str
 ) -> None:
-    """What init writes once the spec has ``task`` (the planner itself does not depend on it)."""
+    """What init plans for a multiclass or a regression model: the task's benchmarks, the model's inputs."""
     from alignment_drift.integrations.mlflow.models import load_from_registry
     from alignment_drift.integrations.scaffold import plan_spec
 

@@ -131,3 +131,57 @@ def test_bad_input_exits_2(world: dict[str, Any], tmp_path: Path, capsys: pytest
         main(["expectations", str(world["spec_path"]), "--tolerance", "1.5"])
     assert caught.value.code == 2
     assert "between 0 and 1" in capsys.readouterr().err
+
+
+def test_a_regression_suite_expects_values_not_classes(tmp_path: Path) -> None:
+    """No score to check, and a night's predicted values and outcomes are new numbers, not unknown classes."""
+    import numpy as np
+
+    from alignment_drift.core.spec import parse_spec
+    from alignment_drift.integrations import gx
+    from alignment_drift.integrations.expectations import generate_suite
+
+    spec = parse_spec(
+        {
+            "model": "house_prices",
+            "task": "regression",
+            "start_date": "2026-01-01",
+            "source": {"kind": "files", "path": "house_prices/{date}.parquet"},
+            "expectations": "house_prices_predictions",
+            "columns": {
+                "id": "prediction_id",
+                "timestamp": "timestamp",
+                "features": [{"name": "area", "kind": "numeric"}],
+                "prediction": "prediction",
+                "target": "price",
+            },
+            "reference": {"training_data": "house_prices/reference.parquet", "audit_set": "house_prices/audit.parquet"},
+            "benchmarks": [{"kind": "metric_floor", "name": "audit_mae", "metric": "mae", "ceiling": 30.0}],
+        }
+    )
+    rng = np.random.default_rng(0)
+
+    def rows(n: int, offset: float) -> pd.DataFrame:
+        area = rng.uniform(40, 200, n)
+        return pd.DataFrame(
+            {
+                "prediction_id": [f"r{offset:.0f}-{i}" for i in range(n)],
+                "timestamp": pd.Timestamp("2026-01-02", tz="UTC") + pd.to_timedelta(np.arange(n), unit="min"),
+                "area": area,
+                "prediction": 2.0 * area + offset,
+                "price": 2.0 * area + offset + rng.normal(0, 10, n),
+            }
+        )
+
+    suite = generate_suite(spec, rows(300, 0.0))
+    columns = [e["kwargs"].get("column") for e in suite["expectations"] if not e["type"].startswith("expect_table_")]
+    assert None not in columns and "score" not in columns
+    (schema,) = [e for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
+    assert schema["kwargs"]["column_set"] == ["prediction_id", "timestamp", "area", "prediction", "price"]
+    path = tmp_path / "suite.json"
+    path.write_text(json.dumps(suite))
+    night = rows(200, 25.0)  # other values than the reference's: still a valid night
+    summary, _ = gx.validate_dataframe(night, path)
+    assert summary.success, summary.to_dict()
+    broken = night.assign(prediction=["n/a"] * len(night))
+    assert not gx.validate_dataframe(broken, path)[0].success

@@ -4,9 +4,10 @@ The suite is a starting point, then owned by the user (``alignment-drift
 expectations``). What it expects, and how severe a failure is:
 
 - critical, from the roles: every role column exists (extra columns allowed); 1 to 10,000,000 rows;
-  id not null and unique; timestamp not null and tz-aware; score not null, float, in [0, 1];
-  prediction and exposure not null and in the reference's values (else {0, 1}); target and proxy
-  in that set (null allowed: labels arrive for a sample).
+  id not null and unique; timestamp not null and tz-aware; score (when the task has one) not null,
+  float, in [0, 1]; prediction and exposure not null and in the reference's values (else {0, 1}); target
+  and proxy in that set (null allowed: labels arrive for a sample). A regression's prediction, target
+  and proxy are values, not classes: only numeric (the prediction not null).
 - critical, learned from the reference: the type of the id, each feature and the model version;
   each feature's null share at most the reference's plus the tolerance (none if it had none);
   each numeric feature inside the reference's range widened by tolerance x its width (never
@@ -114,6 +115,10 @@ def _range(column: str, series: pd.Series, tolerance: float) -> dict[str, Any] |
     )
 
 
+def _numeric(column: str, notes: str) -> dict[str, Any]:
+    return _exp("column_values_to_be_in_type_list", column=column, type_list=FLOAT_TYPES + INT_TYPES, notes=notes)
+
+
 def _value_set(series: pd.Series | None, default: list[Any]) -> list[Any]:
     if series is None or series.dropna().empty:
         return default
@@ -174,9 +179,8 @@ def generate_suite(
         *roles.feature_names,
         *roles.segments,
         roles.prediction,
-        roles.score,
         *labels,
-        *[c for c in (roles.exposure, roles.model_version) if c],
+        *[c for c in (roles.score, roles.exposure, roles.model_version) if c],
     ]
     out = [
         _exp(
@@ -221,32 +225,40 @@ def generate_suite(
                     mostly=round(1.0 - tolerance, 4),
                 )
             )
-    out += [
-        _exp("column_values_to_not_be_null", column=roles.score),
-        _exp("column_values_to_be_in_type_list", column=roles.score, type_list=FLOAT_TYPES),
-        _exp(
-            "column_values_to_be_between",
-            column=roles.score,
-            min_value=0.0,
-            max_value=1.0,
-            notes="The score is a probability.",
-        ),
-        _exp("column_values_to_not_be_null", column=roles.prediction),
-        _exp(
-            "column_values_to_be_in_set",
-            column=roles.prediction,
-            value_set=_value_set(ref.get(roles.prediction), [0, 1]),
-        ),
-    ]
-    for column in labels:
+    if roles.score:
+        out += [
+            _exp("column_values_to_not_be_null", column=roles.score),
+            _exp("column_values_to_be_in_type_list", column=roles.score, type_list=FLOAT_TYPES),
+            _exp(
+                "column_values_to_be_between",
+                column=roles.score,
+                min_value=0.0,
+                max_value=1.0,
+                notes="The score is a probability.",
+            ),
+        ]
+    out.append(_exp("column_values_to_not_be_null", column=roles.prediction))
+    if spec.task == "regression":
+        # values, not classes: a number (how they move is output drift, not broken data)
+        out.append(_numeric(roles.prediction, "The predicted value."))
+        out += [_numeric(c, "A label; null where it is not known (yet).") for c in labels]
+    else:
         out.append(
             _exp(
                 "column_values_to_be_in_set",
-                column=column,
-                value_set=_value_set(ref.get(column), [0, 1]),
-                notes="A label; null where it is not known (yet).",
+                column=roles.prediction,
+                value_set=_value_set(ref.get(roles.prediction), [0, 1]),
             )
         )
+        for column in labels:
+            out.append(
+                _exp(
+                    "column_values_to_be_in_set",
+                    column=column,
+                    value_set=_value_set(ref.get(column), [0, 1]),
+                    notes="A label; null where it is not known (yet).",
+                )
+            )
     if roles.exposure:
         out.append(_exp("column_values_to_not_be_null", column=roles.exposure))
         out.append(
