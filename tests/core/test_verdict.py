@@ -120,3 +120,28 @@ def test_attribution_names_each_source_with_evidence() -> None:
 def test_no_attribution_without_its_evidence(kwargs: dict, absent: str) -> None:
     args = {"rules": RULES, "drifted_features": [], "n_features": 7, "output_drift": False, "benchmarks": []} | kwargs
     assert absent not in {a.source for a in decide(**args).attribution}
+
+
+def _on(result: BenchmarkResult, on: str) -> BenchmarkResult:
+    from dataclasses import replace
+
+    return replace(result, on=on)
+
+
+def test_a_batch_metric_failing_while_the_audit_set_holds_is_a_concept_shift() -> None:
+    args = {"rules": RULES, "n_features": 7, "output_drift": False}
+    batch_fail = _on(_bench("batch_recall", status="fail"), "batch")
+    holds = _on(_bench("audit_recall"), "audit")
+    result = decide(drifted_features=[], benchmarks=[holds, batch_fail], **args)
+    (only,) = result.attribution
+    assert only.source == "distribution_shift" and only.evidence.startswith("concept or label shift")
+    assert "batch_recall 0.700" in only.evidence
+    # with input drift too, one distribution_shift carries both pieces of evidence
+    both = decide(drifted_features=["a", "b", "c"], benchmarks=[holds, batch_fail], **args)
+    (shift,) = [a for a in both.attribution if a.source == "distribution_shift"]
+    assert "input drift in a, b, c" in shift.evidence and "concept or label shift" in shift.evidence
+    # not when the audit set fails too (the model is worse, not the labels), nor after a model change
+    audit_fail = _on(_bench("audit_recall", status="fail"), "audit")
+    assert not decide(drifted_features=[], benchmarks=[audit_fail, batch_fail], **args).attribution
+    changed = decide(drifted_features=[], benchmarks=[holds, batch_fail], model_changed=True, **args)
+    assert not any(a.source == "distribution_shift" for a in changed.attribution)

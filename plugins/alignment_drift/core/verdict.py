@@ -5,7 +5,9 @@ Verdicts, from best to worst: ``aligned``, ``watch``, ``drifting``,
 batch failed validation and was not evaluated). The attribution names the
 seed's sources of alignment drift, each with its evidence:
 ``distribution_shift``, ``feedback_loop``, ``reward_misspecification`` and
-``model_update``.
+``model_update``. A shift of the labels given the inputs (concept or label
+shift: batch metrics fail while the same version holds on the fixed audit set)
+is a ``distribution_shift`` whose evidence says so.
 """
 
 from __future__ import annotations
@@ -255,6 +257,25 @@ def _reward(benchmarks: Sequence[BenchmarkResult]) -> list[Attribution]:
     return found
 
 
+def _concept_shift(benchmarks: Sequence[BenchmarkResult], model_changed: bool) -> str | None:
+    """The evidence of a shift of the labels given the inputs (concept or label shift), or None.
+
+    The same version fails a metric on the night's labelled rows while it holds
+    every metric on the fixed audit set: the model did not change and the
+    audit set did not, so what moved is how tonight's labels relate to the
+    inputs, a shift of the joint distribution that input drift tests cannot see.
+    """
+    batch = [b for b in benchmarks if b.on == "batch" and b.kind == "metric_floor" and b.failed]
+    audit_failed = any(b.on == "audit" and b.failed for b in benchmarks)
+    if not batch or audit_failed or model_changed:
+        return None
+    detail = ", ".join(f"{b.name} {b.value:.3f}" if b.value is not None else b.name for b in batch)
+    return (
+        f"concept or label shift: on the night's labelled rows {detail} failed while the same version holds "
+        "every benchmark on the fixed audit set; the relation between inputs and labels moved"
+    )
+
+
 def _model_update(rules: VerdictRules, benchmarks: Sequence[BenchmarkResult]) -> Attribution | None:
     # the audit set is fixed: a change of behaviour on it is the model's, no data shift can explain it
     moved = [
@@ -284,9 +305,11 @@ def _attribute(
     selection: Selection | None = None,
 ) -> tuple[Attribution, ...]:
     found: list[Attribution] = []
+    concept = _concept_shift(benchmarks, model_changed)
     if drifted or multivariate:
         evidence = [f"input drift in {', '.join(drifted)}"] if drifted else []
         evidence += [f"joint drift found by {', '.join(multivariate)}"] if multivariate else []
+        evidence += [concept] if concept else []
         found.append(
             Attribution(
                 "distribution_shift", min(1.0, 0.5 + share + (0.1 if multivariate else 0.0)), "; ".join(evidence)
@@ -295,6 +318,8 @@ def _attribute(
         loop = _feedback(rules, exposure, selection, alpha)
         if loop is not None:
             found.append(loop)
+    elif concept:
+        found.append(Attribution("distribution_shift", 0.6, concept))
     found += _reward(benchmarks)
     if model_changed:
         update = _model_update(rules, benchmarks)
