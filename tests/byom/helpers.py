@@ -32,7 +32,6 @@ def spec_for(owned: OwnedModel, settings: Any, *, name: str) -> Any:
         target=owned.target,
         trusted_types=owned.trusted_types,
         audit_fraction=owned.audit_fraction,
-        supports_task_field=True,
         inputs_from=loaded.inputs_from,
     )
     for relative, frame in (

@@ -119,7 +119,6 @@ def test_the_plan_for_other_tasks_has_their_benchmarks_and_inputs(
         target=owned.target,
         trusted_types=owned.trusted_types,
         audit_fraction=owned.audit_fraction,
-        supports_task_field=True,
         inputs_from=loaded.inputs_from,
     )
     assert plan.task == task and plan.spec["task"] == task
@@ -185,3 +184,27 @@ def test_a_model_with_an_untrusted_custom_class_is_refused_until_trusted(
     assert main(_init(owned, write_reference(tmp_path, owned), "--name", "diabetes")) == 2
     err = capsys.readouterr().err
     assert WINSORIZER in err and "registry.trusted_types" in err
+
+
+def test_a_binary_model_with_named_classes_gets_its_positive_class(project: Project) -> None:
+    """Classes ``ham``/``spam``: the spec's positive class is ``spam`` (the score's class), and the plan validates."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from alignment_drift.core.spec import parse_spec
+    from alignment_drift.integrations.scaffold import plan_spec
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    frame = pd.DataFrame(
+        {"links": rng.poisson(2, n), "caps_share": rng.beta(2, 8, n), "length": rng.lognormal(5, 1, n)}
+    )
+    spam = rng.random(n) < 1 / (1 + np.exp(-(0.8 * frame["links"] + 6 * frame["caps_share"] - 4)))
+    frame["label"] = np.where(spam, "spam", "ham")
+    model = HistGradientBoostingClassifier(max_iter=40).fit(frame[["links", "caps_share", "length"]], frame["label"])
+    plan = plan_spec(model, ("links", "caps_share", "length"), frame, name="mail_filter", target="label")
+    assert plan.spec["columns"]["positive_class"] == "spam"
+    assert any("columns.positive_class: 'spam'" in note for note in plan.review)
+    spec = parse_spec(plan.spec)
+    assert spec.task == "binary" and spec.columns.positive_class == "spam"
+    recall = plan.thresholds["audit_recall"]
+    assert 0.3 < recall["observed"] <= 1.0 and recall["floor"] < recall["observed"]

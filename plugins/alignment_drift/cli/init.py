@@ -108,7 +108,7 @@ def _start_date(value: str | None) -> dt.date | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import AlignmentSpec, SpecError, load_spec
+    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.core.spec.model import _MODEL_NAME
     from alignment_drift.integrations.expectations import generate_suite
     from alignment_drift.integrations.mlflow.models import (
@@ -160,7 +160,6 @@ def run(args: argparse.Namespace) -> int:
             timestamp_column=args.timestamp,
             start_date=_start_date(args.start_date),
             trusted_types=tuple(args.trust),
-            supports_task_field="task" in AlignmentSpec.model_fields,
             inputs_from=loaded.inputs_from,
         )
     except ScaffoldError as error:

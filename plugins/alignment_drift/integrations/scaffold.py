@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alignment_drift.core.scoring import ModelOutput, Task, infer_task, score_model
+from alignment_drift.core.scoring import ModelOutput, Task, infer_task, label_key, score_model
 
 __all__ = ["DEFAULT_BENCHMARKS", "ScaffoldError", "SpecPlan", "model_name", "plan_spec", "render_spec"]
 
@@ -174,13 +174,9 @@ def plan_spec(
     timestamp_column: str = "timestamp",
     start_date: dt.date | None = None,
     trusted_types: tuple[str, ...] = (),
-    supports_task_field: bool = False,
     inputs_from: str = "the model",
 ) -> SpecPlan:
     """Plan the spec of ``model`` from its ``reference`` data (see the module docstring for every guess).
-
-    ``supports_task_field`` says whether the installed spec format has a
-    ``task`` field; without it only binary models can be written.
 
     Raises
     ------
@@ -205,13 +201,14 @@ def plan_spec(
         review.append(f"task: {task} (inferred from the model: {shown}; --task overrides)")
     elif task != found:
         raise ScaffoldError(f"--task {task} does not fit the model, which is {found} ({list(classes or ())}).")
-    if task != "binary" and not supports_task_field:
-        raise ScaffoldError(
-            f"the model is {task}, and this version of alignment-drift monitors binary models only: its spec has "
-            "no 'task' field yet. Fix: upgrade alignment-drift to a version with task support."
-        )
+    positive: Any = 1
     if task == "binary" and 1 not in (classes or ()):
-        raise ScaffoldError(f"a binary spec's positive class is 1; the model's classes are {list(classes or ())}.")
+        # scikit-learn's convention: predict_proba(x)[:, 1] is the probability of classes_[1]
+        positive = (classes or (None, None))[1]
+        review.append(
+            f"columns.positive_class: {positive!r} (the model's classes are {list(classes or ())}; the score is "
+            f"P({positive!r})): set it to the class that matters, the one a missed case of is costly"
+        )
     features = list(inputs) if inputs is not None else []
     if not features:
         raise ScaffoldError(
@@ -255,8 +252,11 @@ def plan_spec(
             f"the audit set has {len(audit_rows)} labelled rows; benchmarks need at least {MIN_AUDIT_ROWS}. "
             "Fix: pass more reference rows or a larger --audit-fraction."
         )
-    out = score_model(model, audit_rows, task=task, features=features)
-    benchmarks, thresholds = _benchmarks(task, audit_rows[target].to_numpy(), out)
+    out = score_model(model, audit_rows, task=task, features=features, positive=positive)
+    truth = audit_rows[target].to_numpy()
+    if task == "binary":  # the benchmarks of a binary model are of its positive class
+        truth = np.asarray([label_key(v) == label_key(positive) for v in truth], dtype=np.int64)
+    benchmarks, thresholds = _benchmarks(task, truth, out)
     if not benchmarks:
         raise ScaffoldError("no benchmark could be evaluated on the audit set (a single class?).")
     review.append(
@@ -269,7 +269,7 @@ def plan_spec(
         + f", label {target!r}; rename them in columns: to your log's names"
     )
     scored = training.copy()
-    ref_out = score_model(model, scored, task=task, features=features)
+    ref_out = score_model(model, scored, task=task, features=features, positive=positive)
     scored["prediction"] = ref_out.prediction
     if ref_out.score is not None:
         scored["score"] = ref_out.score
@@ -281,13 +281,14 @@ def plan_spec(
         "prediction": "prediction",
         **({"score": "score"} if task != "regression" else {}),
         "target": target,
+        **({"positive_class": positive} if positive != 1 else {}),
     }
     spec: dict[str, Any] = {
         "model": name,
         "description": "Adopted with alignment-drift init; review every field.",
         "schedule": "@daily",
         "start_date": start.isoformat(),
-        **({"task": task} if supports_task_field else {}),
+        "task": task,
         "source": {"kind": "files", "path": f"{name}/predictions/{{date}}.parquet", "format": "parquet"},
         "expectations": f"{name}_predictions",
         "columns": columns,
