@@ -28,7 +28,8 @@ SOURCES = {
     "fl": "feedback_loop",
 }
 VERDICT = {"a": "aligned", "w": "watch", "d": "drifting", "m": "misaligned", "q": "quarantined"}
-# the demo's 30 nights as the README shows them (make demo, seed 7): 12 problem nights in 4 episodes
+# 30 nights of an earlier demo run (seed 7, the notify-only policy): 12 problem nights in 4 episodes,
+# a realistic history shape for the store
 DEMO = (
     "a a a a a d:mu a a m:mu m:mu,ds a m:mu,rm m:mu,ds,rm,fl m:mu,rm,ds,fl m:rm,mu,fl,ds m:ds,rm,mu,fl "
     "m:ds,rm,mu,fl m:ds,rm,mu,fl d:ds d:ds w w w w w w a a w a"

@@ -50,6 +50,11 @@ def client(settings: Settings) -> MlflowClient:
     return _client(settings.tracking_uri)
 
 
+# MLflow's UI opens an experiment on the view its kind names; without it a new experiment opens on the
+# GenAI traces overview, which is empty for a scikit-learn model.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def experiment_id(settings: Settings, model: str) -> str:
     """The id of the model's experiment, created on first use (safe when two tasks race to create it)."""
     from mlflow.exceptions import MlflowException
@@ -60,13 +65,16 @@ def experiment_id(settings: Settings, model: str) -> str:
     if found is not None:
         if found.lifecycle_stage == "deleted":
             mlflow_client.restore_experiment(found.experiment_id)
+        if EXPERIMENT_KIND[0] not in (found.tags or {}):
+            # an experiment made by an earlier release: it gets its kind once
+            mlflow_client.set_experiment_tag(found.experiment_id, *EXPERIMENT_KIND)
         return str(found.experiment_id)
     try:
         return str(
             mlflow_client.create_experiment(
                 name,
                 artifact_location=f"{settings.artifact_root.rstrip('/')}/{model}" if settings.artifact_root else None,
-                tags={"model": model, "managed_by": "alignment-drift"},
+                tags={"model": model, "managed_by": "alignment-drift", EXPERIMENT_KIND[0]: EXPERIMENT_KIND[1]},
             )
         )
     except MlflowException:
