@@ -11,6 +11,8 @@ production each is overridden by its environment variable.
 | ``ALIGNMENT_DRIFT_EXPECTATIONS_DIR`` | ``<home>/expectations`` |
 | ``ALIGNMENT_DRIFT_DATA_DIR`` | ``<home>/data`` |
 | ``ALIGNMENT_DRIFT_QUARANTINE_DIR`` | ``<data>/quarantine`` |
+| ``ALIGNMENT_DRIFT_SOURCE_ROOTS`` | none: folders besides the data root where an absolute |
+|  | ``files`` source path may point (``os.pathsep``-separated, e.g. ``/mnt/logs:/srv/exports``) |
 | ``MLFLOW_TRACKING_URI`` | ``sqlite:///<home>/.mlflow/mlflow.db`` |
 | ``ALIGNMENT_DRIFT_ARTIFACT_ROOT`` | ``<home>/.mlflow/artifacts`` (used when experiments are created); |
 |  | with a tracking server (``http(s)://``), the server's own default |
@@ -51,6 +53,22 @@ def _path(name: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _roots(name: str) -> tuple[Path, ...]:
+    """Absolute folders listed in an ``os.pathsep``-separated variable (empty entries ignored)."""
+    roots = []
+    for entry in (os.environ.get(name) or "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(entry.strip()).expanduser()
+        if not path.is_absolute() or path.resolve() == Path(path.anchor):
+            raise ValueError(
+                f"The environment variable {name} lists {entry!r}, which is not an absolute folder other than "
+                f"the file system root. Fix: list absolute folders separated by {os.pathsep!r}, e.g. /mnt/logs."
+            )
+        roots.append(path.resolve())
+    return tuple(roots)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved locations of specs, suites, data, quarantine and the MLflow store."""
@@ -63,6 +81,7 @@ class Settings:
     tracking_uri: str
     artifact_root: str
     group_rows: int = DEFAULT_GROUP_ROWS
+    source_roots: tuple[Path, ...] = ()
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
@@ -86,7 +105,13 @@ class Settings:
             tracking_uri=tracking,
             artifact_root=artifacts,
             group_rows=_positive_int("ALIGNMENT_DRIFT_GROUP_ROWS", DEFAULT_GROUP_ROWS),
+            source_roots=_roots("ALIGNMENT_DRIFT_SOURCE_ROOTS"),
         )
+
+    @property
+    def allowed_roots(self) -> tuple[Path, ...]:
+        """Folders a ``files`` source may read below: the data root, then ``ALIGNMENT_DRIFT_SOURCE_ROOTS``."""
+        return (self.data_dir, *self.source_roots)
 
     def resolve_data(self, relative: str) -> Path:
         """A path of the spec, relative to the data root, that may not escape it."""

@@ -25,6 +25,7 @@ from alignment_drift.integrations.sources.base import (
     BatchReadError,
     RemoteFile,
     SourceError,
+    open_regular,
     parse_frame,
     render_path,
 )
@@ -106,6 +107,7 @@ def locate_batch(
             start=start,
             end=end,
             read=hints,
+            allowed_roots=settings.source_roots,
         )
     if source.kind == "object_store":
         from alignment_drift.integrations.sources.object_store import locate_object
@@ -164,19 +166,33 @@ def batch_members(batch: Batch, connections: ConnectionResolver | None = None) -
 
 
 def _open(member: Path | RemoteFile) -> IO[bytes]:
-    return member.open("rb") if isinstance(member, Path) else member.open()
+    return open_regular(member) if isinstance(member, Path) else member.open()
 
 
 def fingerprint(batch: Batch, connections: ConnectionResolver | None = None) -> str | None:
-    """sha256 of the batch's bytes: its member files concatenated in order (``None`` when it has none)."""
+    """sha256 of the batch's bytes: its member files concatenated in order (``None`` when it has none).
+
+    Raises
+    ------
+    SourceError
+        When a local member vanished or cannot be read between being listed and being hashed.
+    """
     members = batch_members(batch, connections)
     if not members:
         return None
     digest = hashlib.sha256()
     for _, member in members:
-        with _open(member) as handle:
-            while block := handle.read(_CHUNK):
-                digest.update(block)
+        try:
+            with _open(member) as handle:
+                while block := handle.read(_CHUNK):
+                    digest.update(block)
+        except OSError as error:
+            if not isinstance(member, Path):
+                raise
+            raise SourceError(
+                f"the batch file {member} could not be read to fingerprint it ({error.strerror or error}). "
+                "Fix: make sure it is a regular file the check's user can read and nothing moves it, then rerun"
+            ) from None
     return digest.hexdigest()
 
 
@@ -195,7 +211,7 @@ def read_batch(batch: Batch, *, connections: ConnectionResolver | None = None) -
     if not batch.exists:
         raise FileNotFoundError(f"No batch at {batch.uri}: the source produced nothing for this interval.")
     fs = filesystem_of(batch, connections)
-    opener = (lambda p: open(p, "rb")) if fs is None else (lambda p: fs.open(p, "rb"))
+    opener = open_regular if fs is None else (lambda p: fs.open(p, "rb"))
     members = list(zip(batch.files, batch.member_paths(), strict=True))
     if batch.layout != "file":
         members = [(rel, full) for rel, full in members if not _hidden(rel)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import posixpath
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
@@ -25,6 +26,8 @@ __all__ = [
     "SourceError",
     "inside",
     "member_key",
+    "normalise_types",
+    "open_regular",
     "parse_frame",
     "render_path",
     "static_root",
@@ -175,6 +178,30 @@ def inside(path: str, root: str, *, posix: bool = False) -> bool:
         return False
 
 
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a local file for binary reading, refusing anything but a regular file before a byte is read.
+
+    The file is opened without blocking (a named pipe with no writer would wait
+    forever) and checked on the open descriptor, so a path swapped for a pipe or
+    a device after it was listed is caught too.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be opened, or is not a regular file (``EINVAL``, naming what it is).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(22, f"{os.fspath(path)} is not a regular file (mode {stat.filemode(mode)}); it was not read")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def member_key(rel: str) -> tuple[str, ...]:
     """Sort key of a member path: by path components, the order in which batches are fingerprinted."""
     return tuple(rel.split("/"))
@@ -204,6 +231,7 @@ def parse_frame(
     read : dict
         ``timestamp``: column parsed from ISO text (CSV); ``text``: columns kept as strings (CSV).
     """
+    rel = ""
     try:
         frames = []
         for rel, path in members:
@@ -219,8 +247,32 @@ def parse_frame(
     except BatchReadError:
         raise
     except Exception as error:  # every parser error of every format means: not a readable batch
-        raise BatchReadError(f"not a readable {fmt} batch: {type(error).__name__}: {_short(error)}") from error
-    return _normalise_timestamp(frame, read.get("timestamp"))
+        where = f" ({rel})" if rel else ""
+        raise BatchReadError(f"not a readable {fmt} batch{where}: {type(error).__name__}: {_short(error)}") from error
+    return normalise_types(frame, read.get("timestamp"))
+
+
+def normalise_types(frame: pd.DataFrame, timestamp: str | None) -> pd.DataFrame:
+    """Give columns the types a plain writer would: dictionary-encoded columns decoded, the timestamp in UTC.
+
+    Arrow and Spark writers dictionary-encode string columns; pandas reads them as
+    categoricals, which a suite's "type is str" expectation would reject although
+    the values are strings. ``large_string``/``string_view`` already read as
+    strings and every timestamp unit (s, ms, us, ns) as datetimes.
+    """
+    for name in frame.columns[[isinstance(t, pd.CategoricalDtype) for t in frame.dtypes]]:
+        frame[name] = _decoded(frame[name])
+    return _normalise_timestamp(frame, timestamp)
+
+
+def _decoded(series: pd.Series) -> pd.Series:
+    values = series.cat.categories
+    if pd.api.types.is_integer_dtype(values.dtype) and series.isna().any():
+        return series.astype("float64")  # as Arrow reads a plain integer column with nulls
+    try:
+        return series.astype(values.dtype)
+    except (TypeError, ValueError):
+        return series.astype(object)
 
 
 def _parse_one(opener: Callable[[str], IO[bytes]], path: str, fmt: str, read: dict[str, Any]) -> pd.DataFrame:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from alignment_drift.integrations.sources import Batch, filesystem_of
-from alignment_drift.integrations.sources.base import _normalise_timestamp, member_key, parse_frame
+from alignment_drift.integrations.sources.base import member_key, normalise_types, open_regular, parse_frame
 from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.settings import DEFAULT_GROUP_ROWS
 
@@ -58,7 +58,7 @@ def members(batch: Batch, connections: ConnectionResolver | None) -> tuple[list[
 
 
 def _opener(fs: Any) -> Any:
-    return (lambda p: open(p, "rb")) if fs is None else (lambda p: fs.open(p, "rb"))
+    return open_regular if fs is None else (lambda p: fs.open(p, "rb"))
 
 
 def _size(fs: Any, path: str) -> int:
@@ -166,7 +166,7 @@ def read_chunks(
                 for key, value in keys.items():
                     if key not in frame.columns and (columns is None or key in columns):
                         frame[key] = value
-                yield _normalise_timestamp(frame, stamp)
+                yield normalise_types(frame, stamp)
 
 
 def read_columns(
