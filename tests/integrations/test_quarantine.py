@@ -127,23 +127,127 @@ def test_requarantine_of_the_same_night_replaces_the_contents(tmp_path: Path) ->
     assert _siblings(record) == [NIGHT]
 
 
-def test_a_corrupt_copy_raises_and_keeps_the_previous_quarantine(
+def test_a_corrupt_copy_is_recorded_and_keeps_the_previous_quarantine(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source, files = _single_file(tmp_path / "src")
     good = _quarantine(source, tmp_path / "quarantine", reason="good")
+    real_write = q._write_all
 
-    def corrupting_copy(src: Path, dst: Path) -> None:
-        dst.write_bytes(src.read_bytes()[:-1] + b"\x00")
+    def corrupting_write(fd: int, data: bytes) -> None:  # a disk that flips the last byte it is given
+        real_write(fd, data[:-1] + b"\x00")
 
-    monkeypatch.setattr(q, "_copy_bytes", corrupting_copy)
-    with pytest.raises(q.QuarantineError, match="does not match") as caught:
-        _quarantine(source, tmp_path / "quarantine", reason="bad")
-    assert str(source) in str(caught.value) and "Fix:" in str(caught.value)
+    monkeypatch.setattr(q, "_write_all", corrupting_write)
+    bad = _quarantine(source, tmp_path / "quarantine", reason="bad")
+    assert bad.copy_error is not None and "does not match" in bad.copy_error and "Fix:" in bad.copy_error
     manifest = json.loads(good.manifest_path.read_text(encoding="utf-8"))
-    assert manifest["reason"] == "good"
+    assert manifest["reason"] == "bad" and manifest["copy"]["status"] == "failed"
+    assert manifest["history"][0]["reason"] == "good"
     assert (good.path / "predictions.parquet").read_bytes() == files["predictions.parquet"]
+    assert q.verify_quarantine(good.path) == []  # the earlier copy is kept, and described by the manifest
     assert _siblings(good) == [NIGHT]
+
+
+def _enospc_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes to files below ``folder`` fail as on a full disk (os.write, the file layer); other writes work."""
+    import errno
+    import os
+
+    real = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(folder)):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+
+def test_a_full_disk_leaves_nothing_partial_and_the_night_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, _ = _partition_folder(tmp_path / "src")
+    _enospc_in(tmp_path / "quarantine", monkeypatch)
+    record = _quarantine(folder, tmp_path / "quarantine", reason="duplicate ids")
+    assert record.copy_error is not None
+    assert "No space left on device" in record.copy_error and "Fix: free space" in record.copy_error
+    left = sorted(p.relative_to(record.path).as_posix() for p in record.path.rglob("*"))
+    assert left == [q.MANIFEST_NAME]  # no partial copy
+    manifest = json.loads(record.manifest_path.read_text(encoding="utf-8"))
+    assert (manifest["status"], manifest["reason"], manifest["files"]) == ("quarantined", "duplicate ids", [])
+    assert manifest["copy"] == {"status": "failed", "error": record.copy_error}
+    assert _siblings(record) == [NIGHT]
+    json.dumps(record.to_dict(), allow_nan=False)
+
+
+def test_quarantine_files_and_folders_are_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder, files = _partition_folder(tmp_path / "src")
+    for path in folder.rglob("*"):
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    old = os.umask(0)
+    try:
+        record = _quarantine(folder, tmp_path / "quarantine")
+    finally:
+        os.umask(old)
+    made = [tmp_path / "quarantine", record.path.parent, *record.path.rglob("*"), record.path]
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in made}
+    assert modes == {k: 0o700 if (tmp_path / k).is_dir() else 0o600 for k in modes}
+    assert len([m for k, m in modes.items() if m == 0o600]) == len(files) + 1  # the copies and the manifest
+
+
+def test_a_batch_folder_with_its_own_manifest_is_kept_below_batch(tmp_path: Path) -> None:
+    folder, files = _partition_folder(tmp_path / "src")
+    _put(folder, "manifest.json", b'{"writer": "spark"}')
+    record = _quarantine(folder, tmp_path / "quarantine")
+    assert record.copy_error is None
+    assert (record.path / "batch" / "manifest.json").read_bytes() == b'{"writer": "spark"}'
+    assert sorted(f.path for f in record.files) == sorted(f"batch/{rel}" for rel in [*files, "manifest.json"])
+    assert json.loads(record.manifest_path.read_text())["schema"] == q.SCHEMA
+    assert q.verify_quarantine(record.path) == []
+
+
+def test_a_file_still_being_written_is_not_copied_half(tmp_path: Path) -> None:
+    import threading
+
+    source, _ = _single_file(tmp_path / "src")
+    stop = threading.Event()
+
+    def writer() -> None:
+        with source.open("ab") as out:
+            while not stop.is_set():
+                out.write(b"x" * 4096)
+                out.flush()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        record = _quarantine(source, tmp_path / "quarantine")
+    finally:
+        stop.set()
+        thread.join()
+    assert record.copy_error is not None and "changed while it was copied" in record.copy_error
+    assert sorted(p.name for p in record.path.iterdir()) == [q.MANIFEST_NAME]
+
+
+def test_a_named_pipe_is_never_opened_for_reading(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe")  # opening it blocking would wait forever for a writer
+    with pytest.raises(OSError, match="not a regular file"):
+        q.sha256_file(tmp_path / "pipe")
+    record = q.quarantine_batch(
+        "pipe",
+        quarantine_root=tmp_path / "quarantine",
+        model="m",
+        interval_start="2026-01-01",
+        reason="x",
+        details={},
+        members=[("pipe", tmp_path / "pipe")],
+    )
+    assert record.copy_error is not None and "not a regular file" in record.copy_error and record.files == ()
 
 
 @pytest.mark.parametrize(

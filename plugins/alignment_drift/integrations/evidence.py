@@ -15,8 +15,12 @@ def evidence_dir(settings: Settings, model: str, start: dt.datetime, end: dt.dat
     """The folder holding one interval's evidence (validation result, partial profiles, report), created.
 
     Named by :func:`~alignment_drift.integrations.quarantine.interval_key`, so
-    sub-daily intervals of one day never share a folder.
+    sub-daily intervals of one day never share a folder. The evidence holds rows
+    of production data, so the folders created here are owner-only (``0700``).
     """
-    path = settings.data_dir / "_checks" / model / interval_key(start, end)
-    path.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir
+    for part in ("_checks", model, interval_key(start, end)):
+        path = path / part
+        if not path.is_dir():
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path

@@ -9,6 +9,14 @@ sees a half-written quarantine and quarantining the same night again replaces
 the previous contents (the earlier manifest's gist is kept in ``history``).
 A release (``alignment-drift release-quarantine``) is recorded in the manifest.
 
+Quarantines hold production data: every folder is created ``0700`` and every
+file ``0600`` (owner only), whatever the source's permissions. Only regular
+files are read, each once, at most to the size it had when opened. A copy that
+cannot be made (the disk is full, the file is unreadable or changes while it is
+copied) leaves nothing partial behind, and the night is still recorded: the
+manifest says ``copy: failed`` and why, and keeps an earlier quarantine's files.
+A batch folder with its own top-level ``manifest.json`` is copied below ``batch/``.
+
 The interval key (:func:`interval_key`) is the start date for daily and longer
 intervals that start at midnight UTC (``2026-01-06``), and the start time to
 the minute otherwise (``2026-01-06T1300Z``), so hourly nights never share a folder.
@@ -17,6 +25,7 @@ the minute otherwise (``2026-01-06T1300Z``), so hourly nights never share a fold
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
@@ -28,10 +37,14 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from alignment_drift.integrations.gx_report import json_safe
+from alignment_drift.integrations.sources.base import open_regular
 
 SCHEMA = "alignment-drift/quarantine@1"
 MANIFEST_NAME = "manifest.json"
 CHUNK_SIZE = 1 << 20  # 1 MiB
+#: The folder a batch's files are copied below when the batch has its own top-level ``manifest.json``.
+NESTED = "batch"
+DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
 def interval_key(start: dt.datetime, end: dt.datetime) -> str:
@@ -90,6 +103,9 @@ class QuarantineRecord:
         Digest of the copies concatenated in order (equal to the batch's fingerprint at pull); None without files.
     bytes : int
         Total size of the copies.
+    copy_error : str or None
+        Why the bytes could not be copied (the night is recorded all the same; ``files`` are then
+        those of an earlier quarantine of the night, if any).
     """
 
     path: Path
@@ -100,6 +116,7 @@ class QuarantineRecord:
     interval_start: str
     sha256: str | None = None
     bytes: int = 0
+    copy_error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict."""
@@ -112,6 +129,7 @@ class QuarantineRecord:
             "interval_start": self.interval_start,
             "sha256": self.sha256,
             "bytes": self.bytes,
+            "copy_error": self.copy_error,
         }
 
 
@@ -131,7 +149,7 @@ def sha256_file(path: Path | Openable, *also: Any) -> str:
         64 hex characters.
     """
     digest = hashlib.sha256()
-    with open(path, "rb") if isinstance(path, (str, os.PathLike)) else path.open() as fh:
+    with open_regular(path) if isinstance(path, (str, os.PathLike)) else path.open() as fh:
         while chunk := fh.read(CHUNK_SIZE):
             digest.update(chunk)
             for other in also:
@@ -203,36 +221,41 @@ def quarantine_batch(
         exists = Path(source).exists()
     else:
         pairs, exists = list(members), bool(members)
-        if any(rel == MANIFEST_NAME for rel, _ in pairs):
-            raise QuarantineError(f"Batch {source} has its own top-level {MANIFEST_NAME}. Fix: rename that file.")
+    if any(rel == MANIFEST_NAME for rel, _ in pairs):  # the batch's own manifest must not clash with ours
+        pairs = [(f"{NESTED}/{rel}", src) for rel, src in pairs]
     dest = Path(quarantine_root) / model / interval_start
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    _private_dirs(Path(quarantine_root), model)
     previous = _previous(dest)
+    manifest = {
+        "schema": SCHEMA,
+        "model": model,
+        "interval_start": interval_start,
+        "data_interval": data_interval,
+        "status": "quarantined",
+        "reason": reason,
+        "details": json_safe(details),
+        "source": str(source),
+        "source_exists": exists if source_exists is None else source_exists,
+        "files": [],
+        "sha256": None,
+        "bytes": 0,
+        "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
+        "copy": {"status": "copied" if pairs else "nothing to copy"},
+        "releases": [],
+        "history": previous,
+    }
     staging = dest.parent / f".{interval_start}.tmp-{uuid.uuid4().hex}"
-    staging.mkdir()
     try:
+        staging.mkdir(mode=DIR_MODE)
         total = hashlib.sha256()
         files = tuple(_copy_verified(src, rel, staging, total) for rel, src in pairs)
         digest = total.hexdigest() if files else None
-        manifest = {
-            "schema": SCHEMA,
-            "model": model,
-            "interval_start": interval_start,
-            "data_interval": data_interval,
-            "status": "quarantined",
-            "reason": reason,
-            "details": json_safe(details),
-            "source": str(source),
-            "source_exists": exists if source_exists is None else source_exists,
-            "files": [f.to_dict() for f in files],
-            "sha256": digest,
-            "bytes": sum(f.bytes for f in files),
-            "quarantined_at": dt.datetime.now(dt.UTC).isoformat(),
-            "releases": [],
-            "history": previous,
-        }
+        manifest.update(files=[f.to_dict() for f in files], sha256=digest, bytes=sum(f.bytes for f in files))
         write_manifest(staging, manifest)
         _swap_in(staging, dest)
+    except (OSError, QuarantineError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        return _record_copy_failure(dest, manifest, error, model=model, interval_start=interval_start)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -245,6 +268,71 @@ def quarantine_batch(
         interval_start=interval_start,
         sha256=digest,
         bytes=manifest["bytes"],
+    )
+
+
+def _record_copy_failure(
+    dest: Path, manifest: dict[str, Any], error: BaseException, *, model: str, interval_start: str
+) -> QuarantineRecord:
+    """Record a night whose bytes could not be copied: a manifest saying so, an earlier quarantine's files kept.
+
+    When even the manifest cannot be written (the disk is full), the record returned still says
+    what happened, so the night's verdict (recorded elsewhere) is not lost.
+    """
+    message = _copy_message(error)
+    kept: dict[str, Any] = {}
+    if (dest / MANIFEST_NAME).is_file():
+        try:
+            old = json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
+            kept = {k: old.get(k) for k in ("files", "sha256", "bytes")} if old.get("files") else {}
+        except (OSError, ValueError):
+            kept = {}
+        if kept:
+            message += f" The files of the earlier quarantine (quarantined at {old.get('quarantined_at')}) are kept."
+    manifest = {**manifest, "files": [], "sha256": None, "bytes": 0, **kept}
+    manifest["copy"] = {"status": "failed", "error": message}
+    files = tuple(QuarantinedFile(**f) for f in manifest["files"])
+    try:
+        if kept:
+            write_manifest(dest, manifest)  # the earlier files stay, described by the new manifest
+        else:
+            staging = dest.parent / f".{interval_start}.tmp-{uuid.uuid4().hex}"
+            try:
+                staging.mkdir(mode=DIR_MODE)
+                write_manifest(staging, manifest)
+                _swap_in(staging, dest)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    except OSError as again:
+        message += f" The manifest could not be written either ({again.strerror or again}); nothing is left there."
+    return QuarantineRecord(
+        path=dest,
+        manifest_path=dest / MANIFEST_NAME,
+        files=files,
+        reason=manifest["reason"],
+        model=model,
+        interval_start=interval_start,
+        sha256=manifest["sha256"],
+        bytes=manifest["bytes"],
+        copy_error=message,
+    )
+
+
+def _copy_message(error: BaseException) -> str:
+    if not isinstance(error, OSError):
+        return f"The batch could not be copied into quarantine: {error}"
+    what = error.strerror or str(error)
+    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
+    fix = {
+        errno.ENOSPC: "free space on the quarantine disk (or set ALIGNMENT_DRIFT_QUARANTINE_DIR to a larger one)",
+        errno.EFBIG: "raise the file size limit of the worker (ulimit -f) or free space on the quarantine disk",
+        errno.EDQUOT: "raise the disk quota of the worker's user",
+        errno.EACCES: "let the user running the check read the batch and write the quarantine folder",
+    }.get(error.errno or 0, "check the batch and the quarantine disk")
+    return (
+        f"The batch could not be copied into quarantine: {what}{where}. Nothing partial was kept. "
+        f"Fix: {fix}, then rerun the night."
     )
 
 
@@ -272,9 +360,16 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` in ``folder`` atomically (temporary file, fsync, rename)."""
     path = Path(folder) / MANIFEST_NAME
     tmp = path.with_name(f".{MANIFEST_NAME}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    _fsync(tmp)
-    os.replace(tmp, path)
+    text = json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n"
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -322,38 +417,73 @@ def _files(source: Path) -> list[tuple[Path, str]]:
         raise QuarantineError(
             f"Batch {source} is neither a file nor a folder. Fix: pass the batch file or its folder of partitions."
         )
-    pairs = sorted((p, p.relative_to(source).as_posix()) for p in source.rglob("*") if p.is_file())
-    if any(rel == MANIFEST_NAME for _, rel in pairs):
-        raise QuarantineError(
-            f"Batch folder {source} has its own top-level {MANIFEST_NAME}, which would "
-            "clash with the quarantine manifest. Fix: rename that file."
-        )
-    return pairs
+    return sorted((p, p.relative_to(source).as_posix()) for p in source.rglob("*") if p.is_file())
 
 
-def _copy_bytes(src: Path | Openable, dst: Path) -> None:
-    """Copy the bytes of ``src`` (a local file, or streamed from a store) to ``dst`` and flush them to disk."""
-    if isinstance(src, Path):
-        shutil.copyfile(src, dst)
-    else:
-        with src.open() as fin, open(dst, "wb") as fout:
-            shutil.copyfileobj(fin, fout, CHUNK_SIZE)
-    _fsync(dst)
+def _private_dirs(root: Path, model: str) -> None:
+    """Create the quarantine root and the model's folder owner-only (existing folders are left as they are)."""
+    for folder in (root, root / model):
+        if not folder.is_dir():
+            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
 
 def _copy_verified(src: Path | Openable, rel: str, staging: Path, total: Any) -> QuarantinedFile:
-    before = sha256_file(src)
+    """Copy one file into ``staging/rel`` (``0600``), hashing the bytes read; re-read the copy to verify it.
+
+    A local source is read once, at most to the size it had when opened; a change
+    of its size or modification time meanwhile means it was being written.
+    """
     target = staging / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _copy_bytes(src, target)
-    after = sha256_file(target, total)
-    if after != before:
+    for parent in reversed(target.relative_to(staging).parents[:-1]):
+        (staging / parent).mkdir(mode=DIR_MODE, exist_ok=True)
+    digest = hashlib.sha256()
+    with open_regular(src) if isinstance(src, Path) else src.open() as fin:
+        before = os.fstat(fin.fileno()) if isinstance(src, Path) else None
+        limit = before.st_size if before is not None else None
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            copied = 0
+            while limit is None or copied < limit:
+                chunk = fin.read(CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - copied))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                _write_all(fd, chunk)
+                copied += len(chunk)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if before is not None:
+            after = os.fstat(fin.fileno())
+            grew = bool(fin.read(1))
+            if (
+                grew
+                or copied != before.st_size
+                or (after.st_size, after.st_mtime_ns)
+                != (
+                    before.st_size,
+                    before.st_mtime_ns,
+                )
+            ):
+                raise QuarantineError(
+                    f"{src} changed while it was copied ({before.st_size} bytes when opened, {after.st_size} "
+                    "after): it is still being written. Fix: let the writer finish (write to a temporary name "
+                    "and rename), then rerun the night"
+                )
+    read = digest.hexdigest()
+    copy = sha256_file(target, total)
+    if copy != read:
         raise QuarantineError(
-            f"Quarantine copy of {src} does not match it (sha256 {before} before "
-            f"copying, {after} for the copy): the file changed while being copied or "
-            "the disk is failing. Fix: stop writers of the batch and quarantine again."
+            f"the quarantine copy of {src} does not match it (sha256 {read} read, {copy} for the copy): "
+            "the disk may be failing. Fix: check the quarantine disk, then rerun the night"
         )
-    return QuarantinedFile(path=rel, bytes=target.stat().st_size, sha256=after)
+    return QuarantinedFile(path=rel, bytes=copied, sha256=copy)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _swap_in(staging: Path, dest: Path) -> None:
@@ -370,11 +500,3 @@ def _swap_in(staging: Path, dest: Path) -> None:
         raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -155,8 +155,12 @@ def validate(
     target = evidence / "validation.json"
     if result.evidence is not None:
         staging = target.with_name(f".validation.json.tmp-{uuid.uuid4().hex}")
-        staging.write_text(json.dumps(result.evidence, indent=1, default=str), encoding="utf-8")
-        os.replace(staging, target)
+        try:  # owner-only: the evidence quotes rows of production data
+            with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
+                out.write(json.dumps(result.evidence, indent=1, default=str))
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
     else:
         target.unlink(missing_ok=True)  # never leave an earlier run's result behind as this night's evidence
     kept = None if result.reason is None else _quarantine(spec, settings, pulled, result, start, end, connections)
