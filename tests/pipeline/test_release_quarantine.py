@@ -161,3 +161,59 @@ def test_bad_arguments_exit_2(
     assert _release(spec_path, "--batch", str(ws.tmp / "nope.parquet")) == 2
     err = capsys.readouterr().err
     assert err.count("Fix:") >= 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param(
+            {"data_interval": {"start": "2025-06-01T00:00:00+00:00", "end": "2025-06-02T00:00:00+00:00"}},
+            "not the night its folder",
+            id="interval-of-another-night",
+        ),
+        pytest.param(
+            {"data_interval": {"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00"}},
+            "not the night its folder",
+            id="interval-without-timezone",
+        ),
+        pytest.param({"data_interval": {"start": "tomorrow"}}, "not the night its folder", id="interval-garbage"),
+        pytest.param({"model": "other_model"}, "not its own folder", id="manifest-of-another-model"),
+        pytest.param({"interval_start": "2025-06-01"}, "not its own folder", id="manifest-of-another-night"),
+    ],
+)
+def test_a_tampered_manifest_never_decides_where_to_write(
+    ws: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    spec_path = _cli_spec(ws, ws.spec, monkeypatch)
+    _, out = ws.run()  # the night is missing: releasing it writes --batch to the source location
+    path = Path(out["quarantine"]["manifest_path"])
+    path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    fixed = ws.tmp / "late.parquet"
+    ws.log.to_parquet(fixed, index=False)
+    before = sorted(p for p in ws.data.rglob("*") if "quarantine" not in p.parts)
+    assert _release(spec_path, "--batch", str(fixed)) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Fix:" in err and "Traceback" not in err
+    assert sorted(p for p in ws.data.rglob("*") if "quarantine" not in p.parts) == before  # nothing written
+    assert _manifest(ws)["status"] == "quarantined"
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_a_pipe_or_device_as_the_fixed_batch_is_refused_unread(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], special: str
+) -> None:
+    import os
+
+    spec_path = _cli_spec(ws, ws.spec, monkeypatch)
+    ws.run()
+    if special == "fifo":
+        special = str(ws.tmp / "fixed.parquet")
+        os.mkfifo(special)  # reading it would block forever: no writer
+    assert _release(spec_path, "--batch", special) == 2
+    err = capsys.readouterr().err
+    assert "not a regular file" in err and "Fix:" in err
+    assert not ws.batch_path().exists()

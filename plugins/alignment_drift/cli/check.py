@@ -225,6 +225,11 @@ def run(args: argparse.Namespace) -> int:
     day = parse_date(args.date)
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the path of a parquet or CSV batch.")
+    if args.batch is not None:
+        from alignment_drift.integrations.sources.files import not_regular
+
+        if (why := not_regular(str(args.batch))) is not None:
+            raise UsageError(f"--batch {why}.")
     result = check_night(spec, day, batch=args.batch)
     if result["retrain_request_error"]:
         sys.stderr.write(f"alignment-drift check: {result['retrain_request_error']}\n")

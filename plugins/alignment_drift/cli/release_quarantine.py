@@ -13,6 +13,7 @@ Exit codes: 0 released; 2 nothing quarantined for that night, or bad input.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import getpass
 import os
 import sys
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from alignment_drift.cli.check import interval_for, parse_date
     from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.integrations.quarantine import NothingQuarantined, interval_key, load_manifest
+    from alignment_drift.integrations.sources.files import not_regular
     from alignment_drift.settings import Settings
 
     day = parse_date(args.date)
@@ -68,10 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if spec.model != args.model:
         raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
     start, end = interval_for(spec.schedule, day)
+    key = interval_key(start, end)
     try:
-        manifest = load_manifest(settings.quarantine_dir, args.model, interval_key(start, end))
+        manifest = load_manifest(settings.quarantine_dir, args.model, key)
     except (NothingQuarantined, ValueError) as error:
         raise UsageError(str(error)) from None
+    start, end = _checked_interval(manifest, args.model, key, start, end, settings.quarantine_dir)
     if manifest.get("status") == "released":
         last = manifest["releases"][-1]
         raise UsageError(
@@ -80,14 +84,45 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the fixed file or folder.")
-    interval = manifest.get("data_interval") or {}
-    if interval:
-        import datetime as dt
-
-        start, end = (dt.datetime.fromisoformat(interval[k]) for k in ("start", "end"))
-    entry, location = _release(spec, settings, manifest, args, start, end)
+    if args.batch is not None and (why := not_regular(str(args.batch))) is not None:
+        raise UsageError(f"--batch {why}.")
+    entry, location = _release(spec, settings, {**manifest, "interval_start": key}, args, start, end)
     _report(spec, day, manifest, entry, location)
     return EXIT_OK
+
+
+def _checked_interval(
+    manifest: dict[str, Any], model: str, key: str, start: dt.datetime, end: dt.datetime, root: Path
+) -> tuple[dt.datetime, dt.datetime]:
+    """The night to write back, once the manifest is shown to be the one its own folder and the schedule name.
+
+    The folder ``<quarantine>/<model>/<interval key>`` is the quarantine's identity;
+    a manifest whose model, key or data interval disagree with it (edited, or copied
+    from another night) is refused, so a release can never write to another night's location.
+    """
+    from alignment_drift.integrations.quarantine import interval_key
+
+    where = Path(root) / model / key
+    fix = "Fix: restore the manifest the quarantine wrote (or quarantine the night again by rerunning it)."
+    if manifest.get("model") != model or manifest.get("interval_start") != key:
+        raise UsageError(
+            f"the quarantine manifest in {where} names model {manifest.get('model')!r} and night "
+            f"{manifest.get('interval_start')!r}, not its own folder ({model}, {key}). {fix}"
+        )
+    interval = manifest.get("data_interval")
+    if not interval:
+        return start, end
+    try:
+        begin, finish = (dt.datetime.fromisoformat(interval[k]) for k in ("start", "end"))
+        ok = begin.tzinfo is not None and finish.tzinfo is not None and begin < finish
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok or interval_key(begin, finish) != key or (begin, finish) != (start, end):
+        raise UsageError(
+            f"the quarantine manifest in {where} gives the data interval {interval!r}, not the night its folder "
+            f"and the spec's schedule name ({start.isoformat()} to {end.isoformat()}). {fix}"
+        )
+    return start, end
 
 
 def _release(
