@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,8 @@ class Workspace:
     settings: Any
     spec: Any
     log: pd.DataFrame
+    monkeypatch: Any = None
+    cleanups: list[Callable[[], Any]] = field(default_factory=list)
 
     @property
     def data(self) -> Path:
@@ -73,11 +76,16 @@ class Workspace:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, content_spec: Any, valid_log: pd.DataFrame) -> Workspace:
+def ws(
+    tmp_path: Path, content_spec: Any, valid_log: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Workspace]:
     from alignment_drift.settings import Settings
 
     base = Settings.from_env(ROOT)
     data = tmp_path / "data"
     data.mkdir()
     settings = dataclasses.replace(base, data_dir=data, quarantine_dir=data / "quarantine")
-    return Workspace(tmp_path, settings, content_spec, valid_log.copy())
+    workspace = Workspace(tmp_path, settings, content_spec, valid_log.copy(), monkeypatch)
+    yield workspace
+    for cleanup in reversed(workspace.cleanups):
+        cleanup()
