@@ -213,16 +213,18 @@ def test_a_file_still_being_written_is_not_copied_half(tmp_path: Path) -> None:
     import threading
 
     source, _ = _single_file(tmp_path / "src")
-    stop = threading.Event()
+    started, stop = threading.Event(), threading.Event()
 
     def writer() -> None:
         with source.open("ab") as out:
             while not stop.is_set():
                 out.write(b"x" * 4096)
                 out.flush()
+                started.set()
 
     thread = threading.Thread(target=writer)
     thread.start()
+    started.wait(10)
     try:
         record = _quarantine(source, tmp_path / "quarantine")
     finally:
