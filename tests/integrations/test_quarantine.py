@@ -132,12 +132,14 @@ def test_a_corrupt_copy_is_recorded_and_keeps_the_previous_quarantine(
 ) -> None:
     source, files = _single_file(tmp_path / "src")
     good = _quarantine(source, tmp_path / "quarantine", reason="good")
-    real_write = q._write_all
+    from alignment_drift.integrations import quarantine_copy
+
+    real_write = quarantine_copy.write_all
 
     def corrupting_write(fd: int, data: bytes) -> None:  # a disk that flips the last byte it is given
         real_write(fd, data[:-1] + b"\x00")
 
-    monkeypatch.setattr(q, "_write_all", corrupting_write)
+    monkeypatch.setattr(quarantine_copy, "write_all", corrupting_write)
     bad = _quarantine(source, tmp_path / "quarantine", reason="bad")
     assert bad.copy_error is not None and "does not match" in bad.copy_error and "Fix:" in bad.copy_error
     manifest = json.loads(good.manifest_path.read_text(encoding="utf-8"))

@@ -25,26 +25,51 @@ the minute otherwise (``2026-01-06T1300Z``), so hourly nights never share a fold
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import hashlib
 import json
 import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any
 
 from alignment_drift.integrations.gx_report import json_safe
-from alignment_drift.integrations.sources.base import open_regular
+from alignment_drift.integrations.quarantine_copy import (
+    CHUNK_SIZE,
+    DIR_MODE,
+    FILE_MODE,
+    Openable,
+    QuarantinedFile,
+    QuarantineError,
+    copy_failure_message,
+    copy_verified,
+    private_dirs,
+    sha256_file,
+)
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MANIFEST_NAME",
+    "SCHEMA",
+    "NothingQuarantined",
+    "Openable",
+    "QuarantineError",
+    "QuarantineRecord",
+    "QuarantinedFile",
+    "interval_key",
+    "load_manifest",
+    "quarantine_batch",
+    "sha256_file",
+    "verify_quarantine",
+    "write_manifest",
+]
 
 SCHEMA = "alignment-drift/quarantine@1"
 MANIFEST_NAME = "manifest.json"
-CHUNK_SIZE = 1 << 20  # 1 MiB
 #: The folder a batch's files are copied below when the batch has its own top-level ``manifest.json``.
 NESTED = "batch"
-DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
 def interval_key(start: dt.datetime, end: dt.datetime) -> str:
@@ -60,31 +85,8 @@ def interval_key(start: dt.datetime, end: dt.datetime) -> str:
     return start_utc.strftime("%Y-%m-%d" if whole_days else "%Y-%m-%dT%H%MZ")
 
 
-class QuarantineError(RuntimeError):
-    """A batch could not be quarantined faithfully."""
-
-
 class NothingQuarantined(LookupError):
     """No quarantine (or no unreleased one) exists for the night asked for."""
-
-
-class Openable(Protocol):
-    """A member file that is not on local disk (e.g. an object in a store)."""
-
-    def open(self) -> IO[bytes]: ...
-
-
-@dataclass(frozen=True)
-class QuarantinedFile:
-    """One copied file: ``path`` relative to the quarantine folder (POSIX), ``bytes``, ``sha256`` (= the source's)."""
-
-    path: str
-    bytes: int
-    sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -131,30 +133,6 @@ class QuarantineRecord:
             "bytes": self.bytes,
             "copy_error": self.copy_error,
         }
-
-
-def sha256_file(path: Path | Openable, *also: Any) -> str:
-    """Return the hex sha256 of a file (or a store object), read in 1 MiB chunks.
-
-    Parameters
-    ----------
-    path : Path or Openable
-        File to hash.
-    *also : hashlib objects
-        Also fed every chunk (e.g. the digest of a whole batch).
-
-    Returns
-    -------
-    str
-        64 hex characters.
-    """
-    digest = hashlib.sha256()
-    with open_regular(path) if isinstance(path, (str, os.PathLike)) else path.open() as fh:
-        while chunk := fh.read(CHUNK_SIZE):
-            digest.update(chunk)
-            for other in also:
-                other.update(chunk)
-    return digest.hexdigest()
 
 
 def quarantine_batch(
@@ -224,7 +202,7 @@ def quarantine_batch(
     if any(rel == MANIFEST_NAME for rel, _ in pairs):  # the batch's own manifest must not clash with ours
         pairs = [(f"{NESTED}/{rel}", src) for rel, src in pairs]
     dest = Path(quarantine_root) / model / interval_start
-    _private_dirs(Path(quarantine_root), model)
+    private_dirs(Path(quarantine_root), model)
     previous = _previous(dest)
     manifest = {
         "schema": SCHEMA,
@@ -248,7 +226,7 @@ def quarantine_batch(
     try:
         staging.mkdir(mode=DIR_MODE)
         total = hashlib.sha256()
-        files = tuple(_copy_verified(src, rel, staging, total) for rel, src in pairs)
+        files = tuple(copy_verified(src, rel, staging, total) for rel, src in pairs)
         digest = total.hexdigest() if files else None
         manifest.update(files=[f.to_dict() for f in files], sha256=digest, bytes=sum(f.bytes for f in files))
         write_manifest(staging, manifest)
@@ -279,7 +257,7 @@ def _record_copy_failure(
     When even the manifest cannot be written (the disk is full), the record returned still says
     what happened, so the night's verdict (recorded elsewhere) is not lost.
     """
-    message = _copy_message(error)
+    message = copy_failure_message(error)
     kept: dict[str, Any] = {}
     if (dest / MANIFEST_NAME).is_file():
         try:
@@ -316,23 +294,6 @@ def _record_copy_failure(
         sha256=manifest["sha256"],
         bytes=manifest["bytes"],
         copy_error=message,
-    )
-
-
-def _copy_message(error: BaseException) -> str:
-    if not isinstance(error, OSError):
-        return f"The batch could not be copied into quarantine: {error}"
-    what = error.strerror or str(error)
-    where = f" ({error.filename})" if getattr(error, "filename", None) else ""
-    fix = {
-        errno.ENOSPC: "free space on the quarantine disk (or set ALIGNMENT_DRIFT_QUARANTINE_DIR to a larger one)",
-        errno.EFBIG: "raise the file size limit of the worker (ulimit -f) or free space on the quarantine disk",
-        errno.EDQUOT: "raise the disk quota of the worker's user",
-        errno.EACCES: "let the user running the check read the batch and write the quarantine folder",
-    }.get(error.errno or 0, "check the batch and the quarantine disk")
-    return (
-        f"The batch could not be copied into quarantine: {what}{where}. Nothing partial was kept. "
-        f"Fix: {fix}, then rerun the night."
     )
 
 
@@ -418,72 +379,6 @@ def _files(source: Path) -> list[tuple[Path, str]]:
             f"Batch {source} is neither a file nor a folder. Fix: pass the batch file or its folder of partitions."
         )
     return sorted((p, p.relative_to(source).as_posix()) for p in source.rglob("*") if p.is_file())
-
-
-def _private_dirs(root: Path, model: str) -> None:
-    """Create the quarantine root and the model's folder owner-only (existing folders are left as they are)."""
-    for folder in (root, root / model):
-        if not folder.is_dir():
-            folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-
-
-def _copy_verified(src: Path | Openable, rel: str, staging: Path, total: Any) -> QuarantinedFile:
-    """Copy one file into ``staging/rel`` (``0600``), hashing the bytes read; re-read the copy to verify it.
-
-    A local source is read once, at most to the size it had when opened; a change
-    of its size or modification time meanwhile means it was being written.
-    """
-    target = staging / rel
-    for parent in reversed(target.relative_to(staging).parents[:-1]):
-        (staging / parent).mkdir(mode=DIR_MODE, exist_ok=True)
-    digest = hashlib.sha256()
-    with open_regular(src) if isinstance(src, Path) else src.open() as fin:
-        before = os.fstat(fin.fileno()) if isinstance(src, Path) else None
-        limit = before.st_size if before is not None else None
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        try:
-            copied = 0
-            while limit is None or copied < limit:
-                chunk = fin.read(CHUNK_SIZE if limit is None else min(CHUNK_SIZE, limit - copied))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                _write_all(fd, chunk)
-                copied += len(chunk)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if before is not None:
-            after = os.fstat(fin.fileno())
-            grew = bool(fin.read(1))
-            if (
-                grew
-                or copied != before.st_size
-                or (after.st_size, after.st_mtime_ns)
-                != (
-                    before.st_size,
-                    before.st_mtime_ns,
-                )
-            ):
-                raise QuarantineError(
-                    f"{src} changed while it was copied ({before.st_size} bytes when opened, {after.st_size} "
-                    "after): it is still being written. Fix: let the writer finish (write to a temporary name "
-                    "and rename), then rerun the night"
-                )
-    read = digest.hexdigest()
-    copy = sha256_file(target, total)
-    if copy != read:
-        raise QuarantineError(
-            f"the quarantine copy of {src} does not match it (sha256 {read} read, {copy} for the copy): "
-            "the disk may be failing. Fix: check the quarantine disk, then rerun the night"
-        )
-    return QuarantinedFile(path=rel, bytes=copied, sha256=copy)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _swap_in(staging: Path, dest: Path) -> None:
