@@ -891,9 +891,9 @@ def test_every_partition_is_read_and_its_folder_keys_become_columns(ws: Workspac
 
 # ---- faults that need more than a batch: another user, a file size limit, a writer still writing -------------
 
-#: The fault cases below, counted in the README's figures with the table's: an unreadable file, a file size
+#: The fault cases below, counted in the README's figures with the table's: an unreadable file and folder, a file size
 #: limit, a writer still appending, a batch changed after pull, ``check --batch`` given a device and a pipe.
-FAULT_CASES = 6
+FAULT_CASES = 7
 
 
 def _run_as_nobody(ws: Workspace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -921,7 +921,8 @@ def _run_as_nobody(ws: Workspace) -> tuple[dict[str, Any], dict[str, Any]]:
     return outcome[0], outcome[1]
 
 
-def test_an_unreadable_batch_file_is_refused_unread(ws: Workspace, tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.mark.parametrize("what", ["file", "partition-folder"])
+def test_an_unreadable_batch_is_refused_unread(ws: Workspace, what: str) -> None:
     import dataclasses
     import tempfile
 
@@ -930,13 +931,23 @@ def test_an_unreadable_batch_file_is_refused_unread(ws: Workspace, tmp_path_fact
         data.chmod(0o777)
         ws.cleanups.append(lambda: __import__("shutil").rmtree(data, ignore_errors=True))
         ws.settings = dataclasses.replace(ws.settings, data_dir=data, quarantine_dir=data / "quarantine")
-    _mutated(lambda f: None)(ws)
+    if what == "file":
+        _mutated(lambda f: None)(ws)
+        locked, spec, message = ws.batch_path(), ws.spec, "cannot be read by this user (permission denied)"
+    else:
+        spec = _partitions(ws)
+        locked, message = ws.batch_path().parent / f"{START:%Y-%m-%d}" / "hour=01", "cannot be listed by this user"
     for folder in ws.batch_path().parents[:2]:
         folder.chmod(0o777)
-    ws.batch_path().chmod(0)
+    for path in locked.parent.rglob("*") if what != "file" else ():
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    locked.parent.chmod(0o777)
+    locked.chmod(0)
+    ws.cleanups.append(lambda: locked.chmod(0o700))
+    ws.spec = spec
     pulled, out = _run_as_nobody(ws) if os.geteuid() == 0 else ws.run()
     assert out["status"] == "quarantined"
-    assert "cannot be read by this user (permission denied)" in out["reason"] and "Fix:" in out["reason"]
+    assert message in out["reason"] and "Fix:" in out["reason"], out["reason"]
     assert pulled["refused"] and pulled["sha256"] is None
     assert out["quarantine"]["files"] == [] and out["quarantine"]["copy_error"] is None
 

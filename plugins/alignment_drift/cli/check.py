@@ -155,6 +155,7 @@ def _result(spec: Any, night: Any) -> dict[str, Any]:
             "sha256": quarantine["sha256"],
             "bytes": quarantine["bytes"],
             "matches_pull": quarantine.get("matches_pull"),
+            "copy_error": quarantine.get("copy_error"),
         },
         "model_version": check.model_version,
         "reference_version": check.reference_version,
@@ -207,6 +208,8 @@ def table(result: dict[str, Any]) -> str:
     if result["quarantine"]:
         q = result["quarantine"]
         lines.append(f"quarantine  {q['path']} (sha256 {q['sha256']}, {q['bytes']} bytes)")
+        if q.get("copy_error"):
+            lines.append(f"copy failed {q['copy_error']}")
     lines.append(f"mlflow run  {result['mlflow_run_id']}; retrain due: {result['retrain_due']}")
     if result["retrain_request"] == "pending":
         lines.append("retrain     request pending: the next monitor run emits it (or ALIGNMENT_DRIFT_AIRFLOW_API_URL)")

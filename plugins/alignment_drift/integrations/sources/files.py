@@ -177,13 +177,21 @@ def scan_local(candidate: str, root: str | None, fmt: str, read: dict[str, Any],
         return _batch(candidate, fmt, "refused", read=read, origin=origin, refused=why)
     if os.path.isdir(candidate):
         files = []
-        for folder, dirs, names in os.walk(candidate, followlinks=False):
+        unlisted: list[OSError] = []
+        for folder, dirs, names in os.walk(candidate, followlinks=False, onerror=unlisted.append):
             for name in [*names, *(d for d in dirs if os.path.islink(os.path.join(folder, d)))]:  # never followed
                 full = os.path.join(folder, name)
                 if (why := escapes(full)) is not None:
                     return _batch(candidate, fmt, "refused", read=read, origin=origin, refused=why)
                 if os.path.isfile(full):
                     files.append(os.path.relpath(full, candidate).replace(os.sep, "/"))
+        if unlisted:  # a folder of the batch that cannot be listed: its files would be silently missing
+            error = unlisted[0]
+            why = (
+                f"{error.filename} cannot be listed by this user ({error.strerror}); the batch was not read. "
+                "Fix: let the user running the check read and enter the batch's folders (e.g. chmod g+rx)"
+            )
+            return _batch(candidate, fmt, "refused", read=read, origin=origin, refused=why)
         return _batch(candidate, fmt, "folder", sorted(files, key=member_key), read=read, origin=origin)
     if os.path.isfile(candidate):
         return _batch(candidate, fmt, "file", [os.path.basename(candidate)], read=read, origin=origin)
