@@ -34,3 +34,26 @@ def test_artifact_root(
         assert artifacts.startswith("file://") and Path(artifacts.removeprefix("file://")).is_absolute()
     else:
         assert artifacts == expected
+
+
+def test_source_roots_are_absolute_folders_besides_the_data_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.setenv("ALIGNMENT_DRIFT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ALIGNMENT_DRIFT_SOURCE_ROOTS", raising=False)
+    assert Settings.from_env(tmp_path).allowed_roots == (tmp_path / "data",)
+    monkeypatch.setenv("ALIGNMENT_DRIFT_SOURCE_ROOTS", os.pathsep.join([str(tmp_path / "mnt"), "", "/srv/x/../y"]))
+    settings = Settings.from_env(tmp_path)
+    assert settings.source_roots == (tmp_path / "mnt", Path("/srv/y"))
+    assert settings.allowed_roots == (tmp_path / "data", tmp_path / "mnt", Path("/srv/y"))
+
+
+@pytest.mark.parametrize("value", ["relative/logs", "/", "/etc/.."])
+def test_a_source_root_that_is_relative_or_the_whole_disk_is_refused(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIGNMENT_DRIFT_SOURCE_ROOTS", value)
+    with pytest.raises(ValueError, match=r"ALIGNMENT_DRIFT_SOURCE_ROOTS.*Fix:"):
+        Settings.from_env(tmp_path)
