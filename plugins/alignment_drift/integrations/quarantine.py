@@ -175,6 +175,9 @@ def quarantine_batch(
     Returns
     -------
     QuarantineRecord
+        With ``copy_error`` set when the bytes could not be copied (disk full, a file
+        unreadable, still being written, or not matching its copy): nothing partial is
+        kept, the manifest says ``copy: failed`` and an earlier quarantine's files stay.
 
     Raises
     ------
@@ -183,8 +186,7 @@ def quarantine_batch(
     TypeError
         If ``details`` is not a dict.
     QuarantineError
-        If a copy does not match its source, or ``source`` is neither a file nor
-        a folder; any previous quarantine of the night is then kept as is.
+        If ``source`` (without ``members``) is neither a file nor a folder.
     """
     _check_folder_name("model", model)
     _check_folder_name("interval_start", interval_start)
@@ -202,7 +204,6 @@ def quarantine_batch(
     if any(rel == MANIFEST_NAME for rel, _ in pairs):  # the batch's own manifest must not clash with ours
         pairs = [(f"{NESTED}/{rel}", src) for rel, src in pairs]
     dest = Path(quarantine_root) / model / interval_start
-    private_dirs(Path(quarantine_root), model)
     previous = _previous(dest)
     manifest = {
         "schema": SCHEMA,
@@ -224,6 +225,7 @@ def quarantine_batch(
     }
     staging = dest.parent / f".{interval_start}.tmp-{uuid.uuid4().hex}"
     try:
+        private_dirs(Path(quarantine_root), model)
         staging.mkdir(mode=DIR_MODE)
         total = hashlib.sha256()
         files = tuple(copy_verified(src, rel, staging, total) for rel, src in pairs)
