@@ -891,9 +891,9 @@ def test_every_partition_is_read_and_its_folder_keys_become_columns(ws: Workspac
 
 # ---- faults that need more than a batch: another user, a file size limit, a writer still writing -------------
 
-#: The fault cases below, counted in the README's figures with the table's: an unreadable file and folder, a file size
-#: limit, a writer still appending, a batch changed after pull, ``check --batch`` given a device and a pipe.
-FAULT_CASES = 7
+#: The fault cases below, counted in the README's figures with the table's: an unreadable file and folder, two file
+#: size limits, a writer still appending, a batch changed after pull, ``check --batch`` given a device and a pipe.
+FAULT_CASES = 8
 
 
 def _run_as_nobody(ws: Workspace) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -952,8 +952,13 @@ def test_an_unreadable_batch_is_refused_unread(ws: Workspace, what: str) -> None
     assert out["quarantine"]["files"] == [] and out["quarantine"]["copy_error"] is None
 
 
-def test_a_file_size_limit_hit_while_copying_still_records_the_night(ws: Workspace) -> None:
-    """A real write failure from the kernel: the worker's file size limit (``ulimit -f``) is below the batch's size."""
+@pytest.mark.parametrize("limit", [1 << 20, 1 << 10], ids=["below-the-batch", "below-every-file"])
+def test_a_file_size_limit_hit_while_copying_still_records_the_night(ws: Workspace, limit: int) -> None:
+    """A real write failure from the kernel: the worker's file size limit (``ulimit -f``) is below the batch's size.
+
+    Below every file's size, neither the evidence nor the manifest can be written: the night's result
+    still says it is quarantined and why its bytes are not kept.
+    """
     import resource
     import signal
     import subprocess
@@ -964,9 +969,7 @@ def test_a_file_size_limit_hit_while_copying_still_records_the_night(ws: Workspa
     noise = np.random.default_rng(0).random((len(big), 800))  # incompressible extra columns: a batch of ~3 MB
     big = pd.concat([big, pd.DataFrame(noise, columns=[f"noise_{i}" for i in range(800)])], axis=1)
     big.to_parquet(ws.batch_path(), index=False)
-    size = ws.batch_path().stat().st_size
-    limit = 1 << 20
-    assert size > 2 * limit
+    assert ws.batch_path().stat().st_size > 2 * limit
 
     def limited() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead of killing
@@ -1002,6 +1005,10 @@ print(json.dumps(validate(spec, settings, pulled, now=NOW).to_xcom()))
     record = out["quarantine"]
     assert "File too large" in record["copy_error"] and "ulimit -f" in record["copy_error"]
     folder = Path(record["path"])
+    if limit < 4096:
+        assert "The manifest could not be written either" in record["copy_error"]
+        assert not folder.exists() and list(folder.parent.iterdir()) == []  # nothing partial, no staging left
+        return
     assert sorted(p.name for p in folder.rglob("*")) == ["manifest.json"]  # nothing partial
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["status"] == "quarantined" and manifest["copy"]["status"] == "failed"

@@ -159,6 +159,14 @@ def validate(
             with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
                 out.write(json.dumps(result.evidence, indent=1, default=str))
             os.replace(staging, target)
+        except OSError as error:
+            if result.reason is None:
+                raise  # a usable night without its evidence: fail, and let the task be retried
+            # a quarantined night is recorded all the same (disk full): without the full GX result
+            log.warning(
+                "The validation result of %s could not be written (%s); the night is quarantined.", target, error
+            )
+            target.unlink(missing_ok=True)
         finally:
             staging.unlink(missing_ok=True)
     else:
