@@ -161,9 +161,10 @@ def _decode(path: Path, raw: bytes) -> str:
                     f"(at byte {error.start}). " + _SAVE_AS_UTF8.format(source=encoding.upper(), name=path.name)
                 ) from None
     if b"\x00" in raw:
+        source = "UTF-16BE" if raw[:1] == b"\x00" else "UTF-16LE"
         raise SpecError(
             f"{path}: contains NUL bytes, so it looks like UTF-16 or UTF-32 without a byte-order mark, "
-            "not UTF-8. " + _SAVE_AS_UTF8.format(source="UTF-16", name=path.name)
+            "not UTF-8. " + _SAVE_AS_UTF8.format(source=source, name=path.name)
         )
     try:
         return raw.decode("utf-8")
@@ -171,7 +172,8 @@ def _decode(path: Path, raw: bytes) -> str:
         byte = raw[error.start]
         raise SpecError(
             f"{path}: not UTF-8 text (byte 0x{byte:02X} at {_where(raw, error.start)}; it looks like "
-            "Latin-1 or Windows-1252). " + _SAVE_AS_UTF8.format(source="LATIN1", name=path.name)
+            "Latin-1 or Windows-1252). "
+            + _SAVE_AS_UTF8.format(source="WINDOWS-1252" if 0x80 <= byte <= 0x9F else "LATIN1", name=path.name)
         ) from None
 
 
