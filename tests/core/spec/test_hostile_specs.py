@@ -173,3 +173,44 @@ def test_a_folder_or_an_unreadable_file_named_like_a_spec_is_refused(tmp_path: P
         locked.chmod(0)
         with pytest.raises(SpecError, match=r"cannot be read"):
             load_spec(locked)
+
+
+# --- fuzz: whatever the bytes, a SpecError or a spec, never another exception -------------------------------
+
+_TOKENS = ["[", "]", "{", "}", ": ", "- ", " ", "\n", "  ", "&a ", "*a", "<<: ", "model", "'", '"', "!!str ", "!x "]
+_TOKENS += ["1", "#", "? ", ", ", "\t", "é", "\x85", "%YAML 1.1\n", "---\n", "...\n", "2026-01-01", "|\n", ">-\n", "\\"]
+
+
+def _only_spec_errors(path: Path, raw: bytes) -> None:
+    path.write_bytes(raw)
+    began = time.perf_counter()
+    try:
+        load_spec(path)
+    except SpecError as error:
+        assert str(error).startswith(f"{path}: ")
+    assert time.perf_counter() - began < SECONDS
+
+
+def test_fuzzed_bytes_and_yaml_fragments_end_in_a_spec_error(tmp_path: Path) -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    path = tmp_path / "content_safety.yaml"
+
+    @hypothesis.settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    @hypothesis.given(st.binary(max_size=600))
+    def bytes_(raw: bytes) -> None:
+        _only_spec_errors(path, raw)
+
+    @hypothesis.settings(max_examples=200, deadline=None, database=None, derandomize=True)
+    @hypothesis.given(st.lists(st.sampled_from(_TOKENS), max_size=80))
+    def fragments(tokens: list[str]) -> None:
+        _only_spec_errors(path, "".join(tokens).encode("utf-8"))
+
+    @hypothesis.settings(max_examples=100, deadline=None, database=None, derandomize=True)
+    @hypothesis.given(st.integers(0, len(DEMO)), st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=4))
+    def spliced(at: int, tokens: list[str]) -> None:
+        _only_spec_errors(path, (DEMO[:at] + "".join(tokens) + DEMO[at:]).encode("utf-8"))
+
+    bytes_()
+    fragments()
+    spliced()
