@@ -214,3 +214,16 @@ def test_fuzzed_bytes_and_yaml_fragments_end_in_a_spec_error(tmp_path: Path) -> 
     bytes_()
     fragments()
     spliced()
+
+
+@pytest.mark.parametrize("name", ["alias-bomb", "nested-brackets-50000", "latin-1", "duplicate-top-level-key"])
+def test_a_probe_file_is_read_with_the_same_limits(name: str, tmp_path: Path) -> None:
+    from alignment_drift.core.benchmarks.probes import load_probe_suite
+
+    make, expected = CASES[name]
+    path = tmp_path / "probes.yaml"
+    path.write_bytes(make())
+    began = time.perf_counter()
+    with pytest.raises(SpecError, match=expected):
+        load_probe_suite(path)
+    assert time.perf_counter() - began < SECONDS

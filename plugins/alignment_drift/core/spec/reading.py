@@ -1,4 +1,4 @@
-"""Reading a spec file into plain data, with limits: a hostile or mistaken file fails fast and clearly.
+"""Reading a spec file (or a probe file) into plain data, with limits: a hostile or mistaken file fails fast.
 
 A spec is a small hand-written YAML file, so anything far outside that shape
 is refused before it can cost time or memory, each with a one-line
@@ -196,7 +196,7 @@ def _read_bytes(path: Path) -> bytes:
         ) from None
     if len(raw) > MAX_SPEC_BYTES:
         raise SpecError(
-            f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB, far more than any spec needs. "
+            f"{path}: larger than {MAX_SPEC_BYTES // 1024} KiB, far more than any spec or probe file needs. "
             "Fix: check that this is the right file (a spec is a few KiB of YAML)."
         )
     return raw
