@@ -1,7 +1,7 @@
 """alignment-drift: the specs in ``specs/`` that do not load, as this file's Airflow DAG import error.
 
 Defines no DAG. When every spec loads it parses cleanly; otherwise Airflow
-lists this file under its DAG import errors with one line per broken spec
+lists this file under its DAG import errors with one entry per broken spec
 file, while ``alignment_dags.py`` keeps the DAGs of every other model.
 """
 

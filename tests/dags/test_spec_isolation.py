@@ -94,3 +94,17 @@ def test_build_dags_skips_a_broken_spec(root: Path, tmp_path: Path, monkeypatch:
     raise_spec_failures(root)  # the missing folder is build_dags' import error, not reported twice
     with pytest.raises(SpecError, match="the specs folder does not exist"):
         build_dags(root)
+
+
+def test_the_error_file_imports_no_heavy_library(root: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy;"
+        f"runpy.run_path({str(root / 'dags' / 'alignment_spec_errors.py')!r});"
+        "heavy = [m for m in ('mlflow', 'great_expectations', 'sklearn', 'pandas', 'scipy') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1:] in ([], [""]), result.stdout

@@ -25,7 +25,7 @@ labels to the nights they complete and updates those nights' records.
 
 One broken spec never costs the other models their DAGs: the factory builds
 the DAGs of every spec that loads, and ``dags/alignment_spec_errors.py`` (a
-DAG file of its own, defining no DAG) fails with one line per spec that does
+DAG file of its own, defining no DAG) fails with one entry per spec that does
 not, so Airflow lists it under its DAG import errors, naming each broken spec
 file, while ``alignment_dags.py`` stays clean.
 
@@ -98,7 +98,7 @@ def build_dags(home: Path | str | None = None) -> dict[str, DAG]:
 
 
 def raise_spec_failures(home: Path | str | None = None) -> None:
-    """Fail with one line per spec of the specs folder that does not load; nothing when all load.
+    """Fail with one entry per spec of the specs folder that does not load; nothing when all load.
 
     Called by ``dags/alignment_spec_errors.py``, a DAG file that defines no
     DAG, so the failure is Airflow's import error of that file alone, naming
