@@ -32,6 +32,7 @@ HOSTILE_REASON = "benchmark <img src=x onerror=alert(1)> fell below its floor"
 HOSTILE_VERSION = '7"><b>x</b>'
 HOSTILE_OWNER = "on-call <b>pager</b>"
 USER, PASSWORD = "ada", "lovelace-ui-test"
+NOBODY, NOBODY_PASSWORD = "eve", "no-dag-permission-ui-test"  # signs in, but her empty role may read no DAG
 START = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 # night -> verdict; night 2's incident is resolved by night 3 (aligned; the spec resolves after 1 aligned night),
 # nights 5 and 6 are one incident (drifting, then misaligned), acknowledged
@@ -176,7 +177,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
         doc = {**raw, "model": name, "description": description, "governance": governance[name]}
         (specs / f"{name}.yaml").write_text(yaml.safe_dump(doc))
     passwords = tmp / "passwords.json"
-    passwords.write_text(json.dumps({USER: PASSWORD}))
+    passwords.write_text(json.dumps({USER: PASSWORD, NOBODY: NOBODY_PASSWORD}))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ALIGNMENT_DRIFT_SPECS_DIR", str(specs))
         mp.setenv("ALIGNMENT_DRIFT_DATA_DIR", str(tmp / "data"))
@@ -184,7 +185,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, airflow_db: Path) -> Iterato
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
         mp.setenv("ALIGNMENT_DRIFT_ARTIFACT_ROOT", str(tmp / "artifacts"))
         mp.delenv("ALIGNMENT_DRIFT_MLFLOW_UI_URL", raising=False)
-        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{USER}:viewer")
+        mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", f"{USER}:viewer,{NOBODY}:")
         mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", str(passwords))
         mp.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "False")
         settings = Settings.from_env(ROOT)
@@ -469,6 +470,36 @@ def test_a_spec_that_does_not_load_is_reported_not_fatal(
     response = client.get("/alignment/", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert MODEL in response.text and "broken.yaml" in response.text
+
+
+def test_a_user_without_dag_permission_sees_no_model_spec_error_nor_mlflow_address(
+    client: Any, token: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+    import shutil
+
+    specs = tmp_path / "specs"
+    shutil.copytree(os.environ["ALIGNMENT_DRIFT_SPECS_DIR"], specs)
+    secret_query = "SELECT card_number FROM payments WHERE 1=1"
+    (specs / "fraud.yaml").write_text(f"model: fraud\nsource: {{kind: sql, query: '{secret_query}'}}\nbogus: [1\n")
+    (specs / "payments.yaml").write_text(f"model: payments\nsource:\n  query: {secret_query}\n")
+    monkeypatch.setenv("ALIGNMENT_DRIFT_SPECS_DIR", str(specs))
+    monkeypatch.setenv("ALIGNMENT_DRIFT_MLFLOW_UI_URL", "https://mlflow.internal.example.com/")
+    answer = client.post("/auth/token", json={"username": NOBODY, "password": NOBODY_PASSWORD})
+    assert answer.status_code == 201, answer.text
+    nobody = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    html = client.get("/alignment/", headers=nobody)
+    body = client.get("/alignment/api/overview", headers=nobody)
+    assert html.status_code == body.status_code == 200
+    for shown in (html.text, body.text):
+        for secret in (MODEL, QUIET, "fraud.yaml", "payments.yaml", "card_number", "mlflow.internal", "mlflow.db"):
+            assert secret not in shown, secret
+    assert body.json()["models"] == [] and body.json()["spec_problems"] == []
+    assert body.json()["tracking_uri"] == "" and body.json()["mlflow_ui_url"] is None
+
+    viewer = client.get("/alignment/api/overview", headers={"Authorization": f"Bearer {token}"}).json()
+    assert {p["path"].rsplit("/", 1)[-1] for p in viewer["spec_problems"]} == {"fraud.yaml", "payments.yaml"}
+    assert viewer["tracking_uri"].endswith("mlflow.db") and viewer["mlflow_ui_url"]
 
 
 # --- the pure parts -----------------------------------------------------------------------------

@@ -19,13 +19,20 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from alignment_drift.airflow.ui.auth import NotAuthenticated, authenticated_user, authorized_dag_ids, login_url
+from alignment_drift.airflow.ui.auth import (
+    NotAuthenticated,
+    authenticated_user,
+    authorized_dag_ids,
+    login_url,
+    may_read_every_dag,
+)
 
 __all__ = ["URL_PREFIX", "create_app", "ui_settings"]
 
@@ -61,16 +68,36 @@ def _user_name(user: Any) -> str:
         return "an Airflow user"
 
 
+_MODEL_FILE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _problem_dag_id(path: str) -> str | None:
+    """The monitor DAG a spec file that does not load would define (named after the file), if any."""
+    stem = Path(path).stem
+    return f"alignment_monitor__{stem}" if path.endswith(".yaml") and _MODEL_FILE.match(stem) else None
+
+
 def _gather(user: Any, nights: int) -> tuple[Any, list[Any], str | None]:
-    """The overview of the models the user may read, and the merged pending approvals."""
+    """The overview of the models the user may read, and the merged pending approvals.
+
+    Spec problems are kept only when the user may read every DAG or the DAGs
+    that spec names; the MLflow address and configuration problems only when
+    the user may read every DAG or some listed model.
+    """
     from alignment_drift.airflow.ui.approvals import merge_approvals, waiting_approvals
     from alignment_drift.integrations.overview import build_overview, monitored_specs
 
     settings = ui_settings()
     specs, problems = monitored_specs(settings)
-    allowed = authorized_dag_ids(user, {s.monitor_dag_id for s in specs} | {s.retrain_dag_id for s in specs})
+    problem_dags = {p.path: _problem_dag_id(p.path) for p in problems}
+    wanted = {s.monitor_dag_id for s in specs} | {s.retrain_dag_id for s in specs}
+    allowed = authorized_dag_ids(user, wanted | {d for d in problem_dags.values() if d})
+    every_dag = may_read_every_dag(user)
     visible = [s for s in specs if s.monitor_dag_id in allowed]
-    overview = build_overview(settings, specs=visible, spec_problems=problems, nights=nights)
+    shown_problems = [p for p in problems if every_dag or problem_dags[p.path] in allowed]
+    overview = build_overview(settings, specs=visible, spec_problems=shown_problems, nights=nights)
+    if not (every_dag or visible):
+        overview = dataclasses.replace(overview, tracking_uri="", mlflow_ui_url=None, problems=())
     retrain_ids = {s.retrain_dag_id for s in visible if s.retrain_dag_id in allowed}
     overview = dataclasses.replace(
         overview,
@@ -87,9 +114,13 @@ def _gather(user: Any, nights: int) -> tuple[Any, list[Any], str | None]:
         _LOG.warning("Airflow's approval tasks could not be read: %s: %s", type(error).__name__, error)
         waiting = None
         problem = (
-            f"Airflow's metadata DB could not be read for the approval tasks ({type(error).__name__}: {error}). "
-            "Pending approvals below are MLflow's record only."
-        )[:2000]
+            None
+            if not retrain_ids
+            else (
+                f"Airflow's metadata DB could not be read for the approval tasks ({type(error).__name__}: {error}). "
+                "Pending approvals below are MLflow's record only."
+            )[:2000]
+        )
     return overview, merge_approvals(pending, waiting), problem
 
 

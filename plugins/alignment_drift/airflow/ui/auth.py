@@ -10,7 +10,11 @@ app checks every request itself, with the API server's auth manager:
   request gets 401 (403 for an invalid token);
 - **authorization**: a model is listed only when the user may read its
   monitor DAG, and its pending approvals only when the user may read its
-  retrain DAG (the auth manager's ``filter_authorized_dag_ids``).
+  retrain DAG (the auth manager's ``filter_authorized_dag_ids``). Spec
+  files that do not load are listed only to users who may read every DAG,
+  or the DAGs that spec names; the MLflow address, and problems that quote
+  configuration, only to users who may read every DAG or at least one of
+  the listed models (:func:`may_read_every_dag`).
 
 Airflow's security module is imported on the first request, not when the
 plugin is loaded: plugins are imported by every task process too.
@@ -23,7 +27,7 @@ from typing import Any
 
 from fastapi import Request
 
-__all__ = ["NotAuthenticated", "authenticated_user", "authorized_dag_ids", "login_url"]
+__all__ = ["NotAuthenticated", "authenticated_user", "authorized_dag_ids", "login_url", "may_read_every_dag"]
 
 
 class NotAuthenticated(Exception):
@@ -60,6 +64,13 @@ def authorized_dag_ids(user: Any, dag_ids: Collection[str]) -> set[str]:
     from airflow.api_fastapi.app import get_auth_manager
 
     return set(get_auth_manager().filter_authorized_dag_ids(dag_ids=set(dag_ids), user=user, method="GET"))
+
+
+def may_read_every_dag(user: Any) -> bool:
+    """Whether the auth manager lets the user read every DAG (its DAG permission without a DAG named)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return bool(get_auth_manager().is_authorized_dag(method="GET", user=user))
 
 
 def login_url(next_url: str) -> str:

@@ -31,12 +31,12 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, judge
 from alignment_drift.core.scoring import score_model
 from alignment_drift.core.spec import Probes, label_key
+from alignment_drift.core.spec.reading import read_spec_data
 
 __all__ = ["ProbeCase", "ProbeSuite", "evaluate_probes", "load_probe_suite", "suite_problems"]
 
@@ -82,14 +82,12 @@ class ProbeSuite(BaseModel):
 def load_probe_suite(path: Path | str, *, task: str | None = None) -> ProbeSuite:
     """Read and validate a probe file (for ``task``, when given); errors name the file, the case and the field."""
     path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: no such probe file (a probes benchmark's 'cases' is relative to the specs folder).")
+    data = read_spec_data(path)  # the spec's limits: size, nesting, aliases, encodings, duplicate keys
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         suite = ProbeSuite.model_validate(data)
-    except FileNotFoundError:
-        raise ValueError(
-            f"{path}: no such probe file (a probes benchmark's 'cases' is relative to the specs folder)."
-        ) from None
-    except (yaml.YAMLError, ValidationError) as error:
+    except ValidationError as error:
         raise ValueError(f"{path}: not a valid probe file ({PROBES_SCHEMA}): {error}") from None
     problems = suite_problems(suite, task) if task is not None else []
     if problems:

@@ -25,7 +25,15 @@ from alignment_drift.core.spec.columns import ColumnRoles, Feature, Interval, Re
 from alignment_drift.core.spec.drift import DriftPolicy, MultivariatePolicy, TrendPolicy
 from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.fingerprint import objective_fingerprint
-from alignment_drift.core.spec.model import AlignmentSpec, load_spec, load_specs, parse_spec
+from alignment_drift.core.spec.model import (
+    AlignmentSpec,
+    SpecFailure,
+    SpecFolder,
+    load_spec,
+    load_spec_folder,
+    load_specs,
+    parse_spec,
+)
 from alignment_drift.core.spec.notify import EmailRoute, NotifyRoute, SlackRoute, WebhookRoute
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, Training, VerdictRules
 from alignment_drift.core.spec.runtime import Runtime, RuntimeCondition, RuntimeProbes, RuntimeRule, RuntimeSupport
@@ -65,6 +73,8 @@ __all__ = [
     "SliceGap",
     "Source",
     "SpecError",
+    "SpecFailure",
+    "SpecFolder",
     "SqlSource",
     "Task",
     "Training",
@@ -74,6 +84,7 @@ __all__ = [
     "WebhookRoute",
     "label_key",
     "load_spec",
+    "load_spec_folder",
     "load_specs",
     "objective_fingerprint",
     "parse_spec",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from alignment_drift.core.spec.base import SpecError, Strict, Task
@@ -16,13 +16,16 @@ from alignment_drift.core.spec.columns import ColumnRoles, Reference
 from alignment_drift.core.spec.drift import DriftPolicy
 from alignment_drift.core.spec.exposure import Exposure
 from alignment_drift.core.spec.policies import Governance, RetrainingPolicy, VerdictRules
+from alignment_drift.core.spec.reading import read_spec_data
 from alignment_drift.core.spec.registry import ModelRegistry
 from alignment_drift.core.spec.sources import LateLabels, Source
 from alignment_drift.core.spec.tasks import TaskMismatch, task_defaults, task_problems
 
-__all__ = ["AlignmentSpec", "load_spec", "load_specs", "parse_spec"]
+__all__ = ["AlignmentSpec", "SpecFailure", "SpecFolder", "load_spec", "load_spec_folder", "load_specs", "parse_spec"]
 
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_LISTED_PROBLEMS = 20
+_SHOWN_VALUE = 120
 
 
 class AlignmentSpec(Strict):
@@ -111,12 +114,22 @@ class AlignmentSpec(Strict):
         return self.model
 
 
+def _shown(received: Any) -> str:
+    if isinstance(received, dict):
+        return "a mapping"
+    if isinstance(received, list):
+        return f"a list of {len(received)}"
+    shown = repr(received)
+    return shown if len(shown) <= _SHOWN_VALUE else f"{shown[:_SHOWN_VALUE]}... ({len(shown):,} characters)"
+
+
 def _format_errors(path: Path, error: ValidationError) -> str:
     lines: list[str] = []
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        received = item.get("input")
-        shown = repr(received) if not isinstance(received, dict) else "a mapping"
+        if len(where) > _SHOWN_VALUE:
+            where = where[:_SHOWN_VALUE] + "..."
+        shown = _shown(item.get("input"))
         mismatch = item.get("ctx", {}).get("error")
         if isinstance(mismatch, TaskMismatch):
             for field, problem in mismatch.problems:
@@ -127,7 +140,10 @@ def _format_errors(path: Path, error: ValidationError) -> str:
             lines.append(f"  - {where}: unknown field (check its spelling and indentation).")
         else:
             lines.append(f"  - {where}: {item['msg']}. Got {shown}.")
-    lines.insert(0, f"{path}: the alignment spec is not valid ({len(lines)} problem(s)):")
+    total = len(lines)
+    if total > _LISTED_PROBLEMS:
+        lines[_LISTED_PROBLEMS:] = [f"  - ... and {total - _LISTED_PROBLEMS} more."]
+    lines.insert(0, f"{path}: the alignment spec is not valid ({total} problem(s)):")
     lines.append("See the 'Alignment spec' section of the README for every field and its allowed values.")
     return "\n".join(lines)
 
@@ -147,9 +163,14 @@ def parse_spec(data: Any, *, path: Path | str = "<spec>") -> AlignmentSpec:
     AlignmentSpec
     """
     path = Path(path)
+    if data is None:
+        raise SpecError(f"{path}: the spec is empty. Fix: write the spec's fields, starting with 'model: <name>'.")
     if not isinstance(data, dict):
+        names: dict[type, str] = {list: "a list", str: "a single string", bool: "true/false"}
+        got = names.get(type(data), "a number" if isinstance(data, int | float) else f"a {type(data).__name__}")
         raise SpecError(
-            f"{path}: an alignment spec must be a YAML mapping at the top level; got {type(data).__name__}."
+            f"{path}: an alignment spec must be a YAML mapping at the top level; got {got}. "
+            "Fix: write 'field: value' lines, starting with 'model: <name>'."
         )
     try:
         return AlignmentSpec.model_validate(data)
@@ -172,19 +193,12 @@ def load_spec(path: Path | str) -> AlignmentSpec:
     Raises
     ------
     SpecError
-        When the file is missing, is not YAML, or does not validate; the message
-        names the file and every failing field.
+        When the file is missing, unreadable, too large, not UTF-8, not YAML,
+        past a limit of :mod:`alignment_drift.core.spec.reading`, or does not
+        validate; the message names the file and every failing field.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such alignment spec file. Check the path or the specs folder.") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path}: not valid YAML: {error}") from None
-    spec = parse_spec(data, path=path)
+    spec = parse_spec(read_spec_data(path), path=path)
     if spec.model != path.stem:
         raise SpecError(
             f"{path}: the file name must match the model name: model is {spec.model!r}, "
@@ -193,9 +207,65 @@ def load_spec(path: Path | str) -> AlignmentSpec:
     return spec
 
 
-def load_specs(folder: Path | str) -> list[AlignmentSpec]:
-    """Load every ``*.yaml`` spec of a folder, sorted by model name."""
+def _spec_files(folder: Path | str) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise SpecError(f"{folder}: the specs folder does not exist. Set ALIGNMENT_DRIFT_SPECS_DIR or create it.")
-    return [load_spec(p) for p in sorted(folder.glob("*.yaml"))]
+    return sorted(folder.glob("*.yaml"))
+
+
+def load_specs(folder: Path | str) -> list[AlignmentSpec]:
+    """Load every ``*.yaml`` spec of a folder, sorted by model name; the first that does not load raises."""
+    return [load_spec(p) for p in _spec_files(folder)]
+
+
+@dataclass(frozen=True)
+class SpecFailure:
+    """A spec file that does not load, with the one :class:`SpecError` message that says why."""
+
+    path: Path
+    message: str
+
+    @property
+    def dag_model(self) -> str | None:
+        """The model its DAGs would be named after (the file name), or None when that is not a model name."""
+        return self.path.stem if _MODEL_NAME.match(self.path.stem) else None
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": str(self.path), "message": self.message}
+
+
+@dataclass(frozen=True)
+class SpecFolder:
+    """Every spec of a folder: those that load, sorted by model, and those that do not."""
+
+    specs: tuple[AlignmentSpec, ...]
+    failures: tuple[SpecFailure, ...]
+
+
+def load_spec_folder(folder: Path | str) -> SpecFolder:
+    """Load every ``*.yaml`` spec of a folder, one broken spec never hiding the others.
+
+    Parameters
+    ----------
+    folder : Path or str
+        The specs folder.
+
+    Returns
+    -------
+    SpecFolder
+        The specs that load and, for each file that does not, its error.
+
+    Raises
+    ------
+    SpecError
+        When the folder itself does not exist.
+    """
+    specs: list[AlignmentSpec] = []
+    failures: list[SpecFailure] = []
+    for path in _spec_files(folder):
+        try:
+            specs.append(load_spec(path))
+        except SpecError as error:
+            failures.append(SpecFailure(path, str(error)))
+    return SpecFolder(tuple(sorted(specs, key=lambda s: s.model)), tuple(failures))
