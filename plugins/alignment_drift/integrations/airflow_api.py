@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from alignment_drift.core.redaction import without_credentials
+
 __all__ = ["AirflowApi", "AirflowApiError"]
 
 _TIMEOUT = 20.0
@@ -30,11 +32,8 @@ class AirflowApiError(RuntimeError):
 
 def _safe(url: str) -> str:
     """``url`` without user info, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    parts = urlsplit(without_credentials(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec.base import VERDICTS
 from alignment_drift.integrations.incident_store import (
     SEVERITY,
@@ -327,7 +328,7 @@ def _log_to_run(
     occurrence = next(o for o in update.incident.occurrences if o.interval_start == update.night)
     night["links"]["report_path"] = occurrence.report_path
     mlflow_client = client(settings)
-    document = update.incident.to_dict()
+    document = redact(update.incident.to_dict())
 
     def write() -> None:
         mlflow_client.log_dict(run_id, night, "incident.json")

@@ -125,7 +125,7 @@ def test_a_failed_record_is_spooled_raises_and_is_replayed_once(settings: Any, m
     with pytest.raises(checks.RecordSpooled, match="will be replayed"):
         _record(settings, 2)
     ((path, document),) = spool.pending(settings, "check")
-    assert document["schema"] == "alignment-drift/spool@1" and document["tracking_uri"] == settings.tracking_uri
+    assert document["schema"] == "alignment-drift/spool@1" and document["tracking_store"] == settings.tracking_uri
     assert document["payload"]["check"] == json.loads(json.dumps(_check(2)))
     assert not list(path.parent.glob(".tmp-*"))
     # another store's spool files are not replayed into this one
