@@ -38,7 +38,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
-from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote_plus, urlsplit
 
 __all__ = [
     "MASK",
@@ -115,7 +115,7 @@ _ASSIGNMENT = re.compile(
 )
 _QUOTED_PAIR = re.compile(
     r"(?P<q>[\"'])(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*)(?P=q)(?P<sep>\s*:\s*)"
-    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s,}\]]+)"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s,{}\[\]]+)"
 )
 _BEARER = re.compile(r"\b(?P<scheme>Bearer|Basic|Token)\s+(?P<value>[A-Za-z0-9._~+/=-]{8,})", re.IGNORECASE)
 # user info in a URI that urlsplit cannot parse (an unbalanced '[' in the host, say)
@@ -182,7 +182,7 @@ def redact_uri(uri: str) -> str:
     query = _redact_query(parts.query) if parts.query else parts.query
     fragment = _redact_query(parts.fragment) if "=" in parts.fragment else parts.fragment
     if (netloc, query, fragment) != (parts.netloc, parts.query, parts.fragment):
-        text = urlunsplit(parts._replace(netloc=netloc, query=query, fragment=fragment))
+        text = _unsplit(text, parts.scheme, netloc, parts.path, query, fragment)
     return _by_value(text)
 
 
@@ -207,7 +207,23 @@ def without_credentials(uri: str) -> str:
         )
     ]
     fragment = "" if "=" in parts.fragment else parts.fragment
-    return _by_value(urlunsplit(parts._replace(netloc=netloc, query="&".join(kept), fragment=fragment)))
+    query = "&".join(kept)
+    if (netloc, query, fragment) != (parts.netloc, parts.query, parts.fragment):
+        return _by_value(_unsplit(str(uri), parts.scheme, netloc, parts.path, query, fragment))
+    return _by_value(str(uri))
+
+
+def _uri_in_text(match: re.Match[str]) -> str:
+    uri = match[0]
+    trail = len(uri) - len(uri.rstrip(".,;:!?"))  # sentence punctuation after a URI is not part of it
+    return redact_uri(uri[: len(uri) - trail]) + uri[len(uri) - trail :]
+
+
+def _unsplit(original: str, scheme: str, netloc: str, path: str, query: str, fragment: str) -> str:
+    """``urlunsplit`` that keeps an empty authority (``sqlite:////srv/x.db`` stays as written)."""
+    authority = netloc or original[len(scheme) + 1 :].startswith("//")
+    out = (f"{scheme}:" if scheme else "") + (f"//{netloc}" if authority else "") + path
+    return out + (f"?{query}" if query else "") + (f"#{fragment}" if fragment else "")
 
 
 def _assignment(match: re.Match[str]) -> str:
@@ -233,7 +249,7 @@ def redact_text(text: str) -> str:
     """
     text = str(text)
     if "://" in text:
-        text = _URI_IN_TEXT.sub(lambda m: redact_uri(m[0]), text)
+        text = _URI_IN_TEXT.sub(_uri_in_text, text)
     if "=" in text:
         text = _ASSIGNMENT.sub(_assignment, text)
     if ":" in text and ("'" in text or '"' in text):
