@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alignment_drift.core.redaction import redact, redact_uri
+from alignment_drift.core.redaction import redact, redact_text, redact_uri
 from alignment_drift.settings import Settings
 
 __all__ = [
@@ -61,7 +61,13 @@ _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_
 
 
 class RecordSpooled(RuntimeError):
-    """The tracking server could not be reached: the record is kept in the spool and will be replayed."""
+    """The tracking server could not be reached: the record is kept in the spool and will be replayed.
+
+    Its message is redacted: the error it quotes may name the server with its credentials.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
 
 
 @dataclass(frozen=True)
