@@ -62,27 +62,8 @@ MIN_SECRET_LENGTH = 5
 _T = TypeVar("_T")
 # name parts (after splitting on '_', '-', '.', and camelCase) that make a field or parameter secret
 _SECRET_PARTS = frozenset(
-    {
-        "password",
-        "passwd",
-        "passphrase",
-        "pwd",
-        "secret",
-        "secrets",
-        "token",
-        "signature",
-        "credential",
-        "credentials",
-        "apikey",
-        "sas",
-        "sastoken",
-        "authorization",
-        "cookie",
-        "privatekey",
-        "accountkey",
-        "sharedaccesskey",
-        "sharedaccesssignature",
-    }
+    "password passwd passphrase pwd secret secrets token signature credential credentials apikey sas sastoken "
+    "authorization cookie privatekey accountkey sharedaccesskey sharedaccesssignature".split()
 )
 # adjacent name parts that together make a field secret (``access_key``, ``AccountKey``, ``api-key``, ...)
 _SECRET_PAIRS = frozenset(
