@@ -4,9 +4,10 @@ The positions: the user info of ``MLFLOW_TRACKING_URI`` (a real ``mlflow server`
 Airflow connection a ``sql`` source reads PostgreSQL through, the ``storage_options`` secret and session
 token of the connection an ``object_store`` source reads the moto S3 server through, the password of
 the webhook route's HTTP connection and a token in the route's endpoint. Nights are run through the
-command (``check``: a quarantined night of files, a SQL night, an object-store night, in JSON and table
-form), through the monitor DAG (``dag.test()``: a quarantined night whose alert goes to a loopback
-receiver), and one record is spooled while the server is down and replayed after.
+command (``check``: a quarantined night of files, a SQL night, an S3 night, in JSON and table form),
+through the monitor DAG (``dag.test()``: a quarantined night whose alert goes to a loopback receiver),
+and one record is spooled while the server is down and replayed after. The Alignment page's overview
+of the model is built last.
 
 Then every output is searched for the canary: each file under the test's folder (data root, incidents,
 quarantine, evidence, spool, reports, MLflow's store database and artifacts, the server's log, the alerts
@@ -263,8 +264,8 @@ def test_no_output_holds_the_canary(
     night = {
         "schema": "alignment-drift/check@1",
         "model": MODEL,
-        "data_interval": {"start": f"{world.day(5)}T00:00:00+00:00", "end": f"{world.day(6)}T00:00:00+00:00"},
-        "source": {"uri": f"s3://{world.bucket}/{MODEL}/{world.day(5)}.parquet", "rows": 1},
+        "data_interval": {"start": f"{world.day(6)}T00:00:00+00:00", "end": f"{world.day(7)}T00:00:00+00:00"},
+        "source": {"uri": f"s3://{world.bucket}/{MODEL}/{world.day(6)}.parquet", "rows": 1},
         "verdict": "aligned",
         "verdict_code": 0,
         "benchmarks": [],
@@ -277,7 +278,7 @@ def test_no_output_holds_the_canary(
     (pending,) = spool.pending(world.settings, "check")
     outputs.append(pending[0].read_text())  # the spool file, read before its replay removes it
     world.server.start()
-    later = {"start": f"{world.day(6)}T00:00:00+00:00", "end": f"{world.day(7)}T00:00:00+00:00"}
+    later = {"start": f"{world.day(7)}T00:00:00+00:00", "end": f"{world.day(8)}T00:00:00+00:00"}
     run_id = checks.record_check(
         world.settings, {**night, "data_interval": later}, tags={"verdict": "aligned"}, params={}, artifacts={}
     )

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.integrations.gx_report import json_safe
 
 SCHEMA = "alignment-drift/quarantine@1"
@@ -272,7 +273,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` in ``folder`` atomically (temporary file, fsync, rename)."""
     path = Path(folder) / MANIFEST_NAME
     tmp = path.with_name(f".{MANIFEST_NAME}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(redact(json_safe(manifest)), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     _fsync(tmp)
     os.replace(tmp, path)
     return path

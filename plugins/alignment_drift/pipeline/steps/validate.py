@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
 from alignment_drift.integrations.gx import SuiteLoadError, load_suite, validate_dataframe
@@ -155,7 +156,7 @@ def validate(
     target = evidence / "validation.json"
     if result.evidence is not None:
         staging = target.with_name(f".validation.json.tmp-{uuid.uuid4().hex}")
-        staging.write_text(json.dumps(result.evidence, indent=1, default=str), encoding="utf-8")
+        staging.write_text(json.dumps(redact(result.evidence), indent=1, default=str), encoding="utf-8")
         os.replace(staging, target)
     else:
         target.unlink(missing_ok=True)  # never leave an earlier run's result behind as this night's evidence
