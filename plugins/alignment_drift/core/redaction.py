@@ -374,8 +374,9 @@ def _install_log_redaction() -> None:
             return record
         record.msg, record.args = redact_text(message), ()
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None  # a handler formatting it again would print the unredacted message
+            text = logging.Formatter().formatException(record.exc_info)
+            if redact_text(text) != text:  # a handler formatting it again would print the credential
+                record.exc_text, record.exc_info = redact_text(text), None
         return record
 
     logging.setLogRecordFactory(factory)
