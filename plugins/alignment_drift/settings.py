@@ -26,6 +26,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from alignment_drift.core.redaction import register_uri_secrets
+
 __all__ = ["Settings"]
 
 # a URI scheme of two or more characters (one letter followed by ':' is a Windows drive)
@@ -96,6 +98,9 @@ class Settings:
         # applies: a local folder would differ on every worker
         if artifacts and not _URI.match(artifacts):  # a plain path; a URI (s3://, mlflow-artifacts:/) is kept
             artifacts = Path(artifacts).resolve().as_uri()
+        # a password in either is masked wherever it could be written or logged from now on
+        register_uri_secrets(tracking)
+        register_uri_secrets(artifacts)
         return cls(
             home=root,
             specs_dir=_path("ALIGNMENT_DRIFT_SPECS_DIR", root / "specs"),

@@ -551,7 +551,7 @@ def test_build_overview_validates_nights(nights: Any) -> None:
 def test_redact_uri_hides_passwords() -> None:
     from alignment_drift.integrations.overview import redact_uri
 
-    assert redact_uri("postgresql://mlflow:s3cret@db/mlflow") == "postgresql://mlflow:***@db/mlflow"
+    assert redact_uri("postgresql://mlflow:s3cret@db/mlflow") == "postgresql://***@db/mlflow"
     assert redact_uri("http://mlflow:5000") == "http://mlflow:5000"
 
 

@@ -97,3 +97,40 @@ def test_written_once_per_night_and_replaced_on_rerun(tmp_path: Path, monkeypatc
     assert json_path == tmp_path / "incidents" / "content_safety" / "2026-01-12.json"
     assert json.loads(json_path.read_text())["reasons"] == ["rerun"]
     assert md_path.exists() and len(list(json_path.parent.iterdir())) == 2
+
+
+HOSTILE = '<img src=x onerror=alert(1)><script>alert("x")</script>'
+
+
+def test_hostile_names_and_values_are_inert_in_the_markdown() -> None:
+    markdown_it = pytest.importorskip("markdown_it")  # renders as a viewer would
+
+    check = {
+        **CHECK,
+        "model": f"m{HOSTILE}",
+        "model_version": "[click](javascript:alert(1))",
+        "reasons": [f"column {HOSTILE} | broke\n# heading", "`code` *x* ![i](http://evil/i.png)"],
+        "attribution": [{"source": "model_update", "confidence": 0.5, "evidence": HOSTILE}],
+        "benchmarks": [{**CHECK["benchmarks"][0], "name": f"col{HOSTILE}", "kind": "metric|floor"}],
+    }
+    incident = build_incident(check, mlflow_run_id="abc")
+    text = incident_markdown(incident)
+    assert "<img" not in text and "<script" not in text and "&lt;script&gt;" in text
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(text)
+    assert "<script" not in rendered and "<img" not in rendered and "<a " not in rendered, rendered
+    assert "\n# heading" not in text  # a newline in a value cannot start a heading
+    assert "| col&lt;img" in text and "| metric\\|floor |" in text  # one table cell each, as written
+
+
+def test_a_password_in_the_tracking_or_source_uri_never_reaches_the_incident(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIGNMENT_DRIFT_INCIDENTS_DIR", str(tmp_path / "incidents"))
+    canary = "cnry-incident-Zq81x"
+    check = {**CHECK, "source": {"uri": f"https://acct.blob.core.windows.net/c/2026-01-12.parquet?sig={canary}"}}
+    incident = build_incident(check, mlflow_run_id="abc", tracking_uri=f"http://u:{canary}@mlflow:5000")
+    assert incident["links"]["tracking_uri"] == "http://***@mlflow:5000"
+    json_path, md_path = write_incident(Settings.from_env(tmp_path), incident)
+    for path in (json_path, md_path):
+        assert canary not in path.read_text()
+    assert canary not in incident_markdown(incident) + incident_summary(incident)

@@ -29,7 +29,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import BaseHook, Connection
+from airflow.sdk.log import mask_secret
 
+from alignment_drift.core.redaction import on_secret, register_mapping_secrets, register_secret
 from alignment_drift.integrations.sources.connections import register_connection_resolver
 
 __all__ = ["AirflowConnections", "ConnectionNotFound", "get_connection", "sqlalchemy_url", "storage_options"]
@@ -58,7 +60,7 @@ def get_connection(conn_id: str) -> Connection:
     if not isinstance(conn_id, str) or not conn_id.strip():
         raise ValueError(f"conn_id must be a non-empty string; got {conn_id!r}. Fix: set source.conn_id in the spec.")
     try:
-        return BaseHook.get_connection(conn_id)
+        conn = BaseHook.get_connection(conn_id)
     except Exception as error:
         if type(error).__name__ != "AirflowNotFoundException":
             raise
@@ -66,6 +68,12 @@ def get_connection(conn_id: str) -> Connection:
             f"The Airflow connection {conn_id!r} is not defined. Fix: add it (`airflow connections add "
             f"{conn_id} --conn-uri ...`) or export AIRFLOW_CONN_{conn_id.upper()}='<uri or JSON>'."
         ) from None
+    # its password and secret extras are masked in everything alignment-drift writes or logs
+    register_secret(conn.password)
+    extra = conn.extra_dejson
+    if isinstance(extra, dict):
+        register_mapping_secrets(extra)
+    return conn
 
 
 def sqlalchemy_url(conn: Connection) -> str:
@@ -149,3 +157,5 @@ class AirflowConnections:
 
 
 register_connection_resolver(AirflowConnections())
+# every secret alignment-drift learns (a tracking URI's password, say) is masked in Airflow's task logs too
+on_secret(mask_secret)

@@ -40,6 +40,13 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from alignment_drift.core.governance import routes_for
+from alignment_drift.core.redaction import (
+    is_secret_name,
+    redact_text,
+    redact_uri,
+    register_mapping_secrets,
+    register_secret,
+)
 from alignment_drift.core.spec.notify import EmailRoute, SlackRoute, WebhookRoute, route_key
 from alignment_drift.integrations.alerts import Alert, gate_alert, incident_alert
 from alignment_drift.integrations.incident_actions import record_deliveries
@@ -65,7 +72,6 @@ TIMEOUT_SECONDS = 30
 _URL_PATH = re.compile(r"((?:https?|smtps?)://[^/\s'\"<>]+)[^\s'\"<>]*", re.IGNORECASE)
 #: The model-version tag listing (JSON) the routes already told that the version serves ungated.
 UNGATED_TAG = "ungated_alerted"
-_SECRET_KEYS = ("pass", "secret", "token", "key", "auth", "webhook", "cookie", "credential")
 Route = EmailRoute | SlackRoute | WebhookRoute
 
 
@@ -101,16 +107,18 @@ def _secrets(conn_id: str) -> list[str]:
         return []
     found = [conn.password or ""]
     extra = conn.extra_dejson if isinstance(conn.extra_dejson, dict) else {}
-    found += [str(v) for k, v in extra.items() if any(s in k.lower() for s in _SECRET_KEYS) and isinstance(v, str)]
+    register_mapping_secrets(extra)
+    found += [str(v) for k, v in extra.items() if is_secret_name(k) and isinstance(v, str)]
     return [s for s in found if len(s) >= 4]
 
 
 def _redacted(error: BaseException, conn_id: str) -> str:
-    """The error as text with URLs cut to their host and the connection's secrets masked, at most 500 characters."""
+    """The error as text with URLs cut to their host and every credential masked, at most 500 characters."""
     text = f"{type(error).__name__}: {error}"
     for secret in _secrets(conn_id):
+        register_secret(secret)
         text = text.replace(secret, "***")
-    text = _URL_PATH.sub(r"\1/…", text)
+    text = _URL_PATH.sub(r"\1/…", redact_text(text))
     text = " ".join(text.split())
     return text[:500]
 
@@ -245,8 +253,6 @@ def notify_incident(
     if not due:
         return skipped
     occurrence = next((o for o in incident.occurrences if o.interval_start == update.night), incident.occurrences[-1])
-    from alignment_drift.integrations.overview import redact_uri
-
     alert = incident_alert(
         spec,
         incident,

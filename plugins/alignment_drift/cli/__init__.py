@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from alignment_drift import __version__
 from alignment_drift.cli.common import EXIT_BAD_INPUT, UsageError
+from alignment_drift.core.redaction import redact_text
 
 __all__ = ["main"]
 
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args))
     except UsageError as error:
-        print(f"alignment-drift {args.verb}: {error}", file=sys.stderr)
+        print(f"alignment-drift {args.verb}: {redact_text(str(error))}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

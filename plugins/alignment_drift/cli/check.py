@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json
+from alignment_drift.core.redaction import redact_text
 
 SCHEMA = "alignment-drift/check-result@1"
 _PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     result = check_night(spec, day, batch=args.batch)
     if result["retrain_request_error"]:
         sys.stderr.write(f"alignment-drift check: {result['retrain_request_error']}\n")
-    sys.stdout.write((to_json(result) if args.format == "json" else table(result)) + "\n")
+    sys.stdout.write((to_json(result) if args.format == "json" else redact_text(table(result))) + "\n")
     if args.fail_on and VERDICTS.index(result["verdict"]) >= VERDICTS.index(args.fail_on):
         return EXIT_FAILED
     return EXIT_OK

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alignment_drift.core.redaction import redact, redact_text
+
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_OK", "UsageError", "positive_int", "write_output"]
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -29,7 +31,8 @@ def positive_int(value: str) -> int:
 
 
 def write_output(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output`` (a file) or to stdout."""
+    """Write ``text`` to ``output`` (a file) or to stdout, credentials masked."""
+    text = redact_text(text)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
@@ -38,5 +41,5 @@ def write_output(text: str, output: Path | None) -> None:
 
 
 def to_json(payload: dict[str, Any]) -> str:
-    """JSON as every verb prints it: indented, with a ``schema`` key first."""
-    return json.dumps(payload, indent=2, default=str)
+    """JSON as every verb prints it: indented, with a ``schema`` key first, credentials masked."""
+    return json.dumps(redact(payload), indent=2, default=str)

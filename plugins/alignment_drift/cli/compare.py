@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int, to_json, write_output
+from alignment_drift.core.redaction import redact_uri
 
 SCHEMA = "alignment-drift/compare@1"
 _SIGNALS = ("drift.share", "output_drift.share", "batch.exposure_rate")
@@ -95,8 +96,8 @@ def compare(settings: Any, model: str, *, last: int) -> dict[str, Any]:
     experiment = mlflow_client.get_experiment_by_name(f"alignment-drift/{model}")
     if experiment is None:
         raise UsageError(
-            f"no MLflow experiment 'alignment-drift/{model}' in {settings.tracking_uri}. Fix: check the model "
-            "name, or set MLFLOW_TRACKING_URI to the store the DAGs write to."
+            f"no MLflow experiment 'alignment-drift/{model}' in {redact_uri(settings.tracking_uri)}. "
+            "Fix: check the model name, or set MLFLOW_TRACKING_URI to the store the DAGs write to."
         )
     nights = [_night(run) for run in list_checks(settings, model)[-last:]]
     retrains = mlflow_client.search_runs(
@@ -108,7 +109,7 @@ def compare(settings: Any, model: str, *, last: int) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "model": model,
-        "tracking_uri": settings.tracking_uri,
+        "tracking_uri": redact_uri(settings.tracking_uri),
         "nights": nights,
         "retrains": [_retrain(mlflow_client, run) for run in reversed(retrains)],
     }

@@ -60,8 +60,8 @@ def _output(value: str | None, model: str, start: dt.datetime) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.cli.check import interval_for, parse_date
+    from alignment_drift.core.redaction import without_credentials
     from alignment_drift.core.spec import SpecError, load_spec
-    from alignment_drift.integrations.reports.history import without_credentials
     from alignment_drift.integrations.reports.publish import build_check_report, recorded_check
     from alignment_drift.settings import Settings
 

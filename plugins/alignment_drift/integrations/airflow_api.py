@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from alignment_drift.core.redaction import register_secret, register_uri_secrets, without_credentials
+
 __all__ = ["AirflowApi", "AirflowApiError"]
 
 _TIMEOUT = 20.0
@@ -30,11 +32,8 @@ class AirflowApiError(RuntimeError):
 
 def _safe(url: str) -> str:
     """``url`` without user info, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    parts = urlsplit(without_credentials(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,16 @@ class AirflowApi:
                 f"ALIGNMENT_DRIFT_AIRFLOW_API_URL must be an http(s) URL; got {_safe(url)!r}. "
                 "Fix: e.g. http://127.0.0.1:8080."
             )
-        return cls(
+        api = cls(
             url=url.rstrip("/"),
             token=os.environ.get("ALIGNMENT_DRIFT_AIRFLOW_TOKEN") or None,
             username=os.environ.get("ALIGNMENT_DRIFT_AIRFLOW_USERNAME") or None,
             password=os.environ.get("ALIGNMENT_DRIFT_AIRFLOW_PASSWORD") or None,
         )
+        for secret in (api.token, api.password):
+            register_secret(secret)  # masked wherever an error or a log line might quote it
+        register_uri_secrets(url)
+        return api
 
     def _client(self) -> Any:
         import httpx

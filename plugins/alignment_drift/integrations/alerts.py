@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec.notify import ALERT_EVENTS
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class Alert:
     """One message about one event, with the facts every channel renders.
 
     ``lines`` are plain-text lines (label, value); ``payload`` is the webhook's JSON body
-    (schema ``alignment-drift/alert@1``).
+    (schema ``alignment-drift/alert@1``). Credentials in any of them are masked on construction.
     """
 
     event: str
@@ -57,6 +58,8 @@ class Alert:
     def __post_init__(self) -> None:
         if self.event not in ALERT_EVENTS:
             raise ValueError(f"The 'event' parameter must be one of {list(ALERT_EVENTS)}. Got {self.event!r} instead.")
+        for name in ("title", "summary", "lines", "reasons", "payload"):
+            object.__setattr__(self, name, redact(getattr(self, name)))
 
     @property
     def subject(self) -> str:

@@ -42,6 +42,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.integrations.incidents import incidents_dir
 from alignment_drift.settings import Settings
 
@@ -326,7 +327,7 @@ def read_incidents(folder: Path, model: str) -> dict[str, Incident]:
 def write_incident_document(folder: Path, incident: Incident) -> Path:
     incident_model(incident.id)  # never a path from anything but a valid id
     path = folder / f"{incident.id}.json"
-    write_atomic(path, incident.to_dict())
+    write_atomic(path, redact(incident.to_dict()))
     return path
 
 

@@ -25,10 +25,9 @@ Resolution: an unresolved incident is resolved automatically once
 ``governance.resolve_after_aligned_nights`` (default 3) aligned nights follow
 its last night, or by a person (``alignment-drift incident resolve``).
 
-Idempotent by night: a rerun of a night updates its occurrence in place (run
-id, report, verdict, sources) and never adds a second one; when the rerun's
-verdict no longer belongs to the incident (e.g. it is aligned now) the
-occurrence is withdrawn, recorded in the history, and the night is tracked anew.
+Idempotent by night: a rerun of a night updates its occurrence in place (run id, report, verdict,
+sources) and never adds a second one; when the rerun's verdict no longer belongs to the incident
+(e.g. it is aligned now) the occurrence is withdrawn, recorded in the history, and the night is tracked anew.
 """
 
 from __future__ import annotations
@@ -316,6 +315,7 @@ def _log_to_run(
     spec: AlignmentSpec, settings: Settings, check: Mapping[str, Any], update: IncidentUpdate, run_id: str
 ) -> None:
     """The night's incident record on its check run, as before, plus the incident@2 document and its id."""
+    from alignment_drift.core.redaction import redact
     from alignment_drift.integrations.incidents import build_incident, incident_markdown
     from alignment_drift.integrations.mlflow.spool import retrying
     from alignment_drift.integrations.mlflow.store import client
@@ -327,7 +327,7 @@ def _log_to_run(
     occurrence = next(o for o in update.incident.occurrences if o.interval_start == update.night)
     night["links"]["report_path"] = occurrence.report_path
     mlflow_client = client(settings)
-    document = update.incident.to_dict()
+    document = redact(update.incident.to_dict())
 
     def write() -> None:
         mlflow_client.log_dict(run_id, night, "incident.json")

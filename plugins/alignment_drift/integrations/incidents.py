@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.settings import Settings
 
 __all__ = [
@@ -126,7 +127,11 @@ def _action(check: dict[str, Any], approval: str) -> dict[str, Any]:
 def build_incident(
     check: dict[str, Any], *, mlflow_run_id: str | None, tracking_uri: str | None = None, approval: str = "automatic"
 ) -> dict[str, Any]:
-    """The incident of a check (``drifting``, ``misaligned`` or ``quarantined``), JSON-able and schema-valid."""
+    """The incident of a check (``drifting``, ``misaligned`` or ``quarantined``), JSON-able and schema-valid.
+
+    Credentials are masked (:func:`~alignment_drift.core.redaction.redact`): a password in
+    ``tracking_uri`` or the source's URI never reaches the incident's files or artifacts.
+    """
     if check["verdict"] not in INCIDENT_VERDICTS:
         raise ValueError(
             f"The check's 'verdict' must be one of {list(INCIDENT_VERDICTS)} to raise an incident. "
@@ -155,12 +160,24 @@ def build_incident(
         "action": _action(check, approval),
         "quarantine": check.get("quarantine"),
     }
+    incident = redact(incident)
     validate_incident(incident)
     return incident
 
 
 def _number(value: Any) -> str:
-    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+    return "—" if value is None else f"{value:.3f}" if isinstance(value, float) else _md(value)
+
+
+# characters that would let a value open HTML, a link, an image, code or a table cell in the Markdown
+_MD_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]", "|": "\\|"}
+)
+
+
+def _md(value: Any) -> str:
+    """``value`` as inert Markdown text on one line: HTML, links, images, code and cell breaks neutralised."""
+    return " ".join(str(value).split()).translate(_MD_ESCAPES)
 
 
 def incident_summary(incident: dict[str, Any]) -> str:
@@ -176,21 +193,28 @@ def incident_summary(incident: dict[str, Any]) -> str:
 
 
 def incident_markdown(incident: dict[str, Any]) -> str:
-    """The incident as Markdown: summary, attribution, failing signals table, reasons, links, action."""
+    """The incident as Markdown: summary, attribution, failing signals table, reasons, links, action.
+
+    Every value is escaped (:func:`_md`): a hostile model, column or reason cannot inject HTML or links
+    into a viewer that renders the Markdown.
+    """
+    incident = redact(incident)
+    interval = incident["data_interval"]
     lines = [
-        f"# Incident {incident['id']}: {incident['verdict']}",
+        f"# Incident {_md(incident['id'])}: {_md(incident['verdict'])}",
         "",
-        incident_summary(incident),
+        _md(incident_summary(incident)),
         "",
-        f"- model: `{incident['model']}` version `{incident['version']}` (reference `{incident['reference_version']}`)",
-        f"- data interval: {incident['data_interval']['start']} – {incident['data_interval']['end']}",
+        f"- model: {_md(incident['model'])} version {_md(incident['version'])} "
+        f"(reference {_md(incident['reference_version'])})",
+        f"- data interval: {_md(interval['start'])} – {_md(interval['end'])}",
         "",
         "## Attribution",
         "",
     ]
-    lines += [f"- **{a['source']}** ({a['confidence']:.2f}): {a['evidence']}" for a in incident["attribution"]] or [
-        "- none"
-    ]
+    lines += [
+        f"- **{_md(a['source'])}** ({a['confidence']:.2f}): {_md(a['evidence'])}" for a in incident["attribution"]
+    ] or ["- none"]
     lines += [
         "",
         "## Failing signals",
@@ -201,18 +225,18 @@ def incident_markdown(incident: dict[str, Any]) -> str:
     for s in incident["signals"]:
         ci = "" if s.get("ci_low") is None else f"{_number(s['ci_low'])}..{_number(s.get('ci_high'))}"
         lines.append(
-            f"| {s['name']} | {s['kind']} | {_number(s['value'])} | {_number(s['threshold'])} "
+            f"| {_md(s['name'])} | {_md(s['kind'])} | {_number(s['value'])} | {_number(s['threshold'])} "
             f"| {_number(s['baseline'])} | {ci} |"
         )
-    lines += ["", "## Reasons", ""] + [f"- {r}" for r in incident["reasons"]]
+    lines += ["", "## Reasons", ""] + [f"- {_md(r)}" for r in incident["reasons"]]
     links = incident["links"]
     lines += [
         "",
         "## Links and action",
         "",
-        f"- MLflow run: `{links['mlflow_run_id']}` ({links['mlflow_run_uri']})",
-        f"- report: {links['report_path'] or '(not generated)'}",
-        f"- action: {', '.join(incident['action']['taken'])} — {incident['action']['reason']}",
+        f"- MLflow run: {_md(links['mlflow_run_id'])} ({_md(links['mlflow_run_uri'])})",
+        f"- report: {_md(links['report_path'] or '(not generated)')}",
+        f"- action: {_md(', '.join(incident['action']['taken']))} — {_md(incident['action']['reason'])}",
         "",
     ]
     return "\n".join(lines)
@@ -232,6 +256,7 @@ def incident_stem(data_interval: dict[str, str]) -> str:
 
 def write_incident(settings: Settings, incident: dict[str, Any]) -> tuple[Path, Path]:
     """Write ``<incidents>/<model>/<interval key>.json`` and ``.md`` (replaced on rerun: idempotent per night)."""
+    incident = redact(incident)
     folder = incidents_dir(settings) / incident["model"]
     folder.mkdir(parents=True, exist_ok=True)
     stem = incident_stem(incident["data_interval"])

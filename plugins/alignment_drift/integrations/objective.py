@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec.fingerprint import SpecChange, normalised_spec, objective_diff, objective_fingerprint
 from alignment_drift.integrations.incident_store import locked, now_iso
 from alignment_drift.settings import Settings
@@ -135,7 +136,7 @@ def _record(spec: AlignmentSpec, settings: Settings, stamp: str) -> ObjectiveCha
             "fingerprint": fingerprint,
             "model": spec.model,
             "first_recorded_at": stamp,
-            "spec": normalised_spec(spec),
+            "spec": redact(normalised_spec(spec)),  # a token in a webhook route's endpoint is not stored
         }
         mlflow_client.log_dict(run_id, document, f"objectives/{fingerprint}.json")
     change = None
@@ -148,7 +149,7 @@ def _record(spec: AlignmentSpec, settings: Settings, stamp: str) -> ObjectiveCha
             previous_fingerprint=current,
             fingerprint=fingerprint,
             recorded_at=stamp,
-            diff=tuple(objective_diff(previous, normalised_spec(spec))),
+            diff=tuple(objective_diff(previous, redact(normalised_spec(spec)))),
             sequence=sequence,
         )
         mlflow_client.log_dict(run_id, change.to_dict(), f"changes/{sequence:05d}-{fingerprint[:12]}.json")

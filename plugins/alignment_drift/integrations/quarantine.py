@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.integrations.gx_report import json_safe
 from alignment_drift.integrations.quarantine_copy import (
     CHUNK_SIZE,
@@ -323,7 +324,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> Path:
     """Write ``manifest.json`` in ``folder`` atomically (temporary file, fsync, rename)."""
     path = Path(folder) / MANIFEST_NAME
     tmp = path.with_name(f".{MANIFEST_NAME}.tmp-{uuid.uuid4().hex}")
-    text = json.dumps(json_safe(manifest), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(redact(json_safe(manifest)), indent=2, allow_nan=False) + "\n"
     try:
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE), "w", encoding="utf-8") as out:
             out.write(text)

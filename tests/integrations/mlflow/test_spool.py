@@ -125,7 +125,7 @@ def test_a_failed_record_is_spooled_raises_and_is_replayed_once(settings: Any, m
     with pytest.raises(checks.RecordSpooled, match="will be replayed"):
         _record(settings, 2)
     ((path, document),) = spool.pending(settings, "check")
-    assert document["schema"] == "alignment-drift/spool@1" and document["tracking_uri"] == settings.tracking_uri
+    assert document["schema"] == "alignment-drift/spool@1" and document["tracking_store"] == settings.tracking_uri
     assert document["payload"]["check"] == json.loads(json.dumps(_check(2)))
     assert not list(path.parent.glob(".tmp-*"))
     # another store's spool files are not replayed into this one
@@ -148,3 +148,34 @@ def _runs(settings: Any, day: int) -> list[Any]:
     return client(settings).search_runs(
         [experiment_id(settings, MODEL)], filter_string=f"tags.kind = 'check' and tags.data_interval_start = '{start}'"
     )
+
+
+def test_a_spooled_record_keeps_no_credential_and_replays_into_its_store(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "cnry-spool-7Hq2Zp"
+    server = dataclasses.replace(settings, tracking_uri=f"http://ad-user:{canary}@127.0.0.1:1/")
+    check = {**_check(3), "source": {"rows": 1, "uri": f"https://h/x.parquet?sig={canary}"}}
+    path = spool.spool_record(
+        server, "check", "k", {"check": check, "tags": {"source_uri": check["source"]["uri"]}, "params": {}}
+    )
+    assert canary not in path.read_text()
+    ((found, document),) = spool.pending(server, "check")  # still replayable into the store it names
+    assert found == path and document["tracking_store"] == "http://***@127.0.0.1:1/"
+    assert document["payload"]["check"]["source"]["uri"] == "https://h/x.parquet?sig=***"
+    rotated = dataclasses.replace(server, tracking_uri="http://ad-user:rotated-pw@127.0.0.1:1/")
+    assert [p for p, _ in spool.pending(rotated, "check")] == [path]  # a new password, the same store
+    assert spool.pending(settings, "check") == []  # never into another store
+
+
+def test_a_spool_file_of_an_older_version_is_rewritten_without_its_credential(settings: Any) -> None:
+    canary = "cnry-legacy-p4Ss"
+    server = dataclasses.replace(settings, tracking_uri=f"http://ad-user:{canary}@127.0.0.1:1/")
+    folder = spool.spool_dir(server)
+    folder.mkdir(parents=True)
+    legacy = folder / "check__old.json"
+    document = {"schema": spool.SPOOL_SCHEMA, "kind": "check", "key": "old", "tracking_uri": server.tracking_uri}
+    legacy.write_text(json.dumps({**document, "payload": {"check": _check(4)}}))
+    ((found, read),) = spool.pending(server, "check")
+    assert found == legacy and read["payload"]["check"] == _check(4)
+    assert canary not in legacy.read_text() and "tracking_uri" not in json.loads(legacy.read_text())

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from alignment_drift.core.redaction import redact_uri
 from alignment_drift.core.spec.base import Strict
 
 __all__ = [
@@ -120,5 +121,5 @@ def route_key(route: EmailRoute | SlackRoute | WebhookRoute) -> str:
     if isinstance(route, EmailRoute):
         return f"email:{route.conn_id}:{','.join(sorted(route.to))}"
     if isinstance(route, WebhookRoute):
-        return f"webhook:{route.conn_id}:{route.endpoint}"
+        return f"webhook:{route.conn_id}:{redact_uri(route.endpoint)}"  # a token in the endpoint is never stored
     return f"slack:{route.conn_id}"

@@ -26,6 +26,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from alignment_drift.core.redaction import redact_uri
 from alignment_drift.integrations.mlflow.spool import RecordSpooled, is_transient, pending, retrying, spool_record
 from alignment_drift.integrations.mlflow.store import client, experiment_id
 from alignment_drift.settings import Settings
@@ -245,7 +246,7 @@ def record_check(
             settings, "check", f"{check['model']}__{interval}", json.loads(json.dumps(payload, default=str))
         )
         raise RecordSpooled(
-            f"MLflow at {settings.tracking_uri} could not be reached after retries ({error}). The check of "
+            f"MLflow at {redact_uri(settings.tracking_uri)} could not be reached after retries ({error}). The check of "
             f"{check['model']} for {interval} is kept in {path} and will be replayed by the next task that "
             "reaches the server. Fix: bring the tracking server back (or set MLFLOW_TRACKING_URI); the task's "
             "retry will then write it."

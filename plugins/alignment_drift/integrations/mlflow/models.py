@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from alignment_drift.core.redaction import redact_uri
 from alignment_drift.integrations.mlflow.store import client
 from alignment_drift.settings import Settings
 
@@ -161,7 +162,7 @@ def registered_source(settings: Settings, ref: ModelRef) -> tuple[str, str | Non
         run = mlflow_client.get_run(str(ref.run_id))
     except MlflowException as error:
         raise ModelUriError(
-            f"The model URI {ref.uri!r} was not found in the MLflow registry at {settings.tracking_uri} "
+            f"The model URI {ref.uri!r} was not found in the MLflow registry at {redact_uri(settings.tracking_uri)} "
             f"({error.message}). Fix: check the name, version, alias or run id (`mlflow models` / the MLflow UI)."
         ) from None
     path = str(ref.path)

@@ -10,6 +10,15 @@ task raises :class:`RecordSpooled` so Airflow retries it. The next writer
 that reaches the server replays every pending record first; replay is
 idempotent because a check run is keyed by (model, data interval).
 
+A spool file never holds a credential: its payload is redacted
+(:func:`~alignment_drift.core.redaction.redact`) and it names its tracking
+store by ``tracking_store``, the tracking URI with its user info masked.
+Replay needs nothing more: it writes to the store of the replaying process's
+own settings (whose ``MLFLOW_TRACKING_URI`` carries the credentials), and a
+record is replayed only into the store it names. A rotated password thus
+keeps pending records replayable. Files of an older version that hold the
+raw ``tracking_uri`` are rewritten without it when first read.
+
 Only transient failures are retried and spooled (the server unreachable,
 timing out or answering 5xx, a locked SQLite store); a request the server
 rejects (a bad parameter) raises at once, because retrying cannot fix it.
@@ -29,6 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from alignment_drift.core.redaction import redact, redact_text, redact_uri
 from alignment_drift.settings import Settings
 
 __all__ = [
@@ -40,6 +50,7 @@ __all__ = [
     "retrying",
     "spool_dir",
     "spool_record",
+    "tracking_store",
 ]
 
 SPOOL_SCHEMA = "alignment-drift/spool@1"
@@ -50,7 +61,13 @@ _TRANSIENT_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_
 
 
 class RecordSpooled(RuntimeError):
-    """The tracking server could not be reached: the record is kept in the spool and will be replayed."""
+    """The tracking server could not be reached: the record is kept in the spool and will be replayed.
+
+    Its message is redacted: the error it quotes may name the server with its credentials.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
 
 
 @dataclass(frozen=True)
@@ -156,11 +173,21 @@ def spool_record(settings: Settings, kind: str, key: str, payload: dict[str, Any
         "schema": SPOOL_SCHEMA,
         "kind": kind,
         "key": key,
-        "tracking_uri": settings.tracking_uri,
+        "tracking_store": tracking_store(settings),
         "spooled_at": dt.datetime.now(dt.UTC).isoformat(),
-        "payload": payload,
+        "payload": redact(payload),
     }
     path = folder / f"{kind}__{_UNSAFE.sub('_', key)}.json"
+    _write_atomic(folder, path, document)
+    return path
+
+
+def tracking_store(settings: Settings) -> str:
+    """The identity of the tracking store a spooled record belongs to: its URI with credentials masked."""
+    return redact_uri(settings.tracking_uri)
+
+
+def _write_atomic(folder: Path, path: Path, document: dict[str, Any]) -> None:
     handle, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as out:
@@ -171,7 +198,6 @@ def spool_record(settings: Settings, kind: str, key: str, payload: dict[str, Any
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def pending(settings: Settings, kind: str) -> list[tuple[Path, dict[str, Any]]]:
@@ -186,6 +212,13 @@ def pending(settings: Settings, kind: str) -> list[tuple[Path, dict[str, Any]]]:
         except (OSError, ValueError) as error:
             _LOG.error("Spool file %s is unreadable (%s); left in place for inspection.", path, error)
             continue
-        if document.get("schema") == SPOOL_SCHEMA and document.get("tracking_uri") == settings.tracking_uri:
+        if document.get("schema") != SPOOL_SCHEMA:
+            continue
+        if "tracking_uri" in document and document["tracking_uri"] == settings.tracking_uri:
+            # written by an older version with the raw URI: keep the record, drop the credential from disk
+            document = {k: v for k, v in document.items() if k != "tracking_uri"}
+            document.update(tracking_store=tracking_store(settings), payload=redact(document.get("payload")))
+            _write_atomic(folder, path, document)
+        if document.get("tracking_store") == tracking_store(settings):
             out.append((path, document))
     return out

@@ -23,12 +23,14 @@ __all__ = ["client", "experiment_id", "in_run", "quiet_mlflow"]
 
 
 def quiet_mlflow() -> None:
-    """Turn off MLflow's telemetry and its git/environment probing; keep its own HTTP retries short."""
+    """Turn off MLflow's telemetry, git/environment probing and run-URL printing; keep its HTTP retries short."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_TRACKING_INSECURE_TLS", "false")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow prints "View run ... at: <tracking URI>" on stdout, credentials included; our records link the run
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     # alignment-drift retries writes itself, bounded (see spool.py); MLflow's own default (7 retries,
     # backoff factor 2) would hold a task for minutes against a server that is down.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")

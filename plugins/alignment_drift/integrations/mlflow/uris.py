@@ -70,7 +70,7 @@ def resolve_model_uri(settings: Settings, uri: str) -> tuple[ModelRef, VersionIn
     """
     from mlflow.exceptions import MlflowException
 
-    from alignment_drift.integrations.overview.links import redact_uri
+    from alignment_drift.core.redaction import redact_uri
 
     ref = parse_model_uri(uri)
     try:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Iterable, Sequence
 
+from alignment_drift.core.redaction import redact_text, redact_uri
 from alignment_drift.core.spec import AlignmentSpec, SpecError, load_spec
-from alignment_drift.integrations.overview.links import mlflow_ui_url, redact_uri
+from alignment_drift.integrations.overview.links import mlflow_ui_url
 from alignment_drift.integrations.overview.model import check_nights, incidents_of, model_overview
 from alignment_drift.integrations.overview.records import ModelOverview, Overview, SpecProblem
 from alignment_drift.settings import Settings
@@ -57,7 +59,7 @@ def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> Mo
         open_incidents=incidents,
         open_incidents_total=total,
         pending_approvals=(),
-        error=message[:2000],
+        error=redact_text(message)[:2000],
         resolved_incidents=resolved,
         incidents_error=problem,
     )
@@ -114,6 +116,6 @@ def build_overview(
         mlflow_ui_url=ui,
         nights=nights,
         models=tuple(models),
-        spec_problems=tuple(spec_problems),
-        problems=tuple(problems),
+        spec_problems=tuple(dataclasses.replace(p, message=redact_text(p.message)) for p in spec_problems),
+        problems=tuple(redact_text(p) for p in problems),
     )

@@ -1,10 +1,11 @@
-"""Links into MLflow's UI, and tracking URIs made safe to show."""
+"""Links into MLflow's UI (``redact_uri`` is :func:`alignment_drift.core.redaction.redact_uri`)."""
 
 from __future__ import annotations
 
 import os
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from alignment_drift.core.redaction import redact_uri, without_credentials
 from alignment_drift.settings import Settings
 
 __all__ = ["REPORT_ARTIFACT", "mlflow_ui_url", "redact_uri", "run_url"]
@@ -13,25 +14,9 @@ __all__ = ["REPORT_ARTIFACT", "mlflow_ui_url", "redact_uri", "run_url"]
 REPORT_ARTIFACT = "report.html"
 
 
-def redact_uri(uri: str) -> str:
-    """The URI with any password replaced by ``***`` (safe to show).
-
-    >>> redact_uri("postgresql://mlflow:s3cret@db:5432/mlflow")
-    'postgresql://mlflow:***@db:5432/mlflow'
-    >>> redact_uri("sqlite:////srv/mlflow.db")
-    'sqlite:////srv/mlflow.db'
-    """
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
-
-
 def _without_credentials(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
+    parts = urlsplit(without_credentials(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 def mlflow_ui_url(settings: Settings) -> str | None:

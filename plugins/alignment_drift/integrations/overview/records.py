@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from alignment_drift.core.redaction import redact
+
 __all__ = [
     "OVERVIEW_SCHEMA",
     "Incident",
@@ -173,4 +175,4 @@ class Overview(_Record):
     problems: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": OVERVIEW_SCHEMA, **super().to_dict()}
+        return redact({"schema": OVERVIEW_SCHEMA, **super().to_dict()})  # no credential reaches the page

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
+from alignment_drift.core.redaction import without_credentials
 from alignment_drift.settings import Settings
 
-__all__ = ["AIRFLOW_DEFAULT_URL", "MLFLOW_UI_DEFAULT_URL", "night_history", "run_links", "without_credentials"]
+__all__ = ["AIRFLOW_DEFAULT_URL", "MLFLOW_UI_DEFAULT_URL", "night_history", "run_links"]
 
 AIRFLOW_DEFAULT_URL = "http://localhost:8080"
 MLFLOW_UI_DEFAULT_URL = "http://127.0.0.1:5000"  # what `make mlflow-ui` serves for a local store
@@ -59,16 +60,6 @@ def night_history(
         }
         for run in runs
     ]
-
-
-def without_credentials(uri: str) -> str:
-    """``uri`` without a user name or password (a tracking URI may carry them; a report never does)."""
-    parts = urlsplit(uri)
-    if parts.username is None and parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _mlflow_ui(tracking_uri: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 import markupsafe
 
+from alignment_drift.core.redaction import mask_registered, redact
 from alignment_drift.integrations.reports import charts, sections
 
 __all__ = ["REPORT_BUDGET_BYTES", "render_drift_report", "render_report"]
@@ -101,16 +102,17 @@ def _css() -> markupsafe.Markup:
 
 
 def _page(context: dict[str, Any], build: Any) -> str:
-    """Render; over budget, render again without per-column charts (and say so)."""
+    """Render; over budget, render again without per-column charts (and say so). No credential is shown."""
+    context = redact(context)
     context["css"] = _css()
     html = _environment().get_template("report.html.j2").render(**build(sections.MAX_COLUMN_CHARTS), **context)
     if len(html.encode("utf-8")) <= REPORT_BUDGET_BYTES:
-        return html
+        return mask_registered(html)
     context["notes"] = [
         *context["notes"],
         f"Per-column charts were left out to keep this page within {REPORT_BUDGET_BYTES:,} bytes.",
     ]
-    return _environment().get_template("report.html.j2").render(**build(0), **context)
+    return mask_registered(_environment().get_template("report.html.j2").render(**build(0), **context))
 
 
 def render_report(
@@ -145,6 +147,7 @@ def render_report(
     str
         One self-contained HTML page (no network access, within :data:`REPORT_BUDGET_BYTES`).
     """
+    check = redact(check)
     verdict = str(check.get("verdict", ""))
     history = list(history)
     bench_signals, drift_signals = sections.trend_signals(check, drifting_share=drifting_share)

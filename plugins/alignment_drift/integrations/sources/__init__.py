@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from alignment_drift.core.redaction import register_mapping_secrets, register_uri_secrets
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.sources.base import (
     Batch,
@@ -112,6 +113,7 @@ def locate_batch(
     if source.kind == "object_store":
         from alignment_drift.integrations.sources.object_store import locate_object
 
+        register_uri_secrets(source.uri)  # a presigned or SAS URL: its signature is masked in every output
         return locate_object(
             source.uri,
             fmt=source.format,
@@ -127,6 +129,7 @@ def locate_batch(
     if workdir is None:
         raise ValueError("a sql source needs workdir= for its snapshot. Fix: pass the night's evidence folder.")
     url = resolve_resolver(connections, source.conn_id).sqlalchemy_url(source.conn_id)
+    register_uri_secrets(url)
     return snapshot_query(
         url,
         source.query,
@@ -141,7 +144,9 @@ def locate_batch(
 
 def _options(connections: ConnectionResolver | None, conn_id: str | None, protocol: str) -> dict[str, Any]:
     """Storage options from the connection (none without one: anonymous access or the environment's credentials)."""
-    return resolve_resolver(connections, conn_id).storage_options(conn_id, protocol) if conn_id else {}
+    options = resolve_resolver(connections, conn_id).storage_options(conn_id, protocol) if conn_id else {}
+    register_mapping_secrets(options)
+    return options
 
 
 def filesystem_of(batch: Batch, connections: ConnectionResolver | None) -> Any:

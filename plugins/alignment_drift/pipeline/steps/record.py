@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from alignment_drift.core.drift.profile import ReferenceProfile
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
 from alignment_drift.integrations.incident_tracking import track_incident
@@ -164,6 +165,9 @@ def record(
         "categorical_effect_floor": str(spec.drift.categorical_effect_floor),
         "expectations": spec.expectations,
     }
+    # no credential (a password in a source's URL, a presigned URL's signature) is recorded or reported
+    document, tags, params, artifacts = redact((document, tags, params, artifacts))
+    check = Check.from_document(document)
     mlflow_run = record_check(settings, document, tags=tags, params=params, artifacts=artifacts)
     profile = None if drift is None or not drift.profile_uri else ReferenceProfile.load(Path(drift.profile_uri))
     report = _publish_report(spec, settings, check, mlflow_run, evidence, profile, dag_id=dag_id, run_id=run_id)

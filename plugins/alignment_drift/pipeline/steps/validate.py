@@ -28,6 +28,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
 from alignment_drift.integrations.gx import SuiteLoadError, load_suite, validate_dataframe
@@ -157,7 +158,7 @@ def validate(
         staging = target.with_name(f".validation.json.tmp-{uuid.uuid4().hex}")
         try:  # owner-only: the evidence quotes rows of production data
             with os.fdopen(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as out:
-                out.write(json.dumps(result.evidence, indent=1, default=str))
+                out.write(json.dumps(redact(result.evidence), indent=1, default=str))
             os.replace(staging, target)
         except OSError as error:
             if result.reason is None:
