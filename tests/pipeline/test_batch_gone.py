@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.pipeline.conftest import START, Workspace
+from tests.pipeline.conftest import END, START, Workspace
 
 
 @pytest.fixture
@@ -47,13 +47,13 @@ def _night_runs(ws: Workspace) -> list[Any]:
 
 
 def test_a_rerun_after_the_batch_left_the_source_keeps_the_recorded_verdict(recorded: Any) -> None:
-    from alignment_drift.pipeline.steps.pull import BatchGone
+    from alignment_drift.pipeline.steps.pull import BatchGone, pull_night
 
     ws, run_id, verdict = recorded
     ws.batch_path().unlink()
     quarantined_before = sorted(ws.settings.quarantine_dir.rglob("*")) if ws.settings.quarantine_dir.exists() else []
     with pytest.raises(BatchGone, match="batch no longer at the source") as caught:
-        ws.run()
+        pull_night(ws.spec, ws.settings, start=START, end=END)  # what the monitor DAG's pull task and check run
     message = str(caught.value)
     assert "\n" not in message and run_id in message and f"'{verdict}'" in message and "Fix:" in message
     (run,) = _night_runs(ws)
@@ -63,10 +63,22 @@ def test_a_rerun_after_the_batch_left_the_source_keeps_the_recorded_verdict(reco
 
 
 def test_a_batch_put_back_is_checked_again_and_a_night_never_recorded_is_still_quarantined(recorded: Any) -> None:
+    from alignment_drift.pipeline.steps.pull import pull_night
+    from alignment_drift.pipeline.steps.validate import validate
+
     ws, _, _ = recorded
-    pulled, validation = ws.run()  # the batch is still there: a rerun checks it
-    assert pulled["sha256"] and validation["status"] != "quarantined"
-    other = ws.spec.model_copy(update={"model": "batch_gone_other"})  # no record for this night
+    pulled = pull_night(ws.spec, ws.settings, start=START, end=END)  # the batch is still there: checked again
+    assert pulled.sha256 and pulled.exists
     ws.batch_path().unlink()
-    _, validation = ws.run(other)
-    assert validation["status"] == "quarantined" and "no batch" in validation["reason"].lower()
+    other = ws.spec.model_copy(update={"model": "batch_gone_other"})  # no record for this night
+    missing = pull_night(other, ws.settings, start=START, end=END)
+    assert validate(other, ws.settings, missing).status == "quarantined"
+
+
+def test_reading_a_recorded_nights_batch_elsewhere_still_sees_it_missing(recorded: Any) -> None:
+    """Retraining and late labels read recorded nights with ``pull``: a gone batch is theirs to skip, not an error."""
+    from alignment_drift.pipeline.steps.pull import pull
+
+    ws, _, _ = recorded
+    ws.batch_path().unlink()
+    assert pull(ws.spec, ws.settings, start=START, end=END).layout == "missing"

@@ -75,12 +75,12 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         def pull() -> Json:
             from airflow.sdk.exceptions import AirflowFailException
 
-            from alignment_drift.pipeline.steps.pull import BatchGone, pull
+            from alignment_drift.pipeline.steps.pull import BatchGone, pull_night
 
             connect()
             start, end = data_interval()
             try:
-                return pull(spec, settings(), start=start, end=end).to_xcom()
+                return pull_night(spec, settings(), start=start, end=end).to_xcom()
             except BatchGone as error:  # a rerun that cannot redo the night; its record stays (not retried)
                 raise AirflowFailException(str(error)) from None
 

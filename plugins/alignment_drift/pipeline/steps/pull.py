@@ -12,7 +12,7 @@ from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.pipeline.night import Interval, Pulled
 from alignment_drift.settings import Settings
 
-__all__ = ["BatchGone", "pull"]
+__all__ = ["BatchGone", "pull", "pull_night"]
 
 
 class BatchGone(LookupError):
@@ -71,9 +71,6 @@ def pull(
 
     Raises
     ------
-    BatchGone
-        When the spec's source has no batch for a night already recorded with one (a rerun after the
-        batch was moved away): the recorded verdict is kept.
     SourceError
         When an object store or database cannot be reached (the task is retried).
     """
@@ -81,7 +78,29 @@ def pull(
     located = locate_batch(
         spec, settings, start=start, end=end, connections=connections, override=batch, workdir=workdir
     )
-    interval = Interval.of(start, end)
-    if batch is None and located.layout == "missing":
-        _refuse_if_recorded(settings, spec, interval, located.uri)
-    return Pulled.of(located, sha256=fingerprint(located, connections), interval=interval)
+    return Pulled.of(located, sha256=fingerprint(located, connections), interval=Interval.of(start, end))
+
+
+def pull_night(
+    spec: AlignmentSpec,
+    settings: Settings,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    batch: Path | str | None = None,
+    connections: ConnectionResolver | None = None,
+) -> Pulled:
+    """:func:`pull` for a check of the night (the monitor DAG's ``pull`` task, ``check``): a rerun keeps a record.
+
+    Raises
+    ------
+    BatchGone
+        When the spec's source has no batch for a night already recorded with one (a rerun after the
+        batch left the source): checking again would replace the recorded verdict with "quarantined".
+    SourceError
+        When an object store or database cannot be reached (the task is retried).
+    """
+    pulled = pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
+    if batch is None and pulled.layout == "missing":
+        _refuse_if_recorded(settings, spec, pulled.interval, pulled.uri)
+    return pulled
