@@ -343,4 +343,15 @@ def _log_record(
 
         table = pd.DataFrame([{k: v for k, v in c.items() if not isinstance(v, dict | list)} for c in columns])
         mlflow_client.log_table(run_id, data=table, artifact_file="drift/table.json")
+    nights.keep(
+        mlflow_client,
+        run_id,
+        {
+            "recorded_at": all_tags.get("recorded_at", ""),
+            "tags": all_tags,
+            "params": wanted,
+            "metrics": {m.key: m.value for m in metrics},
+            "check": artifacts.get("check.json", dict(check)),
+        },
+    )
     mlflow_client.set_terminated(run_id, "FINISHED")

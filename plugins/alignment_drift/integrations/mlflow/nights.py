@@ -12,14 +12,17 @@ settles every race, whether the store is a local SQLite file or an
   race is being settled.
 - **First record**: create a ``kind=check`` run, then settle the night
   (:func:`settle`): every run of the night but the earliest is retagged
-  ``kind=check_superseded`` and the writer writes into the earliest. Each
-  writer settles after its run is tagged, so the last one to look sees every
-  contender. Runs are retagged, never deleted: a writer still writing into a
-  run that lost keeps its record in the night's history.
-- **Rerun** (same parameters): the run is updated in place; before anything
-  is overwritten, its record (tags, parameters, latest metrics and
-  ``check.json``) is kept as the artifact ``history/<recorded_at>.json``
-  (:func:`archive`). MLflow's metric history keeps the earlier values too.
+  ``kind=check_superseded`` (tagged ``superseded_by``). Each writer settles
+  after its run is tagged, so the last one to look sees every contender and
+  leaves one. Each writer writes its record into its own run, so a run that
+  lost still holds its writer's record in the night's history; runs are
+  retagged, never deleted.
+- **Rerun** (same parameters): the run is updated in place. Every write also
+  keeps its own record (tags, parameters, metrics and ``check.json``) as the
+  artifact ``history/<recorded_at>.json`` (:func:`keep`; a run written before
+  that has its record archived first, :func:`archive`), so two reruns writing
+  into one run at once both stay in its history. MLflow's metric history
+  keeps the earlier values too.
 - **Rerun with other parameters** (parameters are immutable in MLflow): a new
   run is created as ``kind=check_pending``, written completely, then promoted
   (:func:`promote`): it becomes ``kind=check`` (tagged ``replaces``) and the
@@ -53,6 +56,7 @@ __all__ = [
     "archive",
     "claim",
     "earliest",
+    "keep",
     "night_history",
     "night_runs",
     "on_conflict_again",
@@ -67,10 +71,12 @@ PENDING = "check_pending"
 SUPERSEDED = "check_superseded"
 
 _LOG = logging.getLogger(__name__)
+#: How a store says a concurrent writer inserted the same row first (SQLite, PostgreSQL, MySQL, MLflow).
+_CONFLICT = ("unique constraint", "duplicate key", "duplicate entry", "already")
 
 
 def on_conflict_again(write: Callable[[], object]) -> None:
-    """``write``, tried once more when a concurrent writer of the same run won the store's unique key.
+    """``write``, tried again (3 tries in all) when a concurrent writer of the same run won a unique key.
 
     MLflow's stores check for an existing param or tag, then insert: two
     writers of one run can both pass the check; the second try sees the row.
@@ -80,7 +86,7 @@ def on_conflict_again(write: Callable[[], object]) -> None:
             write()
             return
         except Exception as error:
-            if attempt == 2 or ("UNIQUE constraint" not in str(error) and "already" not in str(error).lower()):
+            if attempt == 2 or not any(sign in str(error).lower() for sign in _CONFLICT):
                 raise
             time.sleep(0.05 * (attempt + 1))
 
@@ -140,13 +146,16 @@ def settle(client: MlflowClient, experiment: str, interval_start: str) -> str | 
 
 
 def claim(client: MlflowClient, experiment: str, interval_start: str, *, run_name: str, tags: dict[str, str]) -> str:
-    """The night's run: created by this call, unless a concurrent writer's run is earlier (then that one).
+    """A new run for a night that had none, and the night settled (:func:`settle`); returns the new run's id.
 
     ``tags`` must carry ``kind=check`` and the ``data_interval_start`` of the
-    night. The run returned may be empty or being written by its creator.
+    night. When a concurrent writer's run is earlier, the new run is already
+    superseded by it: the caller still writes its record into it, so the
+    night's history keeps every record.
     """
     mine = client.create_run(experiment, run_name=run_name, tags=tags).info.run_id
-    return settle(client, experiment, interval_start) or mine
+    settle(client, experiment, interval_start)
+    return mine
 
 
 def _recorded(run: Run) -> bool:
@@ -160,18 +169,35 @@ def _stamp(run: Run) -> str:
     return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).isoformat()
 
 
-def archive(client: MlflowClient, run_id: str) -> str | None:
-    """Keep the run's current record as ``history/<recorded_at>.json`` before a rerun overwrites it.
+def _history_path(recorded_at: str) -> str:
+    return "history/" + "".join(c if c.isalnum() or c in "-_." else "_" for c in recorded_at) + ".json"
 
-    Returns the artifact path, or None when the run holds no record yet.
-    Archiving the same record twice (two concurrent reruns) writes the same
-    file.
+
+def keep(client: MlflowClient, run_id: str, record: dict[str, Any]) -> str:
+    """Log ``record`` (``recorded_at``, ``tags``, ``params``, ``metrics``, ``check``) into the run's history.
+
+    Every write keeps its own record this way, so two reruns writing into one
+    run at once both stay in its history whatever the order of their writes.
+    """
+    name = _history_path(record["recorded_at"])
+    client.log_dict(run_id, {"run_id": run_id, **record}, name)
+    return name
+
+
+def archive(client: MlflowClient, run_id: str) -> str | None:
+    """Keep the run's current record in its history before a rerun overwrites it, unless it is there already.
+
+    Runs written before records kept themselves (:func:`keep`) have their
+    record archived here. Returns the artifact path, or None when the run
+    holds no record yet or its record is already kept.
     """
     run = client.get_run(run_id)
     if not _recorded(run):
         return None
+    name = _history_path(_stamp(run))
+    if any(entry.path == name for entry in client.list_artifacts(run_id, "history")):
+        return None
     record: dict[str, Any] = {
-        "run_id": run_id,
         "recorded_at": _stamp(run),
         "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
         "params": dict(run.data.params),
@@ -183,9 +209,7 @@ def archive(client: MlflowClient, run_id: str) -> str | None:
             record["check"] = json.loads(Path(client.download_artifacts(run_id, "check.json", tmp)).read_text())
         except Exception as error:  # a run written before check.json existed, or half-written
             _LOG.info("Run %s has no readable check.json to archive: %s", run_id, error)
-    name = "history/" + "".join(c if c.isalnum() or c in "-_." else "_" for c in record["recorded_at"]) + ".json"
-    client.log_dict(run_id, record, name)
-    return name
+    return keep(client, run_id, record)
 
 
 def start_pending(client: MlflowClient, experiment: str, *, run_name: str, tags: dict[str, str], replaces: str) -> str:
@@ -215,19 +239,26 @@ def promote(client: MlflowClient, experiment: str, interval_start: str, run_id: 
 def night_history(client: MlflowClient, experiment: str, interval_start: str) -> list[dict[str, Any]]:
     """Every record of one night, newest first: the active run's, its archived ones and superseded runs'.
 
-    Each item has ``run_id``, ``recorded_at``, ``state`` (``active``,
-    ``archived`` or ``superseded``), ``tags`` and, when kept, ``check``.
+    Each item has ``run_id``, ``recorded_at``, ``state`` (``active`` or
+    ``superseded``: the run's current record; ``archived``: an earlier record
+    of the run), ``tags`` and, when kept, ``params``, ``metrics`` and ``check``.
     """
     items: list[dict[str, Any]] = []
     active = night_runs(client, experiment, interval_start)
     winner = earliest(active)
     for run in [*active, *night_runs(client, experiment, interval_start, kind=SUPERSEDED)]:
         if not _recorded(run):
-            continue  # a run that lost a race before anything was written into it
+            continue  # a run whose writer stopped before writing anything
         state = "active" if run is winner else "superseded"  # a second active run: a race not yet settled
-        items.append({"run_id": run.info.run_id, "recorded_at": _stamp(run), "state": state, "tags": run.data.tags})
+        current = _history_path(_stamp(run))
+        kept = False
         for entry in client.list_artifacts(run.info.run_id, "history"):
             with tempfile.TemporaryDirectory() as tmp:
                 record = json.loads(Path(client.download_artifacts(run.info.run_id, entry.path, tmp)).read_text())
-            items.append({**record, "state": "archived"})
+            if entry.path == current:  # the run's current record, with its tags as they are now
+                kept = True
+                record = {**record, "state": state, "tags": dict(run.data.tags)}
+            items.append({"state": "archived", **record, "run_id": run.info.run_id})
+        if not kept:  # a run written before records kept themselves: its tags
+            items.append({"run_id": run.info.run_id, "recorded_at": _stamp(run), "state": state, "tags": run.data.tags})
     return sorted(items, key=lambda item: str(item["recorded_at"]), reverse=True)
