@@ -73,11 +73,16 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     def monitor() -> None:
         @task
         def pull() -> Json:
-            from alignment_drift.pipeline.steps.pull import pull
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from alignment_drift.pipeline.steps.pull import BatchGone, pull_night
 
             connect()
             start, end = data_interval()
-            return pull(spec, settings(), start=start, end=end).to_xcom()
+            try:
+                return pull_night(spec, settings(), start=start, end=end).to_xcom()
+            except BatchGone as error:  # a rerun that cannot redo the night; its record stays (not retried)
+                raise AirflowFailException(str(error)) from None
 
         @task
         def validate(pulled: XCom) -> Json:

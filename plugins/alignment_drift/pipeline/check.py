@@ -28,7 +28,7 @@ from alignment_drift.pipeline.night import Night, Recorded
 from alignment_drift.pipeline.steps.benchmarks import benchmarks
 from alignment_drift.pipeline.steps.drift import drift
 from alignment_drift.pipeline.steps.profile import plan, profile_group
-from alignment_drift.pipeline.steps.pull import pull
+from alignment_drift.pipeline.steps.pull import pull_night
 from alignment_drift.pipeline.steps.record import record
 from alignment_drift.pipeline.steps.request import mark_emitted, pending_requests, request_event
 from alignment_drift.pipeline.steps.trend import trend
@@ -68,7 +68,7 @@ def run_check(
     SourceError, SuiteLoadError, LookupError
         When the source, its connection, the suite or the model's champion is not usable.
     """
-    pulled = pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
+    pulled = pull_night(spec, settings, start=start, end=end, batch=batch, connections=connections)
     validation = validate(spec, settings, pulled, connections=connections, now=now)
     groups = plan(settings, pulled, validation, connections=connections)
     partials = [profile_group(spec, settings, pulled, g, connections=connections) for g in groups]

@@ -1,4 +1,7 @@
-"""Recording checks in MLflow: one run per (model, data interval), updated on rerun, never duplicated.
+"""Recording checks in MLflow: one active run per (model, data interval); a rerun keeps the earlier record.
+
+The rules that keep one run per night under concurrency and keep every
+earlier record are in :mod:`.nights`.
 
 Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
 ``kind`` (``check``), ``model``, ``model_version``, ``reference_version``,
@@ -6,10 +9,12 @@ Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
 ``attribution`` (comma-separated sources), ``retrain_requested``,
 ``retrain_reason``, ``airflow_dag_id``, ``airflow_run_id``, ``source_uri``,
 ``data_interval_end``, ``labels_as_of`` (the end of the latest label arrival
-joined, when the spec has late labels), and ``replayed_from_spool`` (the spool
-file) when the run was written by a replay. Artifacts: ``check.json``, ``drift/columns.json``,
-the drift table ``drift/table.json`` (an MLflow table, one row per column) and
-``validation/gx_result.json``.
+joined, when the spec has late labels), ``recorded_at`` (when this record was
+written), ``replaces`` (the run a changed spec's rerun superseded) and
+``replayed_from_spool`` (the spool file) when the run was written by a replay.
+Artifacts: ``check.json``, ``drift/columns.json``, the drift table
+``drift/table.json`` (an MLflow table, one row per column),
+``validation/gx_result.json``, and ``history/<recorded_at>.json`` per rerun.
 
 Metric names are listed in :func:`check_metrics` and in the README; every
 metric of a check is logged with ``step`` = the interval's day number
@@ -19,6 +24,7 @@ charts put the nights in order.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -27,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alignment_drift.core.redaction import redact_uri
+from alignment_drift.integrations.mlflow import nights
 from alignment_drift.integrations.mlflow.spool import RecordSpooled, is_transient, pending, retrying, spool_record
 from alignment_drift.integrations.mlflow.store import client, experiment_id
 from alignment_drift.settings import Settings
@@ -126,13 +133,8 @@ def _interval_step(start_iso: str, end_iso: str, labels_as_of: str | None = None
 
 
 def _find(settings: Settings, model: str, interval_start: str) -> str | None:
-    runs = client(settings).search_runs(
-        [experiment_id(settings, model)],
-        filter_string=f"tags.kind = 'check' and tags.data_interval_start = '{interval_start}'",
-        max_results=5,
-        order_by=["attributes.start_time DESC"],
-    )
-    return runs[0].info.run_id if runs else None
+    run = nights.earliest(nights.night_runs(client(settings), experiment_id(settings, model), interval_start))
+    return run.info.run_id if run is not None else None
 
 
 def find_check_run(settings: Settings, model: str, interval_start: str) -> str | None:
@@ -142,6 +144,8 @@ def find_check_run(settings: Settings, model: str, interval_start: str) -> str |
 
 def list_checks(settings: Settings, model: str, *, since: str | None = None, until: str | None = None) -> list[Any]:
     """Active check runs of ``model`` with interval start in ``[since, until)`` (ISO strings), oldest first.
+
+    One run per night (see :mod:`.nights`); superseded runs are not listed.
 
     Transient tracking-server failures are retried (see :mod:`.spool`).
     """
@@ -156,7 +160,7 @@ def list_checks(settings: Settings, model: str, *, since: str | None = None, unt
             [experiment_id(settings, model)], filter_string=" and ".join(clauses), max_results=10_000
         )
 
-    runs = retrying(search, what=f"the search for {model}'s checks")
+    runs = nights.one_per_night(retrying(search, what=f"the search for {model}'s checks"))
     return sorted(runs, key=lambda r: r.data.tags.get("data_interval_start", ""))
 
 
@@ -204,9 +208,12 @@ def record_check(
 ) -> str:
     """Write one check to its run: created on the first run of the night, updated on a rerun.
 
-    A rerun whose params differ (the spec changed between runs) soft-deletes
-    the earlier run (it stays restorable in MLflow) and writes a new one tagged
-    ``replaces``; there is always exactly one active run per night.
+    There is exactly one active run per night, also when several checks of
+    the night record at once, and a rerun never loses what the night
+    recorded: the earlier record is kept as the run's ``history/`` artifact,
+    or, when the params differ (the spec changed between runs), a new run is
+    written completely first and the earlier one stays as a run tagged
+    ``kind=check_superseded`` and ``superseded_by`` (see :mod:`.nights`).
 
     Pending spooled checks are replayed first. The write is retried on
     transient failures; when the server stays unreachable the check is
@@ -262,8 +269,6 @@ def _write_check(
     artifacts: Mapping[str, Any],
     replayed_from: str | None = None,
 ) -> str:
-    from mlflow.entities import Metric, Param, RunTag
-
     mlflow_client = client(settings)
     model = check["model"]
     interval = check["data_interval"]
@@ -278,26 +283,59 @@ def _write_check(
     }
     if replayed_from:
         all_tags["replayed_from_spool"] = replayed_from
-    if run_id is not None:
-        logged = mlflow_client.get_run(run_id).data.params
-        if any(k in logged and logged[k] != str(v) for k, v in params.items()):
-            mlflow_client.delete_run(run_id)
-            all_tags["replaces"] = run_id
-            run_id = None
+    all_tags["recorded_at"] = dt.datetime.now(dt.UTC).isoformat()
+    experiment = experiment_id(settings, model)
+    run_name = f"check {interval['start'][:10]}"
     if run_id is None:
-        run = mlflow_client.create_run(
-            experiment_id(settings, model), run_name=f"check {interval['start'][:10]}", tags=all_tags
-        )
-        run_id = run.info.run_id
+        run_id = nights.claim(mlflow_client, experiment, interval["start"], run_name=run_name, tags=all_tags)
+    logged = mlflow_client.get_run(run_id).data.params
+    if any(k in logged and logged[k] != str(v) for k, v in params.items()):
+        replaced = run_id
+        run_id = nights.start_pending(mlflow_client, experiment, run_name=run_name, tags=all_tags, replaces=replaced)
+        all_tags["replaces"] = replaced
+        try:
+            _log_record(mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts)
+        except BaseException:
+            with contextlib.suppress(Exception):  # a half-written pending run is never shown; mark it
+                mlflow_client.set_terminated(run_id, "FAILED")
+            raise
+        return nights.promote(mlflow_client, experiment, interval["start"], run_id, replaces=replaced)
+    nights.archive(mlflow_client, run_id)
+    _log_record(mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts)
+    return run_id
+
+
+def _log_record(
+    mlflow_client: Any,
+    run_id: str,
+    check: Mapping[str, Any],
+    *,
+    tags: Mapping[str, str],
+    params: Mapping[str, str],
+    artifacts: Mapping[str, Any],
+) -> None:
+    from mlflow.entities import Metric, Param, RunTag
+
+    interval = check["data_interval"]
+    # ``kind`` is set when the run is created and changed only by :mod:`.nights`: never written back here,
+    # so a rerun cannot revive a run superseded meanwhile
+    all_tags = {k: str(v) for k, v in tags.items() if k != "kind"}
     step, timestamp = _interval_step(interval["start"], interval["end"], (check.get("labels") or {}).get("as_of"))
     metrics = [Metric(k, v, timestamp, step) for k, v in check_metrics(check).items()]
     for i in range(0, len(metrics), 900):
-        mlflow_client.log_batch(run_id, metrics=metrics[i : i + 900])
-    mlflow_client.log_batch(
-        run_id,
-        params=[Param(k, str(v)) for k, v in params.items()],
-        tags=[RunTag(k, str(v)) for k, v in all_tags.items()],
-    )
+        chunk = metrics[i : i + 900]
+        nights.on_conflict_again(lambda: mlflow_client.log_batch(run_id, metrics=chunk))  # noqa: B023 (called now)
+    wanted = {k: str(v) for k, v in params.items()}
+    try:
+        nights.on_conflict_again(
+            lambda: mlflow_client.log_batch(run_id, params=[Param(k, v) for k, v in wanted.items()])
+        )
+    except Exception:
+        # a concurrent writer of the same night logged them first: fine when the values are ours
+        logged = mlflow_client.get_run(run_id).data.params
+        if any(logged.get(k) != v for k, v in wanted.items()):
+            raise
+    nights.on_conflict_again(lambda: mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()]))
     for name, payload in artifacts.items():
         mlflow_client.log_dict(run_id, payload, name)
     columns = (check.get("drift") or {}).get("columns")
@@ -306,5 +344,15 @@ def _write_check(
 
         table = pd.DataFrame([{k: v for k, v in c.items() if not isinstance(v, dict | list)} for c in columns])
         mlflow_client.log_table(run_id, data=table, artifact_file="drift/table.json")
+    nights.keep(
+        mlflow_client,
+        run_id,
+        {
+            "recorded_at": all_tags.get("recorded_at", ""),
+            "tags": all_tags,
+            "params": wanted,
+            "metrics": {m.key: m.value for m in metrics},
+            "check": artifacts.get("check.json", dict(check)),
+        },
+    )
     mlflow_client.set_terminated(run_id, "FINISHED")
-    return run_id

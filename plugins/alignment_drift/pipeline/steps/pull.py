@@ -12,7 +12,33 @@ from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.pipeline.night import Interval, Pulled
 from alignment_drift.settings import Settings
 
-__all__ = ["pull"]
+__all__ = ["BatchGone", "pull", "pull_night"]
+
+
+class BatchGone(LookupError):
+    """A rerun of a recorded night whose batch is no longer at the source: the night's record is kept.
+
+    Checking again would quarantine the night as "the source produced
+    nothing" and replace the verdict recorded when the batch was there.
+    """
+
+
+def _refuse_if_recorded(settings: Settings, spec: AlignmentSpec, interval: Interval, uri: str) -> None:
+    from alignment_drift.integrations.mlflow.checks import find_check_run
+    from alignment_drift.integrations.mlflow.store import client
+
+    run_id = find_check_run(settings, spec.model, interval.start)
+    if run_id is None:
+        return
+    tags = client(settings).get_run(run_id).data.tags
+    if not tags.get("source_sha256"):
+        return  # recorded without a batch: checking again records the same
+    raise BatchGone(
+        f"batch no longer at the source: {uri} is gone, so {spec.model}'s night {interval.start} was not checked "
+        f"again; its recorded verdict '{tags.get('verdict', '?')}' (MLflow run {run_id}, batch sha256 "
+        f"{tags['source_sha256'][:12]}) is kept. Fix: put the batch back at the source (or release it from "
+        "quarantine) to rerun the night."
+    )
 
 
 def pull(
@@ -53,3 +79,28 @@ def pull(
         spec, settings, start=start, end=end, connections=connections, override=batch, workdir=workdir
     )
     return Pulled.of(located, sha256=fingerprint(located, connections), interval=Interval.of(start, end))
+
+
+def pull_night(
+    spec: AlignmentSpec,
+    settings: Settings,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    batch: Path | str | None = None,
+    connections: ConnectionResolver | None = None,
+) -> Pulled:
+    """:func:`pull` for a check of the night (the monitor DAG's ``pull`` task, ``check``): a rerun keeps a record.
+
+    Raises
+    ------
+    BatchGone
+        When the spec's source has no batch for a night already recorded with one (a rerun after the
+        batch left the source): checking again would replace the recorded verdict with "quarantined".
+    SourceError
+        When an object store or database cannot be reached (the task is retried).
+    """
+    pulled = pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
+    if batch is None and pulled.layout == "missing":
+        _refuse_if_recorded(settings, spec, pulled.interval, pulled.uri)
+    return pulled
