@@ -12,72 +12,21 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 import pytest
 import yaml
 
 from alignment_drift.cli import main
+from tests.cli.conftest import Setup, trained
 
 MODEL = "cli_check"
 
 
-@dataclass
-class Setup:
-    spec_path: Path
-    spec: Any
-    settings: Any
-    platform: Any
-    model: Any
-    version: str
-
-    def night_path(self, day: dt.date) -> Path:
-        return self.settings.data_dir / MODEL / "predictions" / f"{day:%Y-%m-%d}.parquet"
-
-    def serve(self, night: int) -> tuple[dt.date, pd.DataFrame]:
-        from alignment_drift.demo.simulate.content import night_start
-
-        log = self.platform.night(night, self.model, model_version=self.version)
-        day = night_start(self.spec.start_date, night).date()
-        path = self.night_path(day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        log.to_parquet(path, index=False)
-        return day, log
-
-
 @pytest.fixture(scope="module")
 def setup(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    from alignment_drift.core.spec import load_spec
-    from alignment_drift.demo.run import prepare_data
-    from alignment_drift.demo.simulate import ContentPlatform
-    from alignment_drift.demo.simulate.content import night_start
-    from alignment_drift.integrations.mlflow import registry
-    from alignment_drift.pipeline import retrain
-    from alignment_drift.settings import Settings
-
-    tmp = tmp_path_factory.mktemp("cli-check")
-    data = yaml.safe_load((root / "specs" / "content_safety.yaml").read_text())
-    data["model"] = MODEL
-    data["source"]["path"] = f"{MODEL}/predictions/{{date}}.parquet"
-    data["reference"].update(training_data=f"{MODEL}/training.parquet", audit_set=f"{MODEL}/audit.parquet")
-    spec_path = tmp / f"{MODEL}.yaml"
-    spec_path.write_text(yaml.safe_dump(data))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("ALIGNMENT_DRIFT_DATA_DIR", str(tmp / "data"))
-        settings = Settings.from_env(root)
-        spec = load_spec(spec_path)
-        platform = ContentPlatform("stable", seed=21, rows_per_night=600, start_date=spec.start_date)
-        prepare_data(settings, spec, platform)
-        key = f"{MODEL}/initial"
-        assembled = retrain.assemble(spec, settings, as_of=night_start(spec.start_date, 1), key=key)
-        trained = retrain.train(spec, settings, assembled, key=key, reason="initial champion", tags={})
-        decided = retrain.decide_promotion(spec, settings, trained, retrain.gate(spec, settings, trained))
-        assert decided["decision"] == "promoted", decided
-        version = registry.champion(settings, MODEL).version
-        yield Setup(spec_path, spec, settings, platform, registry.load_model(settings, MODEL, version), version)
+    with trained(root, tmp_path_factory.mktemp("cli-check"), MODEL) as ready:
+        yield ready
 
 
 def _check(setup: Setup, day: dt.date, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict, str]:
@@ -226,3 +175,26 @@ def test_a_missing_spec_and_a_model_without_champion_exit_2(
     other.write_text(yaml.safe_dump(data))
     assert main(["check", str(other), "--date", "2026-01-01", "--batch", str(batch)]) == 2
     assert "no champion" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("version", ["abc", "1' OR '1'='1"], ids=["letters", "sql-injection"])
+def test_a_batch_naming_no_version_number_exits_2_naming_the_column(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path, version: str
+) -> None:
+    day, log = setup.log(4)
+    log["model_version"] = version
+    batch = tmp_path / "night.parquet"
+    log.to_parquet(batch, index=False)
+    before = batch.read_bytes()
+    assert main(["check", str(setup.spec_path), "--date", f"{day}", "--batch", str(batch)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert f"version {version!r}" in err and "not a version number" in err and "model_version column" in err
+    assert batch.read_bytes() == before
+
+
+def test_a_spec_that_is_not_utf8_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "latin.yaml"
+    spec.write_bytes("model: caf\xe9\n".encode("latin-1"))
+    assert main(["check", str(spec), "--date", "2026-01-01"]) == 2
+    assert "latin.yaml: the spec is not UTF-8 text" in capsys.readouterr().err

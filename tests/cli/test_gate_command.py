@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.integrations.mlflow.registered import unique_model
 
 from alignment_drift.cli import main
+from tests.integrations.mlflow.registered import unique_model
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError, to_json, write_output
+from alignment_drift.cli.common import EXIT_OK, UsageError, read_spec, to_json, write_output
 
 SCHEMA = "alignment-drift/adopt@1"
 
@@ -38,16 +38,12 @@ def register(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.pipeline.adopt import AdoptError, adopt
     from alignment_drift.settings import Settings
 
     if len(args.reason) > 5000:
         raise UsageError(f"--reason is {len(args.reason)} characters long; at most 5000 are recorded.")
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+    spec = read_spec(args.spec)
     try:
         result = adopt(spec, Settings.from_env(), args.model_uri, reason=args.reason)
     except AdoptError as error:

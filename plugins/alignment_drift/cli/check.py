@@ -7,7 +7,8 @@ emitted through Airflow's REST API when ``ALIGNMENT_DRIFT_AIRFLOW_API_URL`` is
 set, else kept pending for the next monitor run. Connections come from Airflow
 as in a task (the ``AIRFLOW_CONN_<ID>`` variables work outside Airflow too).
 
-Exit codes: 0 checked; 1 the verdict is at least ``--fail-on``; 2 bad input.
+Exit codes: 0 checked; 1 the verdict is at least ``--fail-on``; 2 bad input; 3, 4, 70, 130 as
+``alignment-drift --help`` lists them (a file, a service, a bug, interrupted).
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json
-from alignment_drift.core.redaction import redact_text
+from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, read_spec, to_json, write_output
 
 SCHEMA = "alignment-drift/check-result@1"
 _PRESETS = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *"}
@@ -95,11 +95,12 @@ def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = N
     Raises
     ------
     UsageError
-        When the source, its connection, the suite or the model's champion is not usable.
+        When the connection, the suite or the model's champion is not usable.
+    SourceError
+        When the source is misconfigured (exit 2) or cannot be reached (exit 4: see ``failures``).
     """
     from alignment_drift.integrations.airflow_api import AirflowApiError
     from alignment_drift.integrations.gx import SuiteLoadError
-    from alignment_drift.integrations.sources import SourceError
     from alignment_drift.pipeline.check import run_check
     from alignment_drift.settings import Settings
 
@@ -109,7 +110,7 @@ def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = N
         night = run_check(spec, settings, start=start, end=end, batch=batch, connections=_connections(spec, batch))
     except LookupError as error:  # an undefined connection, or no champion to compare with
         raise UsageError(f"{error}") from None
-    except (SourceError, SuiteLoadError, AirflowApiError) as error:
+    except (SuiteLoadError, AirflowApiError) as error:
         raise UsageError(str(error)) from None
     result = _result(spec, night)
     result["notifications"] = _notify(spec, settings, night)
@@ -220,12 +221,9 @@ def table(result: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import VERDICTS, SpecError, load_spec
+    from alignment_drift.core.spec import VERDICTS
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+    spec = read_spec(args.spec)
     day = parse_date(args.date)
     if args.batch is not None and not args.batch.exists():
         raise UsageError(f"--batch {args.batch} does not exist. Fix: pass the path of a parquet or CSV batch.")
@@ -237,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     result = check_night(spec, day, batch=args.batch)
     if result["retrain_request_error"]:
         sys.stderr.write(f"alignment-drift check: {result['retrain_request_error']}\n")
-    sys.stdout.write((to_json(result) if args.format == "json" else redact_text(table(result))) + "\n")
+    write_output(to_json(result) if args.format == "json" else table(result), None)
     if args.fail_on and VERDICTS.index(result["verdict"]) >= VERDICTS.index(args.fail_on):
         return EXIT_FAILED
     return EXIT_OK

@@ -34,7 +34,7 @@ def register(verbs: Any) -> None:
         "and are written to <data>/demo/alerts/)",
     )
     parser.add_argument("--home", type=Path, default=None, help="project root with specs/ and expectations/")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, own_stdout=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError, write_output
+from alignment_drift.cli.common import EXIT_OK, UsageError, read_spec, write_output
 
 
 def _tolerance(value: str) -> float:
@@ -63,14 +63,10 @@ def _read_reference(path: Path) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.integrations.expectations import generate_suite
     from alignment_drift.settings import Settings
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+    spec = read_spec(args.spec)
     settings = Settings.from_env()
     if args.reference is not None:
         reference_path = args.reference

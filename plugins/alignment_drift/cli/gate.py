@@ -28,7 +28,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json, write_output
+from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, read_spec, to_json, write_output
 
 SCHEMA = "alignment-drift/gate@1"
 MAX_AGAINST = 8
@@ -76,16 +76,12 @@ def gate_document(spec_path: Path, challenger: str, against: list[str] | None) -
     UsageError
         For a spec that does not load, a malformed or unknown URI, or a missing audit set.
     """
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.pipeline.gate import default_references, judge_models, objective_fingerprint
     from alignment_drift.settings import Settings
 
     if against is not None and len(against) > MAX_AGAINST:
         raise UsageError(f"--against may be given at most {MAX_AGAINST} times; got {len(against)}.")
-    try:
-        spec = load_spec(spec_path)
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+    spec = read_spec(spec_path)
     settings = Settings.from_env()
     try:
         chall, chall_ref = _candidate(settings, spec, challenger, "challenger")

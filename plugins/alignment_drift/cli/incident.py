@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError, to_json, write_output
+from alignment_drift.cli.common import EXIT_OK, UsageError, read_spec, to_json, write_output
 
 LIST_SCHEMA = "alignment-drift/incident-list@1"
 STATES = ("open", "acknowledged", "resolved", "unresolved")
@@ -84,13 +84,12 @@ def _row(incident: Any) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.integrations.incident_store import list_incidents
 
+    spec = read_spec(args.spec)
     try:
-        spec = load_spec(args.spec)
         incidents = list_incidents(_settings(), spec.model, state=args.state)
-    except (SpecError, ValueError) as error:
+    except ValueError as error:
         raise UsageError(str(error)) from None
     if args.format == "json":
         payload = {"schema": LIST_SCHEMA, "model": spec.model, "state": args.state}

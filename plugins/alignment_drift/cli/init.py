@@ -22,12 +22,11 @@ import argparse
 import datetime as dt
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError, to_json
+from alignment_drift.cli.common import EXIT_OK, UsageError, to_json, write_output
 
 SCHEMA = "alignment-drift/init@1"
 MAX_BYTES = 2 * 1024**3
@@ -189,14 +188,16 @@ def run(args: argparse.Namespace) -> int:
         "suite": str(suite_path),
     }
     if args.format == "json":
-        print(to_json({"schema": SCHEMA, **plan.to_dict(), "written": written}))
+        write_output(to_json({"schema": SCHEMA, **plan.to_dict(), "written": written}), None)
         return EXIT_OK
-    print(
-        f"wrote {out}\n      {training_path} ({len(plan.training)} rows)\n      {audit_path} ({len(plan.audit)} rows)"
-    )
-    print(f"      {suite_path} ({len(suite['expectations'])} expectations)")
-    print("review:")
-    for note in plan.review:
-        print(f"  - {note}")
-    print(f"next:  alignment-drift adopt {out} --model-uri {args.model_uri}", file=sys.stdout)
+    lines = [
+        f"wrote {out}",
+        f"      {training_path} ({len(plan.training)} rows)",
+        f"      {audit_path} ({len(plan.audit)} rows)",
+        f"      {suite_path} ({len(suite['expectations'])} expectations)",
+        "review:",
+        *(f"  - {note}" for note in plan.review),
+        f"next:  alignment-drift adopt {out} --model-uri {args.model_uri}",
+    ]
+    write_output("\n".join(lines), None)
     return EXIT_OK

@@ -16,11 +16,10 @@ import argparse
 import datetime as dt
 import getpass
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError
+from alignment_drift.cli.common import EXIT_OK, UsageError, read_spec, write_output
 
 
 def register(verbs: Any) -> None:
@@ -54,7 +53,6 @@ def _user() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.cli.check import interval_for, parse_date
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.integrations.quarantine import NothingQuarantined, interval_key, load_manifest
     from alignment_drift.integrations.sources.files import not_regular
     from alignment_drift.settings import Settings
@@ -63,10 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.reason.strip():
         raise UsageError("--reason is empty. Fix: say what was fixed, e.g. --reason 'removed duplicate rows'.")
     settings = Settings.from_env()
-    try:
-        spec = load_spec(args.spec or settings.specs_dir / f"{args.model}.yaml")
-    except SpecError as error:
-        raise UsageError(f"{error} Fix: pass --spec PATH.") from None
+    spec = read_spec(args.spec or settings.specs_dir / f"{args.model}.yaml", fix="Fix: pass --spec PATH.")
     if spec.model != args.model:
         raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
     start, end = interval_for(spec.schedule, day)
@@ -190,4 +185,4 @@ def _report(spec: Any, day: Any, manifest: dict[str, Any], entry: dict[str, Any]
         f"  airflow tasks clear {spec.monitor_dag_id} --start-date {day} --end-date {day} --yes",
         f"  or, outside Airflow: alignment-drift check specs/{spec.model}.yaml --date {day}",
     ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    write_output("\n".join(lines), None)

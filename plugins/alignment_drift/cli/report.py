@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int
+from alignment_drift.cli.common import EXIT_OK, UsageError, positive_int, read_spec, results, write_output
 
 
 def register(verbs: Any) -> None:
@@ -61,14 +61,10 @@ def _output(value: str | None, model: str, start: dt.datetime) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.cli.check import interval_for, parse_date
     from alignment_drift.core.redaction import without_credentials
-    from alignment_drift.core.spec import SpecError, load_spec
     from alignment_drift.integrations.reports.publish import build_check_report, recorded_check
     from alignment_drift.settings import Settings
 
-    try:
-        spec = load_spec(args.spec)
-    except SpecError as error:
-        raise UsageError(str(error)) from None
+    spec = read_spec(args.spec)
     day = parse_date(args.date)
     start, _ = interval_for(spec.schedule, day)
     output = _output(args.output, spec.model, start)
@@ -94,9 +90,9 @@ def run(args: argparse.Namespace) -> int:
         dists=recorded["distributions"],
     )
     if output is None:
-        sys.stdout.write(html)
+        results().write(html)
         return EXIT_OK
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
-    print(f"wrote {output} ({len(html.encode('utf-8')):,} bytes): {recorded['check']['verdict']}")
+    write_output(f"wrote {output} ({len(html.encode('utf-8')):,} bytes): {recorded['check']['verdict']}", None)
     return EXIT_OK

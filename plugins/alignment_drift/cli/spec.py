@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from alignment_drift.cli.common import EXIT_BAD_INPUT, EXIT_OK, to_json
+from alignment_drift.cli.common import EXIT_BAD_INPUT, EXIT_OK, UsageError, read_spec, to_json, write_output
 
 
 def register(verbs: Any) -> None:
@@ -18,21 +18,19 @@ def register(verbs: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.spec import SpecError, load_spec
-
     results = []
     for path in args.paths:
         try:
-            spec = load_spec(path)
+            spec = read_spec(path)
             results.append({"path": str(path), "valid": True, "model": spec.model, "error": None})
-        except SpecError as error:
+        except UsageError as error:
             results.append({"path": str(path), "valid": False, "model": None, "error": str(error)})
     if args.format == "json":
-        print(to_json({"schema": "alignment-drift/spec-validation@1", "specs": results}))
+        write_output(to_json({"schema": "alignment-drift/spec-validation@1", "specs": results}), None)
     else:
         for item in results:
             if item["valid"]:
-                print(f"ok       {item['path']} (model {item['model']})")
+                write_output(f"ok       {item['path']} (model {item['model']})", None)
             else:
                 print(item["error"], file=sys.stderr)
     return EXIT_BAD_INPUT if any(not r["valid"] for r in results) else EXIT_OK

@@ -65,6 +65,13 @@ def deployed_info(spec: AlignmentSpec, settings: Settings, counts: dict[str, int
         When the batch logs a version the registry does not have, or none and there is no champion.
     """
     version = deployed_version(spec, settings, counts)
+    if not (version.isascii() and version.isdigit()):  # a registry version is a whole number
+        shown = version if len(version) <= 60 else version[:59] + "…"
+        raise LookupError(
+            f"the batch was scored by version {shown!r} of {spec.model!r}, which is not a version number (the "
+            f"MLflow registry numbers versions 1, 2, ...). Fix: log the registered version in the batch's "
+            f"{spec.columns.model_version} column."
+        )
     try:
         return registry.version_info(settings, spec.model, version)
     except LookupError:
