@@ -197,4 +197,6 @@ def test_a_spec_that_is_not_utf8_exits_2(tmp_path: Path, capsys: pytest.CaptureF
     spec = tmp_path / "latin.yaml"
     spec.write_bytes("model: caf\xe9\n".encode("latin-1"))
     assert main(["check", str(spec), "--date", "2026-01-01"]) == 2
-    assert "latin.yaml: the spec is not UTF-8 text" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "latin.yaml: not UTF-8 text" in err and "Fix: save it as UTF-8" in err
+    assert err.count("\n") == 1  # one line, no traceback

@@ -45,9 +45,9 @@ FAST = settings(
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
-THOROUGH = settings(FAST, max_examples=400)
+THOROUGH = settings(FAST, max_examples=200)
 BATCH_FAST = settings(FAST, max_examples=12)
-BATCH_THOROUGH = settings(FAST, max_examples=150)
+BATCH_THOROUGH = settings(FAST, max_examples=60)
 
 
 # --- (a) specs -------------------------------------------------------------------------------------------------
