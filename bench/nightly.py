@@ -1,0 +1,268 @@
+"""One night's check at size: wall seconds and peak memory per stage of ``alignment-drift check --batch``.
+
+Trains a demo champion (the retrain pipeline's own steps) into a throw-away
+folder (SQLite MLflow store, data root, artifacts; deleted afterwards unless
+``--keep``), simulates the demo's first nights with it and resamples their rows
+(with replacement, seeded) into one Parquet batch of N rows per size: the
+demo's data contract, unique prediction ids, every timestamp moved into night
+1's interval (its time of day kept). Every benchmark of the demo spec
+``specs/content_safety.yaml`` runs.
+
+Two measurements per size, each in a fresh process:
+
+- **stages**: the steps of :func:`alignment_drift.pipeline.check.run_check`, in
+  its order and with its arguments (``pull``; ``validate``; ``drift`` = plan +
+  profile of each group + drift; ``benchmarks``; ``trend + verdict``;
+  ``record`` + emit), each timed (``perf_counter``) and its peak RSS read as
+  ``VmHWM`` after resetting it (``/proc/self/clear_refs`` = 5) at the stage's
+  start: the peak resident set while the stage ran, including what earlier
+  stages still hold. ``total`` is the sum of the stages (imports excluded).
+- **command**: ``alignment-drift check SPEC --date D --batch FILE --format json``
+  as a user runs it; wall seconds of the whole process (start-up and imports
+  included) and its ``ru_maxrss`` (``os.wait4``).
+
+    .venv/bin/python bench/nightly.py                    # 100k and 1M rows
+    .venv/bin/python bench/nightly.py --sizes 100k 1M 10M
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "specs" / "content_safety.yaml"
+NIGHTS = 3  # simulated nights whose rows are resampled
+ROWS_PER_NIGHT = 20_000
+
+STAGES = r"""
+import datetime as dt, json, sys, time
+from alignment_drift.cli.check import interval_for
+from alignment_drift.core.spec import load_spec
+from alignment_drift.pipeline.check import emit_pending
+from alignment_drift.pipeline.steps.benchmarks import benchmarks
+from alignment_drift.pipeline.steps.drift import drift
+from alignment_drift.pipeline.steps.profile import plan, profile_group
+from alignment_drift.pipeline.steps.pull import pull_night
+from alignment_drift.pipeline.steps.record import record
+from alignment_drift.pipeline.steps.trend import trend
+from alignment_drift.pipeline.steps.validate import validate
+from alignment_drift.pipeline.steps.verdict import decide
+from alignment_drift.settings import Settings
+
+spec_path, day, batch = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), sys.argv[3]
+spec = load_spec(spec_path)
+settings = Settings.from_env()
+start, end = interval_for(spec.schedule, day)
+stages = {}
+
+
+def peak_mb():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
+
+
+def timed(name, step):
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
+    began = time.perf_counter()
+    out = step()
+    stages[name] = {"seconds": time.perf_counter() - began, "peak_rss_mb": peak_mb()}
+    return out
+
+
+pulled = timed("pull", lambda: pull_night(spec, settings, start=start, end=end, batch=batch))
+validation = timed("validate", lambda: validate(spec, settings, pulled))
+
+
+def drift_stage():
+    groups = plan(settings, pulled, validation)
+    partials = [profile_group(spec, settings, pulled, g) for g in groups]
+    return drift(spec, settings, pulled, validation, partials)
+
+
+drifted = timed("drift", drift_stage)
+benched = timed("benchmarks", lambda: benchmarks(spec, settings, pulled, validation))
+check = timed(
+    "trend + verdict",
+    lambda: decide(spec, pulled, validation, drifted, benched, trend(spec, settings, pulled, drifted, benched)),
+)
+
+
+def record_stage():
+    recorded = record(spec, settings, check, drift=drifted)
+    emit_pending(spec, settings, until=end.isoformat())
+    return recorded
+
+
+timed("record", record_stage)
+print(json.dumps({"stages": stages, "verdict": check.verdict, "rows": validation.rows}))
+"""
+
+
+def parse_size(text: str) -> int:
+    units = {"k": 1_000, "M": 1_000_000}
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+def setup(work: Path) -> tuple[str, object]:
+    """Train the champion into ``work``; return night 1's date and the simulated nights' rows (one frame)."""
+    import pandas as pd
+
+    from alignment_drift.core.spec import load_spec
+    from alignment_drift.demo.run import prepare_data
+    from alignment_drift.demo.simulate import ContentPlatform
+    from alignment_drift.demo.simulate.content import night_start
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.pipeline import retrain
+    from alignment_drift.settings import Settings
+
+    settings = Settings.from_env(ROOT)
+    spec = load_spec(SPEC)
+    simulator = ContentPlatform("stable", seed=11, rows_per_night=ROWS_PER_NIGHT, start_date=spec.start_date)
+    prepare_data(settings, spec, simulator)
+    first = night_start(spec.start_date, 1)
+    key = f"{spec.model}/initial"
+    assembled = retrain.assemble(spec, settings, as_of=first, key=key)
+    trained = retrain.train(spec, settings, assembled, key=key, reason="initial champion", tags={})
+    decided = retrain.decide_promotion(spec, settings, trained, retrain.gate(spec, settings, trained))
+    if decided["decision"] != "promoted":
+        raise SystemExit(f"the demo champion was not promoted: {decided}")
+    version = registry.champion(settings, spec.model).version
+    model = registry.load_model(settings, spec.model, version)
+    frames = []
+    for night in range(1, NIGHTS + 1):
+        log = simulator.night(night, model, model_version=version)
+        log["timestamp"] = first + (log["timestamp"] - night_start(spec.start_date, night))
+        frames.append(log)
+    return first.date().isoformat(), pd.concat(frames, ignore_index=True)
+
+
+def write_batch(nights, rows: int, path: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    rng = np.random.default_rng(rows)
+    batch = nights.iloc[rng.integers(0, len(nights), rows)].reset_index(drop=True)
+    batch["prediction_id"] = [f"r{i:09d}" for i in range(rows)]
+    batch.sort_values("timestamp", kind="stable").to_parquet(path, index=False)
+
+
+def run_stages(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    done = subprocess.run(
+        [sys.executable, "-c", STAGES, str(SPEC), day, str(batch)], capture_output=True, text=True, env=env
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the stages' process failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_command(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    command = [sys.executable, "-m", "alignment_drift.cli", "check", str(SPEC), "--date", day, "--batch", str(batch)]
+    out_path, err_path = batch.with_suffix(".out"), batch.with_suffix(".err")
+    with out_path.open("w") as out, err_path.open("w") as err:
+        began = time.perf_counter()
+        child = subprocess.Popen([*command, "--format", "json"], stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - began
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise SystemExit(f"alignment-drift check failed ({code}):\n{err_path.read_text()[-3000:]}")
+    verdict = json.loads(out_path.read_text())["verdict"]
+    return {"seconds": seconds, "max_rss_mb": usage.ru_maxrss / 1024, "verdict": verdict}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["100k", "1M"], help="rows of the batch (default 100k 1M)")
+    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="alignment-drift-nightly-"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "ALIGNMENT_DRIFT_HOME": str(ROOT),
+        "ALIGNMENT_DRIFT_DATA_DIR": str(work / "data"),
+        "ALIGNMENT_DRIFT_ARTIFACT_ROOT": str(work / "artifacts"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT / "plugins"))
+    import logging
+
+    logging.disable(logging.WARNING)
+    try:
+        began = time.perf_counter()
+        day, nights = setup(work)
+        print(f"champion trained, {len(nights):,} simulated rows ({time.perf_counter() - began:.0f} s)", flush=True)
+        results = {}
+        for size in args.sizes:
+            rows = parse_size(size)
+            batch = work / f"batch_{size}.parquet"
+            write_batch(nights, rows, batch)
+            stages = run_stages(day, batch, env)
+            command = run_command(day, batch, env)
+            results[size] = {"stages": stages, "command": command, "load": os.getloadavg()[0]}
+            print(json.dumps({size: results[size]}), flush=True)
+            batch.unlink()
+        print(report(results, day))
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report(results: dict, day: str) -> str:  # type: ignore[type-arg]
+    sizes = list(results)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    lines = [
+        f"Nightly check, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
+        f"{platform.machine()}, {memory:.0f} GiB; Python {platform.python_version()}; night {day}.",
+        "",
+        "| stage | " + " | ".join(f"{s} s | {s} peak RSS MiB" for s in sizes) + " |",
+        "|---|" + "---|---|" * len(sizes),
+    ]
+    names = list(next(iter(results.values()))["stages"]["stages"])
+    for name in names:
+        cells = [results[s]["stages"]["stages"][name] for s in sizes]
+        lines.append(f"| {name} | " + " | ".join(f"{c['seconds']:.1f} | {c['peak_rss_mb']:,.0f}" for c in cells) + " |")
+    totals = [
+        (
+            sum(v["seconds"] for v in results[s]["stages"]["stages"].values()),
+            max(v["peak_rss_mb"] for v in results[s]["stages"]["stages"].values()),
+        )
+        for s in sizes
+    ]
+    lines.append("| **total (stages)** | " + " | ".join(f"**{t:.1f}** | **{m:,.0f}**" for t, m in totals) + " |")
+    lines.append(
+        "| `alignment-drift check` (whole process) | "
+        + " | ".join(
+            f"{results[s]['command']['seconds']:.1f} | {results[s]['command']['max_rss_mb']:,.0f}" for s in sizes
+        )
+        + " |"
+    )
+    lines.append("")
+    lines.append(
+        "verdicts: "
+        + ", ".join(f"{s}: {results[s]['stages']['verdict']} / {results[s]['command']['verdict']}" for s in sizes)
+        + "; 1-min load average after each size: "
+        + ", ".join(f"{s}: {results[s]['load']:.1f}" for s in sizes)
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
