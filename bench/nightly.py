@@ -21,6 +21,9 @@ Two measurements per size, each in a fresh process:
   as a user runs it; wall seconds of the whole process (start-up and imports
   included) and its ``ru_maxrss`` (``os.wait4``).
 
+Above ``BENCHMARK_MAX_ROWS`` (1M) the benchmarks step reads a seeded 1M-row
+sample of the batch, so at 10M its row times that sample, not 10M rows.
+
     .venv/bin/python bench/nightly.py                    # 100k and 1M rows
     .venv/bin/python bench/nightly.py --sizes 100k 1M 10M
 """
