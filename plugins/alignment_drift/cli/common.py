@@ -53,6 +53,9 @@ def positive_int(value: str) -> int:
 def read_spec(path: Path, *, fix: str = "") -> Any:
     """The alignment spec at ``path``; any failure to read it is a :class:`UsageError` naming the file and the fix.
 
+    The loader turns every way a file can fail to read (encoding, nesting, size, YAML) into a
+    :class:`~alignment_drift.core.spec.SpecError`.
+
     ``fix`` is appended to a spec's validation error (e.g. the verb's own way to name another spec).
     """
     from alignment_drift.core.spec import SpecError, load_spec
@@ -61,15 +64,6 @@ def read_spec(path: Path, *, fix: str = "") -> Any:
         return load_spec(path)
     except SpecError as error:
         raise UsageError(f"{error} {fix}".rstrip()) from None
-    except UnicodeError as error:
-        where = f" at byte {error.start}" if isinstance(error, UnicodeDecodeError) else ""
-        raise UsageError(
-            f"{path}: the spec is not UTF-8 text ({getattr(error, 'reason', error)}{where}). Fix: save it as UTF-8."
-        ) from None
-    except RecursionError:
-        raise UsageError(
-            f"{path}: the spec nests too deeply to be read. Fix: write it as the README's 'Alignment spec' shows."
-        ) from None
 
 
 def write_output(text: str, output: Path | None) -> None:

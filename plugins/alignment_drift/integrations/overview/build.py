@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from alignment_drift.core.redaction import redact_text, redact_uri
-from alignment_drift.core.spec import AlignmentSpec, SpecError, load_spec
+from alignment_drift.core.spec import AlignmentSpec, load_spec_folder
 from alignment_drift.integrations.overview.links import mlflow_ui_url
 from alignment_drift.integrations.overview.model import check_nights, incidents_of, model_overview
 from alignment_drift.integrations.overview.records import ModelOverview, Overview, SpecProblem
@@ -30,13 +30,8 @@ def monitored_specs(settings: Settings) -> tuple[list[AlignmentSpec], list[SpecP
                 "for the Airflow API server as for the DAG processor.",
             )
         ]
-    specs, problems = [], []
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            specs.append(load_spec(path))
-        except (SpecError, OSError, ValueError) as error:
-            problems.append(SpecProblem(str(path), str(error)))
-    return sorted(specs, key=lambda s: s.model), problems
+    loaded = load_spec_folder(folder)
+    return list(loaded.specs), [SpecProblem(str(failure.path), failure.message) for failure in loaded.failures]
 
 
 def _unreadable(spec: AlignmentSpec, settings: Settings, error: Exception) -> ModelOverview:
