@@ -9,10 +9,11 @@ The statistic of one monitored night compares the last ``m`` nights (``m`` = 1 .
   ``m`` nights ago and grows by the same amount every night) against the reference mean.
 
 Each difference is divided by its standard error under a stationary AR(1) model
-fitted on the reference, so it reads as a t-statistic; it is turned into a
-z-score through Student's t with ``n_reference - 1`` degrees of freedom (a short
-reference gives a wide margin), and the night's statistic is the largest z-score
-over ``m``, the two shapes and the side(s) watched.
+fitted on the reference, with the variance pooled from the reference's and the
+window's spread (a two-sample t-statistic), and turned into a z-score through
+Student's t with the pooled degrees of freedom (a short reference gives a wide
+margin). The night's statistic is the largest z-score over ``m``, the two shapes
+and the side(s) watched.
 
 Robust to what real nightly signals do:
 
@@ -21,12 +22,14 @@ Robust to what real nightly signals do:
   units before anything is summed, so a single wild night counts as ``clip``;
 * **autocorrelation**: the AR(1) coefficient ``phi`` of the reference (lag-1
   autocorrelation, bias-corrected by ``(1 + 3 phi) / n``, clipped to
-  ``[0, phi_max]``) inflates the variance of every mean and weighted sum;
+  ``[0, phi_max]``) inflates the variance of every mean and weighted sum, and
+  corrects the sums of squares, which under autocorrelation understate the
+  variance (``E[SS] = sigma^2 (n - n Var(mean) / sigma^2)``);
 * **a short warm-up**: the reference grows every night, so its mean and spread
   get better as the nights pass, and the t-to-z step pays for the early ones.
 
 Everything is computed from cumulative sums, ``max_window`` values per night, in
-blocks of nights, stopping at the first night over the threshold.
+blocks of nights (64, then doubling), stopping at the first night over the threshold.
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri, stdtr
 
-__all__ = ["ScanSegment", "robust_scale", "scan_segment"]
+__all__ = ["Z_MAX", "ScanSegment", "robust_scale", "scan_segment", "t_to_z"]
 
-_BLOCK = 2048  # nights evaluated at once: bounds the (nights, max_window) arrays
+_FIRST_BLOCK, _BLOCK = 64, 4096  # nights evaluated at once, doubling: bounds the (nights, max_window) arrays
+#: Cap on the statistic: beyond it Student's t tail underflows (a move of thousands of baseline units).
+Z_MAX = 50.0
 _VAR_FLOOR = 1e-12  # in squared baseline units: a constant reference makes any later move huge, not 0/0
 
 
@@ -73,6 +77,16 @@ def robust_scale(values: np.ndarray, min_std: float) -> tuple[float, float]:
     return center, max(scale, min_std)
 
 
+def t_to_z(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """The normal score of a Student-t statistic: Wallace's approximation, monotone in ``t``.
+
+    ``sign(t) * sqrt(df * log(1 + t^2 / df)) * (8 df + 1) / (8 df + 3)``; within
+    0.03 of the exact ``Phi^-1(F_t(t; df))`` at 2 <= z <= 4 for df >= 6 (0.05 at df = 3), and
+    tens of times cheaper (it runs ``max_window`` times a night).
+    """
+    return np.sign(t) * np.sqrt(df * np.log1p(t * t / df)) * (8 * df + 1) / (8 * df + 3)
+
+
 def _mean_variance_factor(k: np.ndarray, phi: np.ndarray) -> np.ndarray:
     """``k * Var(mean of k consecutive AR(1) values) / sigma^2`` (1 when ``phi`` is 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -97,44 +111,52 @@ def scan_segment(
     ``"increase"``, ``"decrease"`` or ``"both"``.
     """
     center, scale = robust_scale(values[:warmup], min_std)
-    u = np.clip((values - center) / scale, -clip, clip)
-    n = u.size
-    s1 = np.concatenate(([0.0], np.cumsum(u)))
-    s2 = np.concatenate(([0.0], np.cumsum(u * u)))
-    lag = np.concatenate(([0.0, 0.0], np.cumsum(u[1:] * u[:-1])))
-    weighted = np.concatenate(([0.0], np.cumsum(np.arange(n) * u)))
-    windows = np.arange(1, max_window + 1, dtype=float)[None, :]
     signs = {"increase": (1.0,), "decrease": (-1.0,), "both": (1.0, -1.0)}[direction]
     labels = [(shape, "increase" if sign > 0 else "decrease") for shape in ("step", "ramp") for sign in signs]
+    windows = np.arange(1, max_window + 1, dtype=float)[None, :]
     pieces: list[np.ndarray] = []
-    for lo in range(warmup, n, _BLOCK):
-        t = np.arange(lo, min(lo + _BLOCK, n))[:, None]
+    n, lo, block = values.size, warmup, _FIRST_BLOCK
+    while lo < n:
+        # the cumulative sums reach the block's last night only: a segment that alarms early costs little
+        hi = min(lo + block, n)
+        u = np.clip((values[:hi] - center) / scale, -clip, clip)
+        s1 = np.concatenate(([0.0], np.cumsum(u)))
+        s2 = np.concatenate(([0.0], np.cumsum(u * u)))
+        lag = np.concatenate(([0.0, 0.0], np.cumsum(u[1:] * u[:-1])))
+        weighted = np.concatenate(([0.0], np.cumsum(np.arange(hi) * u)))
+        t = np.arange(lo, hi)[:, None]
         end = t + 1 - windows.astype(int)  # the reference is [0, end); the window [end, t]
         valid = end >= warmup
         e = np.where(valid, end, warmup)
         nr = e.astype(float)
         ref_sum = s1[e]
         mean = ref_sum / nr
-        var = np.maximum((s2[e] - nr * mean**2) / (nr - 1), _VAR_FLOOR)
-        # lag-1 autocovariance of the reference around its mean, then the bias-corrected AR(1) coefficient
+        ref_ss = np.maximum(s2[e] - nr * mean**2, 0.0)
+        # lag-1 autocorrelation of the reference around its mean, then the bias-corrected AR(1) coefficient
         cov = (lag[e] - mean * (2 * ref_sum - u[0] - u[e - 1]) + (nr - 1) * mean**2) / nr
-        r1 = cov / var * (nr - 1) / nr
+        r1 = cov / np.maximum(ref_ss / nr, _VAR_FLOOR)
         phi = np.clip(r1 + (1 + 3 * r1) / nr, 0.0, phi_max)
-        ref_var = var * _mean_variance_factor(nr, phi) / nr  # variance of the reference mean
+        ref_factor, win_factor = _mean_variance_factor(nr, phi), _mean_variance_factor(windows, phi)
         win_sum = s1[t + 1] - s1[e]
-        step = (win_sum / windows - mean) / np.sqrt(var * _mean_variance_factor(windows, phi) / windows + ref_var)
+        win_ss = np.maximum(s2[t + 1] - s2[e] - win_sum**2 / windows, 0.0)
+        # the variance pooled from both sides' sums of squares; under AR(1) their expectations are
+        # sigma^2 (n - factor(n)) rather than sigma^2 (n - 1), and that sum is the degrees of freedom
+        dof = np.maximum(nr - ref_factor + windows - win_factor, 1.0)
+        var = np.maximum((ref_ss + win_ss) / dof, _VAR_FLOOR)
+        ref_var = var * ref_factor / nr  # variance of the reference mean
+        step = (win_sum / windows - mean) / np.sqrt(var * win_factor / windows + ref_var)
         w1, w2 = windows * (windows + 1) / 2, windows * (windows + 1) * (2 * windows + 1) / 6
         ramp_sum = (weighted[t + 1] - weighted[e]) - (e - 1) * win_sum  # sum of j * u over the window, j = 1..m
         long_run = (1 + phi) / (1 - phi)
         ramp = (ramp_sum - w1 * mean) / np.sqrt(var * w2 * long_run + w1**2 * ref_var)
-        signed = [sign * z for z in (step, ramp) for sign in signs]
-        # t with n_reference - 1 degrees of freedom -> z (through the upper tail, exact far out)
-        z = np.where(valid[None], -ndtri(stdtr(nr - 1, -np.stack(signed))), -np.inf)  # (pieces, nights, windows)
+        signed = np.stack([sign * z for z in (step, ramp) for sign in signs])
+        z = np.minimum(t_to_z(signed, dof), Z_MAX)
+        z = np.where(valid[None], z, -np.inf)  # (pieces, nights, windows)
         best = z.max(axis=(0, 2))
         pieces.append(best)
         hits = np.flatnonzero(best > threshold)
-        row = int(hits[0]) if hits.size else best.size - 1
-        if hits.size or lo + _BLOCK >= n:
+        if hits.size or hi == n:
+            row = int(hits[0]) if hits.size else best.size - 1
             piece, window = np.unravel_index(int(np.argmax(z[:, row, :])), (z.shape[0], z.shape[2]))
             statistic = np.concatenate(pieces)
             at = int(t[row, 0]) if hits.size else None
@@ -142,4 +164,5 @@ def scan_segment(
                 statistic = statistic[: at - warmup + 1]
             shape, side = labels[piece]
             return ScanSegment(center, scale, statistic, at, side, shape, int(window) + 1, float(phi[row, window]))
+        lo, block = hi, min(2 * block, _BLOCK)
     raise AssertionError("unreachable: the segment has more than warmup values")
