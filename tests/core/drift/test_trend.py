@@ -131,7 +131,8 @@ def test_hand_computed_statistic(method: TrendMethod, expected: float) -> None:
 def test_missing_nights_are_skipped_but_indexes_refer_to_the_input(method: TrendMethod) -> None:
     clean = list(np.r_[FLAT, np.full(20, 2.0), np.full(20, 6.0)])
     holey: list[Any] = [*clean[:3], None, *clean[3:9], math.nan, pd.NA, *clean[9:], math.inf]
-    a, b = TrendDetector(method=method).run(clean), TrendDetector(method=method).run(holey)
+    detector = TrendDetector(method=method, warmup=WARMUP)
+    a, b = detector.run(clean), detector.run(holey)
     assert (b.n, b.statistic, b.baseline_mean) == (a.n, a.statistic, a.baseline_mean)
     assert len(a.alarm_indices) == 2 and a.first_alarm_index is not None
     # 1 gap in the warm-up, 2 after it, all before the first alarm
@@ -143,23 +144,27 @@ def test_missing_nights_are_skipped_but_indexes_refer_to_the_input(method: Trend
 @pytest.mark.parametrize("method", ["robust_scan", "cusum", "page_hinkley"])
 def test_constant_warmup_uses_min_std_instead_of_dividing_by_zero(method: TrendMethod) -> None:
     flat = [0.9] * WARMUP
-    steady = TrendDetector(method=method).run([*flat, 0.9, 0.9])
-    moved = TrendDetector(method=method, min_std=1e-6).run([*flat, 0.9, 0.9, 0.899])
+    steady = TrendDetector(method=method, warmup=WARMUP).run([*flat, 0.9, 0.9])
+    moved = TrendDetector(method=method, warmup=WARMUP, min_std=1e-6).run([*flat, 0.9, 0.9, 0.899])
     assert steady.baseline_std == 1e-6 and (steady.statistic, steady.alarm) == (0.0, False)
     assert moved.alarm and moved.first_alarm_index == WARMUP + 2 and math.isfinite(moved.statistic)
 
 
 @pytest.mark.parametrize(
-    ("values", "more"),
+    ("method", "values", "more"),
     [
-        pytest.param([], 8, id="empty"),
-        pytest.param([0.5] * 3, 5, id="three-values"),
-        pytest.param([0.5] * WARMUP, 1, id="warmup-complete-nothing-monitored"),
-        pytest.param([0.5] * WARMUP + [None], 1, id="missing-night-does-not-count"),
+        pytest.param("cusum", [], 8, id="empty"),
+        pytest.param("cusum", [0.5] * 3, 5, id="three-values"),
+        pytest.param("cusum", [0.5] * WARMUP, 1, id="warmup-complete-nothing-monitored"),
+        pytest.param("cusum", [0.5] * WARMUP + [None], 1, id="missing-night-does-not-count"),
+        pytest.param("robust_scan", [0.5] * 3, 8, id="robust_scan-warms-up-10-nights"),
+        pytest.param("robust_scan", [0.5] * 10, 1, id="robust_scan-warmup-complete"),
     ],
 )
-def test_warming_up_reports_how_many_nights_are_missing(values: list[float | None], more: int) -> None:
-    result = TrendDetector().run(values)
+def test_warming_up_reports_how_many_nights_are_missing(
+    method: TrendMethod, values: list[float | None], more: int
+) -> None:
+    result = TrendDetector(method=method).run(values)
     assert (result.alarm, result.baseline_mean, result.baseline_std, result.statistic) == (False, None, None, 0.0)
     assert result.first_alarm_index is None
     assert f"Warming up: {more} more night" in result.detail

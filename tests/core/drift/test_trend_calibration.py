@@ -1,6 +1,6 @@
 """Calibration of ``robust_scan`` by simulation on realistic nightly histories.
 
-Histories: i.i.d. N(0, 1); AR(1) with phi 0.3 and 0.6; Student-t(3) noise; AR(1)
+Histories (after robust_scan's 10-night warm-up): i.i.d. N(0, 1); AR(1) with phi 0.3 and 0.6; Student-t(3) noise; AR(1)
 0.6 driven by t(3) innovations; a skewed rate in [0, 1] (Beta, mean 0.05); and
 the same with a tenth of the nights missing. Every history runs through
 :class:`TrendDetector` as the monitor runs it (default parameters, the detector
@@ -29,7 +29,7 @@ import pytest
 
 from alignment_drift.core.drift.trend import TrendDetector
 
-WARMUP = 7
+WARMUP = 10  # robust_scan's default warm-up
 Generator = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
@@ -105,12 +105,12 @@ def test_at_most_one_false_alarm_per_100_stationary_nights(family: str, directio
 @pytest.mark.parametrize(
     ("family", "within_10", "within_20", "median"),
     [
-        # measured at seed 3 with 150 series: 0.33 / 0.93 / 13 (iid), 0.35 / 0.95 / 12 (t3),
-        # 0.32 / 0.85 / 14 (rate), 0.16 / 0.49 / 21 (AR(1) 0.6); the bounds sit about 2.5 SE below
-        pytest.param("iid-normal", 0.22, 0.85, 14, id="iid-normal"),
-        pytest.param("t3", 0.25, 0.88, 13, id="t3"),
-        pytest.param("rate", 0.22, 0.77, 15, id="rate"),
-        pytest.param("ar1-0.6", 0.07, 0.39, 23, id="ar1-0.6"),
+        # measured at seed 3 with 150 series: 0.29 / 0.92 / 13.5 (iid), 0.39 / 0.97 / 12 (t3),
+        # 0.37 / 0.89 / 13 (rate), 0.12 / 0.51 / 20 (AR(1) 0.6); the bounds sit about 2.5 SE below
+        pytest.param("iid-normal", 0.19, 0.84, 15, id="iid-normal"),
+        pytest.param("t3", 0.28, 0.92, 13, id="t3"),
+        pytest.param("rate", 0.26, 0.82, 14, id="rate"),
+        pytest.param("ar1-0.6", 0.05, 0.41, 23, id="ar1-0.6"),
     ],
 )
 def test_a_gradual_drift_of_a_tenth_of_an_sd_a_night_is_caught(
@@ -127,9 +127,9 @@ def test_a_lasting_step_raises_alarm_nights_not_a_stuck_alarm() -> None:
     rng = np.random.default_rng(8)
     history = np.r_[rng.standard_normal(40), 3.0 + rng.standard_normal(200)]
     result = TrendDetector().run(history)
-    assert [i for i in result.alarm_indices if 40 <= i <= 45] == [40]  # the step's first night
-    # then the new level is the baseline: 200 nights at about 1 false alarm per 100 (this seed: 1, night 174)
-    assert len([i for i in result.alarm_indices if i > 45]) <= 3
+    assert len([i for i in result.alarm_indices if 40 <= i <= 45]) == 1  # within 5 nights (this seed: night 43)
+    # then the new level is the baseline: 200 nights at about 1 false alarm per 100 (this seed: 2)
+    assert len([i for i in result.alarm_indices if i > 45]) <= 4
     assert not result.alarm and result.segment_start > 40
 
 
@@ -147,11 +147,11 @@ def test_false_alarm_rate_over_long_histories(family: str) -> None:
     ("family", "within_20", "never"),
     [
         # measured at seed 9 with 1000 series (within 10 / within 20 / median / not within 40):
-        pytest.param("iid-normal", 0.87, 0.05, id="iid-normal"),  # 0.27 / 0.92 / 14 / 0.01
-        pytest.param("ar1-0.3", 0.69, 0.09, id="ar1-0.3"),  # 0.21 / 0.74 / 16 / 0.05
-        pytest.param("ar1-0.6", 0.44, 0.25, id="ar1-0.6"),  # 0.15 / 0.49 / 21 / 0.20
-        pytest.param("t3", 0.92, 0.05, id="t3"),  # 0.38 / 0.97 / 12 / 0.01
-        pytest.param("rate", 0.8, 0.06, id="rate"),  # 0.28 / 0.85 / 14 / 0.03
+        pytest.param("iid-normal", 0.89, 0.03, id="iid-normal"),  # 0.27 / 0.94 / 13 / 0.005
+        pytest.param("ar1-0.3", 0.69, 0.07, id="ar1-0.3"),  # 0.21 / 0.75 / 16 / 0.03
+        pytest.param("ar1-0.6", 0.41, 0.25, id="ar1-0.6"),  # 0.12 / 0.46 / 22 / 0.21
+        pytest.param("t3", 0.93, 0.02, id="t3"),  # 0.38 / 0.97 / 12 / 0.002
+        pytest.param("rate", 0.82, 0.04, id="rate"),  # 0.31 / 0.87 / 14 / 0.02
     ],
 )
 def test_drift_delays_over_many_series(family: str, within_20: float, never: float) -> None:

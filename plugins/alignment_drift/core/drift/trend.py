@@ -36,6 +36,8 @@ TREND_DIRECTIONS: tuple[TrendDirection, ...] = get_args(TrendDirection)
 DEFAULT_THRESHOLDS: dict[str, float] = {"robust_scan": 3.1, "cusum": 22.0, "page_hinkley": 12.0}
 #: ``robust_scan``'s default threshold when one side is watched (a z-score: one tail instead of two).
 ONE_SIDED_SCAN_THRESHOLD = 2.85
+#: Default ``warmup`` per method: ``robust_scan`` estimates a spread and an autocorrelation from it.
+DEFAULT_WARMUP: dict[str, int] = {"robust_scan": 10, "cusum": 7, "page_hinkley": 7}
 _NAMES = {"robust_scan": "Robust scan", "cusum": "CUSUM", "page_hinkley": "Page-Hinkley"}
 _Z_CAP = 1e12  # keeps the sums finite however large (value - mean) / min_std gets
 
@@ -174,9 +176,10 @@ class TrendDetector:
         Statistic.
     direction : {"increase", "decrease", "both"}, default="both"
         Side(s) that can raise an alarm. ``"both"`` reports the larger side.
-    warmup : int, default=7
+    warmup : int or None, default=None
         Number of values, an int >= 2 (``robust_scan``: >= 3), that open each
-        segment and estimate its baseline.
+        segment and estimate its baseline. None uses ``DEFAULT_WARMUP[method]``:
+        10 for ``robust_scan``, 7 for CUSUM and Page-Hinkley.
     threshold : float or None, default=None
         Alarm level, > 0. None uses :func:`default_threshold`: for
         ``robust_scan`` a z-score of 3.1 with both sides watched and 2.85 with
@@ -217,9 +220,9 @@ class TrendDetector:
     >>> falling = 0.90 - 0.002 * np.arange(1, 31) + 0.01 * rng.standard_normal(30)  # 0.2 std a night
     >>> result = TrendDetector(direction="decrease").run(np.r_[warm, falling])
     >>> result.alarm_indices  # the 8th falling night; the fall goes on, so again after a new warm-up
-    (21, 38)
+    (21, 42)
     >>> TrendDetector().run(warm[:5]).detail
-    'Warming up: 3 more nights with a value needed (have 5, need 7 warm-up + 1).'
+    'Warming up: 6 more nights with a value needed (have 5, need 10 warm-up + 1).'
     """
 
     def __init__(
@@ -227,7 +230,7 @@ class TrendDetector:
         *,
         method: TrendMethod = "robust_scan",
         direction: TrendDirection = "both",
-        warmup: int = 7,
+        warmup: int | None = None,
         threshold: float | None = None,
         slack: float = 0.25,
         min_std: float = 1e-6,
@@ -235,6 +238,7 @@ class TrendDetector:
     ) -> None:
         _check_option("method", method, TREND_METHODS)
         _check_option("direction", direction, TREND_DIRECTIONS)
+        warmup = DEFAULT_WARMUP[method] if warmup is None else warmup
         _check_number("warmup", warmup, 3 if method == "robust_scan" else 2, strict=False, integer=True)
         if threshold is not None:
             _check_number("threshold", threshold, 0, strict=True)

@@ -38,11 +38,12 @@ class TrendPolicy(Strict):
     at or below 1 per 100 stationary nights; or the older ``cusum`` and
     ``page_hinkley``, whose defaults (None: 22 and 12) assume independent
     N(0, 1) nights (``bench/trend_far.py``). ``slack`` applies to those two only.
+    ``warmup_nights`` None: 10 for ``robust_scan``, 7 for the others.
     """
 
     enabled: bool = True
     method: Literal["robust_scan", "cusum", "page_hinkley"] = "robust_scan"
-    warmup_nights: Annotated[int, Field(ge=3)] = 7
+    warmup_nights: Annotated[int, Field(ge=3)] | None = None
     threshold: Annotated[float, Field(gt=0.0)] | None = None
     slack: Annotated[float, Field(ge=0.0)] = 0.25
 
