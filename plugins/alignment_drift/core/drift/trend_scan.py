@@ -41,7 +41,7 @@ import numpy as np
 __all__ = ["Z_MAX", "ScanSegment", "robust_scale", "scan_segment", "t_to_z"]
 
 _FIRST_BLOCK, _BLOCK = 64, 4096  # nights evaluated at once, doubling: bounds the (nights, max_window) arrays
-#: Cap on the statistic: beyond it Student's t tail underflows (a move of thousands of baseline units).
+#: Cap on the statistic, so that a move of thousands of baseline units (after a constant warm-up) stays finite.
 Z_MAX = 50.0
 _VAR_FLOOR = 1e-12  # in squared baseline units: a constant reference makes any later move huge, not 0/0
 
