@@ -39,16 +39,25 @@ PEERS: dict[str, list[str]] = {
     "nannyml": ["nannyml==0.13.*", "statsmodels", "pandas<3", "pyarrow"],
     # alibi-detect 0.13 requires numpy<2; pyarrow >= 23 requires numpy >= 2, so pyarrow<23
     "alibi-detect": ["alibi-detect", "pyarrow<23"],
+    # river: the streaming change detectors (ADWIN, PageHinkley) that bench/trend_real.py compares with
+    "river": ["river==0.26.*"],
     # not a peer: statsmodels ships the real public-domain tables bench/realdata.py exports
     "datasets": ["statsmodels", "pandas<3", "pyarrow"],
 }
 #: the distribution whose version is reported for each peer
-DIST = {"evidently": "evidently", "nannyml": "nannyml", "alibi-detect": "alibi-detect", "datasets": "statsmodels"}
+DIST = {
+    "evidently": "evidently",
+    "nannyml": "nannyml",
+    "alibi-detect": "alibi-detect",
+    "river": "river",
+    "datasets": "statsmodels",
+}
 #: imports that must work for the runner to work (pyarrow: the parquet files)
 SMOKE = {
     "evidently": "from evidently import Report; from evidently.presets import DataDriftPreset; import pyarrow",
     "nannyml": "from nannyml import UnivariateDriftCalculator; import pyarrow",
     "alibi-detect": "from alibi_detect.cd import TabularDrift; import pyarrow",
+    "river": "from river.drift import ADWIN, PageHinkley",
     "datasets": "from statsmodels.datasets import randhie; import pyarrow",
 }
 REPORTED = ("numpy", "pandas", "scipy", "pyarrow", "scikit-learn")

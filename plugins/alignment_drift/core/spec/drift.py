@@ -29,15 +29,21 @@ class MultivariatePolicy(Strict):
 class TrendPolicy(Strict):
     """A sequential detector over each night's signals, for gradual drift no single night shows.
 
-    The history is the nights since the current reference was promoted. The
-    default thresholds (None: CUSUM 22, Page–Hinkley 12) keep the chance of any
-    false alarm over 7 warm-up + 23 monitored drift-free nights at or below 0.05
-    (``bench/trend_far.py``).
+    The history is the nights since the current reference was promoted and, if
+    an incident of the model was resolved since, since that incident (see
+    ``pipeline/steps/trend.py``). After an alarm night the detector starts a new
+    warm-up. ``method``: ``robust_scan`` (default), a self-starting scan robust
+    to autocorrelation, heavy tails and skew, whose default thresholds (None:
+    3.1 with both sides watched, 2.85 with one, as z-scores) keep false alarms
+    at or below 1 per 100 stationary nights; or the older ``cusum`` and
+    ``page_hinkley``, whose defaults (None: 22 and 12) assume independent
+    N(0, 1) nights (``bench/trend_far.py``). ``slack`` applies to those two only.
+    ``warmup_nights`` None: 10 for ``robust_scan``, 7 for the others.
     """
 
     enabled: bool = True
-    method: Literal["cusum", "page_hinkley"] = "cusum"
-    warmup_nights: Annotated[int, Field(ge=3)] = 7
+    method: Literal["robust_scan", "cusum", "page_hinkley"] = "robust_scan"
+    warmup_nights: Annotated[int, Field(ge=3)] | None = None
     threshold: Annotated[float, Field(gt=0.0)] | None = None
     slack: Annotated[float, Field(ge=0.0)] = 0.25
 
