@@ -1,4 +1,10 @@
-"""``alignment-drift drift REFERENCE_OR_PROFILE CURRENT``: test a batch for drift, per column and jointly."""
+"""``alignment-drift drift REFERENCE_OR_PROFILE CURRENT``: test a batch for drift, per column and jointly.
+
+The column tests and the joint tests share ``--alpha`` by the alpha budget
+(:func:`~alignment_drift.core.drift.budget.alpha_budget`, ``docs/drift.md``),
+as in the monitor; the JSON states each family's level under ``alpha_budget``
+and what ``elapsed_seconds`` covers under ``timings``.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from alignment_drift.cli.common import EXIT_FAILED, EXIT_OK, UsageError, to_json
 from alignment_drift.cli.profile import column_kinds, split_list
 
 DRIFT_SCHEMA = "alignment-drift/drift@1"
+#: The parts of ``elapsed_seconds`` reported under ``timings`` (seconds; 0.0 for a part that did not run).
+TIMED = ("read", "fit_reference", "columns", "joint")
 
 
 def register(verbs: Any) -> None:
@@ -19,7 +27,12 @@ def register(verbs: Any) -> None:
     parser.add_argument("current", help="parquet or CSV file, or a folder or glob of parquet partitions")
     parser.add_argument("--columns", help="comma-separated columns to test (default: all the reference has)")
     parser.add_argument("--categorical", help="comma-separated columns to treat as categorical")
-    parser.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="significance level of the whole test, shared by the column and joint tests (default 0.05)",
+    )
     parser.add_argument("--correction", choices=("bh", "holm", "bonferroni"), default="bh")
     parser.add_argument("--numeric-effect-floor", type=float, default=0.1)
     parser.add_argument("--categorical-effect-floor", type=float, default=0.1)
@@ -65,19 +78,23 @@ def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tup
     return None, frame, numeric, cats
 
 
-def _multivariate(rows: Any, current: Any, numeric: list[str], cats: list[str], alpha: float) -> dict[str, Any]:
+def _multivariate(
+    rows: Any, current: Any, numeric: list[str], cats: list[str], alphas: dict[str, float]
+) -> dict[str, Any]:
     from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
 
     out: dict[str, Any] = {}
     for name, cls in (("domain_classifier", DomainClassifierDrift), ("mmd", MMDDrift)):
-        out[name] = cls(rows, numeric=numeric, categorical=cats, alpha=alpha).test(current).to_dict()
+        out[name] = cls(rows, numeric=numeric, categorical=cats, alpha=alphas[name]).test(current).to_dict()
     return out
 
 
 def _table(result: dict[str, Any]) -> str:
+    budget = result["alpha_budget"]
+    levels = ", ".join(f"{k} {v:.3g}" for k, v in {**budget["families"], **budget["joint_tests"]}.items())
     lines = [
         f"drift: {'YES' if result['drift'] else 'no'}   reference {result['n_reference']} rows, current "
-        f"{result['n_current']} rows, alpha {result['alpha']} ({result['correction']}), "
+        f"{result['n_current']} rows, alpha {budget['alpha']:g} ({levels}; columns {result['correction']}), "
         f"{result['elapsed_seconds']:.3f} s",
         f"{'column':<28} {'kind':<11} {'test':<6} {'p_adj':>9} {'effect':>8} {'floor':>6} {'miss_ref':>8} "
         f"{'miss_cur':>8}  drift",
@@ -110,42 +127,55 @@ def _html(payload: dict[str, Any], profile: Any, current: Any, columns: list[str
 
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift import DriftDetector
+    from alignment_drift.core.drift.budget import alpha_budget
     from alignment_drift.integrations.tables import TableError, read_table
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
+    timings = dict.fromkeys(TIMED, 0.0)
     try:
+        began = time.perf_counter()
         profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
         current = read_table(args.current, columns=[*numeric, *cats])
         if current.empty:
             raise UsageError(f"{args.current}: the current batch has no rows.")
-        began = time.perf_counter()
+        if args.multivariate == "on" and rows is None:
+            raise UsageError("--multivariate on needs reference rows; pass the reference data instead of a profile.")
+        joint = args.multivariate != "off" and rows is not None
+        budget = alpha_budget(args.alpha, ["inputs", "joint"] if joint else ["inputs"])
+        timings["read"] = time.perf_counter() - began
         if profile is None:
             from alignment_drift.core.drift.profile import ReferenceProfile
 
+            step = time.perf_counter()
             profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats)
-            began = time.perf_counter()  # fitting the reference is not part of testing the batch
+            timings["fit_reference"] = time.perf_counter() - step
+        step = time.perf_counter()
         detector = DriftDetector(
             profile,
             numeric=numeric,
             categorical=cats,
-            alpha=args.alpha,
+            alpha=budget.families["inputs"],
             correction=args.correction,
             numeric_effect_floor=args.numeric_effect_floor,
             categorical_effect_floor=args.categorical_effect_floor,
             missing_effect_floor=args.missing_effect_floor,
         )
         result = detector.test(current)
-        elapsed = time.perf_counter() - began
+        timings["columns"] = time.perf_counter() - step
     except (TableError, ValueError) as error:
         raise UsageError(str(error)) from None
-    payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "elapsed_seconds": elapsed}
-    if args.multivariate == "on" and rows is None:
-        raise UsageError("--multivariate on needs reference rows; pass the reference data instead of a profile.")
-    if args.multivariate != "off" and rows is not None:
-        payload["multivariate"] = _multivariate(rows, current, numeric, cats, args.alpha)
+    payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "alpha_budget": budget.to_dict()}
+    if joint:
+        step = time.perf_counter()
+        payload["multivariate"] = _multivariate(rows, current, numeric, cats, budget.joint_tests)
+        timings["joint"] = time.perf_counter() - step
         payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
-    else:
+    elif rows is None:
         payload["multivariate"] = {"skipped": "a profile holds no rows; pass reference data to run the joint tests"}
+    else:
+        payload["multivariate"] = {"skipped": "--multivariate off"}
+    payload["elapsed_seconds"] = time.perf_counter() - began
+    payload["timings"] = timings
     if args.format == "html":
         text = _html(payload, profile, current, [*numeric, *cats], args)
     else:

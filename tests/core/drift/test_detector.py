@@ -186,10 +186,24 @@ def test_result_to_dict_is_json_and_consistent() -> None:
 
 
 def test_one_family_for_distribution_and_missing_tests() -> None:
-    reference, batch = _frame(500, 1), _frame(500, 2)
+    reference, batch = _frame(500, 1, missing=0.1), _frame(500, 2, missing=0.1)
     result = DriftDetector(reference, numeric=NUMERIC, correction="bonferroni").test(batch)
+    assert result.family_size == 10
     for col in result.columns:  # m = 5 distribution + 5 missing-rate tests
         assert col.p_adjusted == pytest.approx(min(col.p_value * 10, 1.0))
+        assert col.missing_p_adjusted == pytest.approx(min(col.missing_p_value * 10, 1.0))
+
+
+def test_missing_rate_tests_that_cannot_reject_leave_the_family() -> None:
+    """No value missing on either side: the missing-rate tests cannot reject, so only the 5 KS tests count."""
+    reference, batch = _frame(500, 1), _frame(500, 2)
+    result = DriftDetector(reference, numeric=NUMERIC, correction="bonferroni").test(batch)
+    assert result.family_size == 5
+    for col in result.columns:
+        assert col.p_adjusted == pytest.approx(min(col.p_value * 5, 1.0))
+        assert col.in_family and not col.missing_in_family and col.missing_p_adjusted == 1.0
+        assert "left out of the correction family" in col.missing_note
+        assert col.to_dict()["missing_test"] == "fisher_exact"
 
 
 def test_constructor_stores_parameters_unchanged() -> None:

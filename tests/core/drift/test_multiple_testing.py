@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from alignment_drift.core.drift import adjust_p_values
+from alignment_drift.core.drift.multiple_testing import tarone_family
 
 RNG_VECTOR = np.random.default_rng(7).uniform(size=25) ** 3
 
@@ -121,3 +124,25 @@ def test_validation_messages(kwargs: dict[str, object], match: str) -> None:
     p_values = kwargs.pop("p_values")
     with pytest.raises(ValueError, match=match):
         adjust_p_values(p_values, **kwargs)  # type: ignore[arg-type]
+
+
+TARONE_CASES = [
+    # (smallest attainable p-values, alpha, expected family, expected K)
+    pytest.param([0.0, 0.0, 0.6, 0.004, math.nan], 0.05, [True, True, False, True, False], 3, id="mixed"),
+    pytest.param([0.0] * 4, 0.05, [True] * 4, 4, id="all-continuous"),
+    pytest.param([1.0, 1.0, 0.0], 0.05, [False, False, True], 1, id="only-one-can-reject"),
+    pytest.param([0.02, 0.02, 0.02, 0.02], 0.05, [False] * 4, 3, id="none-reaches-alpha-over-k"),
+    pytest.param([], 0.05, [], 1, id="empty"),
+]
+
+
+@pytest.mark.parametrize(("floors", "alpha", "expected", "k"), TARONE_CASES)
+def test_tarone_family_keeps_only_the_tests_that_can_reject(
+    floors: list[float], alpha: float, expected: list[bool], k: int
+) -> None:
+    in_family, got_k = tarone_family(floors, alpha)
+    assert in_family.tolist() == expected and got_k == k
+    # K is the smallest with #{min_p <= alpha / K} <= K, and the family is exactly those tests
+    assert int(in_family.sum()) <= got_k
+    finite = np.nan_to_num(np.asarray(floors, dtype=float), nan=np.inf)
+    assert np.array_equal(in_family, finite <= alpha / got_k)

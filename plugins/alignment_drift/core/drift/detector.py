@@ -4,7 +4,10 @@
 per declared column, adjusts all of their p-values as one multiple-testing
 family, and flags a column only when the adjusted p-value is significant
 *and* the effect size reaches a practical floor, so that very large batches
-do not turn negligible shifts into alarms.
+do not turn negligible shifts into alarms. The family holds only the tests
+that can reject: a discrete test whose smallest attainable p-value cannot
+reach the level is left out (Tarone's rule, :func:`tarone_family`), and its
+column says so in ``note`` / ``missing_note``.
 """
 
 from __future__ import annotations
@@ -14,85 +17,16 @@ import numbers
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values
+from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values, tarone_family
 from .profile import ColumnProfile, ReferenceProfile, numeric_values
 from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
+from .result import ColumnDrift, ColumnKind, DriftResult
 from .univariate import UnivariateOutcome, missing_rate_drift
-
-ColumnKind = Literal["numeric", "categorical"]
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    """Drift verdict for one column (distribution and missingness)."""
-
-    name: str
-    kind: ColumnKind
-    test: str
-    statistic: float
-    p_value: float
-    p_adjusted: float
-    effect: float
-    effect_metric: str
-    effect_floor: float
-    drift: bool
-    missing_rate_reference: float
-    missing_rate_current: float
-    missing_p_value: float
-    missing_p_adjusted: float
-    missing_drift: bool
-    unseen_categories: tuple[str, ...] = ()
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict (plain Python scalars and lists only)."""
-        out: dict[str, Any] = {}
-        for key, value in self.__dict__.items():
-            if isinstance(value, (bool, np.bool_)):
-                out[key] = bool(value)
-            elif isinstance(value, numbers.Real):
-                out[key] = float(value)
-            elif isinstance(value, tuple):
-                out[key] = [str(v) for v in value]
-            else:
-                out[key] = str(value)
-        return out
-
-
-@dataclass(frozen=True)
-class DriftResult:
-    """Outcome of :meth:`DriftDetector.test` on one batch."""
-
-    drift: bool
-    n_reference: int
-    n_current: int
-    alpha: float
-    correction: str
-    columns: tuple[ColumnDrift, ...]
-    drift_share: float
-
-    def drifted_columns(self) -> list[str]:
-        """Names of columns whose distribution or missing rate drifted."""
-        return [c.name for c in self.columns if c.drift or c.missing_drift]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict (plain Python scalars and lists only)."""
-        return {
-            "drift": bool(self.drift),
-            "n_reference": int(self.n_reference),
-            "n_current": int(self.n_current),
-            "alpha": float(self.alpha),
-            "correction": str(self.correction),
-            "drift_share": float(self.drift_share),
-            "drifted_columns": self.drifted_columns(),
-            "columns": [c.to_dict() for c in self.columns],
-        }
 
 
 def _check_real(name: str, value: object, low: float, high: float, interval: str) -> None:
@@ -349,13 +283,18 @@ class DriftDetector:
         dist = [d for d, _, _ in outcomes]
         miss = [m for _, m, _ in outcomes]
 
-        # One family: tests that were not run are NaN and do not count.
-        family = [o.p_value if o.ran else math.nan for o in dist + miss]
+        # One family of the tests that can reject: tests that were not run, and discrete tests
+        # whose smallest attainable p-value is above Tarone's bar, are NaN and do not count.
+        tests = dist + miss
+        in_family, k = tarone_family([o.min_p_value if o.ran else math.nan for o in tests], self.alpha)
+        family = [o.p_value if keep else math.nan for o, keep in zip(tests, in_family, strict=True)]
         adjusted = np.nan_to_num(adjust_p_values(family, method=self.correction), nan=1.0)
+        notes = [_left_out(o, keep, self.alpha / k) for o, keep in zip(tests, in_family, strict=True)]
         columns: list[ColumnDrift] = []
         for i, (name, kind) in enumerate(self._columns):
             d, m, col = dist[i], miss[i], profiles[i]
             p_adj, mp_adj = float(adjusted[i]), float(adjusted[len(dist) + i])
+            note = "; ".join(n for n in (d.note, notes[i]) if n)
             floor = float(self.numeric_effect_floor if kind == "numeric" else self.categorical_effect_floor)
             columns.append(
                 ColumnDrift(
@@ -368,14 +307,20 @@ class DriftDetector:
                     effect=d.effect,
                     effect_metric=d.effect_metric,
                     effect_floor=floor,
-                    drift=bool(d.ran and p_adj <= self.alpha and d.effect >= floor),
+                    drift=bool(in_family[i] and p_adj <= self.alpha and d.effect >= floor),
                     missing_rate_reference=col.missing_rate,
                     missing_rate_current=outcomes[i][2],
                     missing_p_value=m.p_value,
                     missing_p_adjusted=mp_adj,
-                    missing_drift=bool(m.ran and mp_adj <= self.alpha and m.effect >= self.missing_effect_floor),
+                    missing_drift=bool(
+                        in_family[len(dist) + i] and mp_adj <= self.alpha and m.effect >= self.missing_effect_floor
+                    ),
                     unseen_categories=d.unseen_categories,
-                    note=d.note,
+                    note=note,
+                    in_family=bool(in_family[i]),
+                    missing_test=m.test,
+                    missing_in_family=bool(in_family[len(dist) + i]),
+                    missing_note="; ".join(n for n in (m.note, notes[len(dist) + i]) if n),
                 )
             )
         n_drifted = sum(c.drift or c.missing_drift for c in columns)
@@ -387,4 +332,15 @@ class DriftDetector:
             correction=str(self.correction),
             columns=tuple(columns),
             drift_share=n_drifted / len(columns),
+            family_size=int(np.count_nonzero(in_family)),
         )
+
+
+def _left_out(outcome: UnivariateOutcome, in_family: bool, bar: float) -> str:
+    """Why a test that ran is not in the correction family ('' when it is, or did not run)."""
+    if in_family or not outcome.ran:
+        return ""
+    return (
+        f"{outcome.test} left out of the correction family: its smallest attainable p-value given the counts, "
+        f"{outcome.min_p_value:.2g}, cannot reach {bar:.2g} (alpha / K, Tarone)"
+    )

@@ -88,3 +88,43 @@ def adjust_p_values(
     out[order] = np.minimum(stepped, 1.0)
     adjusted[observed] = out
     return adjusted
+
+
+def tarone_family(min_p_values: Sequence[float] | np.ndarray, alpha: float) -> tuple[np.ndarray, int]:
+    """The tests that can reject: Tarone's (1990) family for discrete tests.
+
+    A discrete test (Fisher's exact, a Monte-Carlo p-value) cannot return a
+    p-value below its smallest attainable one, fixed by the table's margins.
+    Counting such a test in the family only makes the others pay for it.
+    ``K`` is the smallest integer with ``#{i : min_p_i <= alpha / K} <= K``;
+    the family is the tests with ``min_p_i <= alpha / K``. It is fixed by
+    the margins alone, so a correction applied to it controls the
+    family-wise error rate (Bonferroni, Holm: Tarone 1990) or the false
+    discovery rate (BH: Gilbert 2005) at ``alpha`` as over the full family.
+
+    Parameters
+    ----------
+    min_p_values : sequence of float
+        Each test's smallest attainable p-value (0.0 for a continuous test);
+        NaN marks a test that was not run (never in the family).
+    alpha : float
+        The family's level, in (0, 1).
+
+    Returns
+    -------
+    in_family : ndarray of bool
+    k : int
+        Tarone's ``K`` (``alpha / K`` is the bar a test had to reach; at least 1).
+
+    Examples
+    --------
+    >>> tarone_family([0.0, 0.0, 0.6, 0.004, float("nan")], 0.05)
+    (array([ True,  True, False,  True, False]), 3)
+    """
+    floors = np.asarray(min_p_values, dtype=float)
+    run = ~np.isnan(floors)
+    ordered = np.sort(floors[run])
+    k = 1
+    while k < ordered.size and np.searchsorted(ordered, alpha / k, side="right") > k:
+        k += 1
+    return run & (np.nan_to_num(floors, nan=np.inf) <= alpha / k), k

@@ -24,8 +24,9 @@ import pandas as pd
 from alignment_drift.core.scoring import ModelOutput, class_index
 from alignment_drift.core.spec import AlignmentSpec
 
-from .detector import ColumnDrift, DriftDetector, DriftResult, _check_real
+from .detector import DriftDetector, _check_real
 from .multiple_testing import CorrectionMethod
+from .result import ColumnDrift, DriftResult
 
 __all__ = ["model_output_drift", "output_columns", "output_drift", "output_frame"]
 

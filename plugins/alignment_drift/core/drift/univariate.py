@@ -5,6 +5,12 @@ returns a :class:`UnivariateOutcome` holding the test statistic, the raw
 p-value and an effect size on a scale that does not grow with the sample
 size. Degenerate inputs never produce a NaN p-value: when a test cannot be
 run, ``ran`` is False, ``p_value`` is 1.0 and ``note`` says why.
+
+Counts are tested exactly where approximations fail: the missing rate by
+Fisher's exact test, sparse category tables by a Monte-Carlo p-value with
+both margins fixed (:mod:`~alignment_drift.core.drift.exact`). Every outcome
+states the smallest p-value it could have given (``min_p_value``), so a
+discrete test that cannot reach the level is left out of its correction family.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
+from .exact import MC_MAX_DRAWS, fisher_two_sided, monte_carlo_homogeneity
+
 #: Above this many values per side, ks_2samp uses the asymptotic distribution.
 EXACT_KS_MAX_N = 10_000
 #: Largest number of unseen category names reported.
@@ -34,9 +42,10 @@ class UnivariateOutcome:
     Attributes
     ----------
     test : str
-        ``"ks"``, ``"chi2"`` or ``"missing_z"``.
+        ``"ks"``, ``"chi2"``, ``"g_test"`` or ``"fisher_exact"``.
     statistic : float
-        Test statistic (0.0 when the test was not run).
+        Test statistic (0.0 when the test was not run); for ``"fisher_exact"``
+        the pooled z-score of the rate difference, shown for reading only.
     p_value : float
         Raw p-value in ``[0, 1]`` (1.0 when the test was not run).
     effect : float
@@ -50,6 +59,10 @@ class UnivariateOutcome:
         most ``MAX_UNSEEN_LISTED``); empty for other tests.
     note : str
         Human-readable remark about a fallback or a skipped test.
+    min_p_value : float
+        Smallest p-value the test could have returned given its margins
+        (Tarone 1990): exact for ``"fisher_exact"``, ``1 / (draws + 1)`` for a
+        Monte-Carlo p-value, 0.0 for tests treated as continuous, 1.0 when not run.
     """
 
     test: str
@@ -60,6 +73,7 @@ class UnivariateOutcome:
     ran: bool = True
     unseen_categories: tuple[str, ...] = ()
     note: str = ""
+    min_p_value: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict of the outcome."""
@@ -69,7 +83,7 @@ class UnivariateOutcome:
 
 
 def _skipped(test: str, effect_metric: str) -> UnivariateOutcome:
-    return UnivariateOutcome(test, 0.0, 1.0, 0.0, effect_metric, ran=False, note=INSUFFICIENT_DATA)
+    return UnivariateOutcome(test, 0.0, 1.0, 0.0, effect_metric, ran=False, note=INSUFFICIENT_DATA, min_p_value=1.0)
 
 
 def _clip_p(p: float) -> float:
@@ -194,7 +208,7 @@ def categorical_drift(
     reference: Sequence[Any] | np.ndarray | pd.Series,
     current: Sequence[Any] | np.ndarray | pd.Series,
 ) -> UnivariateOutcome:
-    """Chi-square test of homogeneity with a Jensen-Shannon effect.
+    """Chi-square test of homogeneity (Monte-Carlo p-value when counts are sparse) with a Jensen-Shannon effect.
 
     Parameters
     ----------
@@ -207,7 +221,10 @@ def categorical_drift(
     -------
     UnivariateOutcome
         ``test="chi2"`` on the 2 x K table of counts over the union of
-        observed categories (no continuity correction); ``effect`` is the
+        observed categories (no continuity correction); the p-value is the
+        asymptotic one when every expected count is at least
+        ``MIN_EXPECTED``, else a Monte-Carlo one (see
+        :func:`categorical_counts_drift`); ``effect`` is the
         base-2 Jensen-Shannon distance in ``[0, 1]`` between the two
         frequency vectors (``"jensen_shannon"``). Categories present in
         current but not in reference are listed in ``unseen_categories``.
@@ -219,31 +236,8 @@ def categorical_drift(
     return categorical_counts_drift(ref_counts, cur_counts)
 
 
+#: The chi-square distribution is used only when every expected count reaches this (Cochran's rule).
 MIN_EXPECTED = 5.0
-
-
-def _pool_sparse(table: np.ndarray) -> tuple[np.ndarray, int]:
-    """Pool the categories whose expected count is below ``MIN_EXPECTED`` into one column.
-
-    The chi-square approximation needs expected counts of about 5 (Cochran's
-    rule); without pooling, a column with many rare levels raises false alarms
-    on small batches. The pooled column joins the rarest remaining categories
-    until it too reaches the minimum. Returns the table and how many were pooled.
-    """
-    totals = table.sum(axis=0)
-    expected = np.outer(table.sum(axis=1), totals) / table.sum()
-    sparse = expected.min(axis=0) < MIN_EXPECTED
-    if not sparse.any():
-        return table, 0
-    keep = table[:, ~sparse]
-    pool = table[:, sparse].sum(axis=1, keepdims=True)
-    order = np.argsort(keep.sum(axis=0))  # rarest kept categories first
-    while keep.shape[1] and (np.outer(table.sum(axis=1), [pool.sum()]) / table.sum()).min() < MIN_EXPECTED:
-        rarest = order[0]
-        pool = pool + keep[:, [rarest]]
-        keep = np.delete(keep, rarest, axis=1)
-        order = np.argsort(keep.sum(axis=0))
-    return np.hstack([keep, pool]), int(sparse.sum())
 
 
 def categorical_counts_drift(
@@ -260,6 +254,13 @@ def categorical_counts_drift(
     (they may have been among the folded ones) instead of being reported as
     unseen. ``test="g_test"`` uses the log-likelihood ratio instead of
     Pearson's statistic.
+
+    When an expected count is below ``MIN_EXPECTED`` the chi-square
+    distribution overstates significance, and pooling the sparse categories
+    would hide a shift into them; the p-value is then a sequential Monte-Carlo
+    one over tables with both margins fixed
+    (:func:`~alignment_drift.core.drift.exact.monte_carlo_homogeneity`: seeded
+    by the counts, at most ``MC_MAX_DRAWS`` tables), stated in ``note``.
     """
     if sum(ref_counts.values()) < 2 or sum(cur_counts.values()) < 2:
         return _skipped(test, "jensen_shannon")
@@ -281,16 +282,21 @@ def categorical_counts_drift(
         dtype=float,
     )
     table = table[:, table.sum(axis=0) > 0]
-    statistic, p_value, effect = 0.0, 1.0, 0.0
+    statistic, p_value, effect, min_p = 0.0, 1.0, 0.0, 1.0
     if table.shape[1] >= 2:  # one shared category only: nothing can differ
-        pooled, sparse = _pool_sparse(table)
-        if pooled.shape[1] >= 2:
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        if expected.min() >= MIN_EXPECTED:
             lambda_: Literal["log-likelihood"] | None = "log-likelihood" if test == "g_test" else None
-            chi2 = stats.chi2_contingency(pooled, correction=False, lambda_=lambda_)
-            statistic, p_value = float(chi2.statistic), _clip_p(chi2.pvalue)
-        if sparse:
-            pooled_note = f"{sparse} sparse categories pooled for the test (expected counts < {MIN_EXPECTED})"
-            note = f"{note}; {pooled_note}" if note else pooled_note
+            chi2 = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
+            statistic, p_value, min_p = float(chi2.statistic), _clip_p(chi2.pvalue), 0.0
+        else:
+            statistic, p_value, draws = monte_carlo_homogeneity(table, test=test)
+            min_p = 1.0 / (MC_MAX_DRAWS + 1)
+            mc_note = (
+                f"Monte-Carlo p-value over {draws} tables with the margins fixed "
+                f"(an expected count is below {MIN_EXPECTED:g})"
+            )
+            note = f"{note}; {mc_note}" if note else mc_note
         freqs = table / table.sum(axis=1, keepdims=True)
         distance = float(jensenshannon(freqs[0], freqs[1], base=2.0))
         effect = min(max(distance, 0.0), 1.0) if math.isfinite(distance) else 0.0
@@ -302,6 +308,7 @@ def categorical_counts_drift(
         effect_metric="jensen_shannon",
         unseen_categories=unseen,
         note=note,
+        min_p_value=min_p,
     )
 
 
@@ -311,7 +318,7 @@ def missing_rate_drift(
     n_missing_current: int,
     n_current: int,
 ) -> UnivariateOutcome:
-    """Two-proportion z-test (pooled) on the missing rate.
+    """Fisher's exact test of the missing rate.
 
     Parameters
     ----------
@@ -323,10 +330,20 @@ def missing_rate_drift(
     Returns
     -------
     UnivariateOutcome
-        ``test="missing_z"``; ``effect`` is ``|rate_current -
-        rate_reference|`` (``"missing_rate_diff"``). When both rates are 0
-        or both are 1 the p-value is 1.0. With an empty side the test is
-        skipped.
+        ``test="fisher_exact"``: the two-sided p-value given both margins,
+        exact at any count (the pooled z-test it replaces gave p = 5.8e-4
+        for 50/10,000 against 3/100, where the exact value is 0.015);
+        ``statistic`` is the pooled z-score, for reading; ``min_p_value`` is
+        the smallest p-value attainable with these margins. ``effect`` is
+        ``|rate_current - rate_reference|`` (``"missing_rate_diff"``). When
+        both rates are 0 or both are 1 the p-value is 1.0. With an empty side
+        the test is skipped.
+
+    Examples
+    --------
+    >>> out = missing_rate_drift(50, 10_000, 3, 100)
+    >>> out.test, round(out.p_value, 3)
+    ('fisher_exact', 0.015)
     """
     counts = (n_missing_reference, n_reference, n_missing_current, n_current)
     names = ("n_missing_reference", "n_reference", "n_missing_current", "n_current")
@@ -341,23 +358,21 @@ def missing_rate_drift(
         if k > n:
             raise ValueError(f"The 'n_missing_{side}' parameter must be in [0, n_{side}]. Got {k!r} instead.")
     if n_reference == 0 or n_current == 0:
-        return _skipped("missing_z", "missing_rate_diff")
+        return _skipped("fisher_exact", "missing_rate_diff")
 
     rate_ref = n_missing_reference / n_reference
     rate_cur = n_missing_current / n_current
     effect = abs(rate_cur - rate_ref)
     pooled = (n_missing_reference + n_missing_current) / (n_reference + n_current)
-    if pooled in (0.0, 1.0):
-        z, p = 0.0, 1.0
-    else:
-        inv_n = 1.0 / n_reference + 1.0 / n_current
-        se = math.sqrt(pooled * (1.0 - pooled) * inv_n)
-        z = (rate_cur - rate_ref) / se
-        p = _clip_p(math.erfc(abs(z) / math.sqrt(2.0)))  # 2 * norm.sf(|z|)
+    z = 0.0
+    if pooled not in (0.0, 1.0):
+        z = (rate_cur - rate_ref) / math.sqrt(pooled * (1.0 - pooled) * (1.0 / n_reference + 1.0 / n_current))
+    p, min_p = fisher_two_sided(int(n_missing_reference), int(n_reference), int(n_missing_current), int(n_current))
     return UnivariateOutcome(
-        test="missing_z",
+        test="fisher_exact",
         statistic=float(z),
-        p_value=p,
+        p_value=_clip_p(p),
         effect=float(effect),
         effect_metric="missing_rate_diff",
+        min_p_value=float(min_p),
     )

@@ -3,8 +3,10 @@
 Input drift of every feature and output drift of scores and decisions, the
 joint (multivariate) tests on a bounded row sample, and the model's exposure
 rate. The night's families — input columns, model outputs, joint tests — share
-``alpha`` by Bonferroni, and each is corrected inside (BH by default), so a
-drift-free night raises any drift signal with probability at most ``alpha``.
+``alpha`` by the check's alpha budget
+(:func:`~alignment_drift.core.drift.budget.alpha_budget`, ``docs/drift.md``),
+and each is corrected inside (BH by default), so a drift-free night raises any
+drift signal with probability at most ``alpha``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from alignment_drift.core.drift import DriftDetector
+from alignment_drift.core.drift.budget import AlphaBudget, alpha_budget
 from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
 from alignment_drift.core.drift.output import output_columns
 from alignment_drift.core.drift.profile import ReferenceProfile
@@ -81,17 +84,24 @@ def deployed_info(spec: AlignmentSpec, settings: Settings, counts: dict[str, int
         ) from None
 
 
-def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDetector, DriftDetector, float, bool]:
-    """The night's input and output detectors on the reference profile, the families' alpha, whether joint tests run.
+def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDetector, DriftDetector, AlphaBudget, bool]:
+    """The night's input and output detectors on the reference profile, the alpha budget, whether joint tests run.
 
     The night's families — input columns, model outputs, joint tests — share
-    ``alpha`` by Bonferroni; each is corrected inside (BH by default).
+    ``alpha`` by the alpha budget (Bonferroni, then the joint family split
+    between its tests); each is corrected inside (BH by default).
     """
     policy, roles = spec.drift, spec.columns
-    joint = policy.multivariate.domain_classifier or policy.multivariate.mmd
-    family_alpha = policy.alpha / (3 if joint else 2)
+    joint_tests = [
+        name
+        for name, on in (("domain_classifier", policy.multivariate.domain_classifier), ("mmd", policy.multivariate.mmd))
+        if on
+    ]
+    joint = bool(joint_tests)
+    budget = alpha_budget(
+        policy.alpha, ["inputs", "outputs", "joint"] if joint else ["inputs", "outputs"], joint_tests=joint_tests
+    )
     common: dict[str, Any] = {
-        "alpha": family_alpha,
         "correction": policy.correction,
         "categorical_test": policy.categorical_test,
         "missing_effect_floor": policy.missing_effect_floor,
@@ -100,6 +110,7 @@ def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDete
         profile,
         numeric=roles.numeric,
         categorical=roles.categorical,
+        alpha=budget.families["inputs"],
         numeric_effect_floor=policy.numeric_effect_floor,
         categorical_effect_floor=policy.categorical_effect_floor,
         **common,
@@ -109,11 +120,12 @@ def detectors(spec: AlignmentSpec, profile: ReferenceProfile) -> tuple[DriftDete
         profile,
         numeric=out_numeric,
         categorical=out_categorical,
+        alpha=budget.families["outputs"],
         numeric_effect_floor=policy.output_effect_floor,
         categorical_effect_floor=policy.categorical_effect_floor,
         **common,
     )
-    return inputs, outputs, family_alpha, joint
+    return inputs, outputs, budget, joint
 
 
 def drift(
@@ -142,13 +154,13 @@ def drift(
     counts = batch.columns[roles.model_version].counts if roles.model_version in batch.columns else {}
     deployed = deployed_info(spec, settings, counts or {})
     reference = registry.load_reference(settings, spec.model, deployed)
-    input_detector, output_detector, family_alpha, joint = detectors(spec, reference.profile)
+    input_detector, output_detector, budget, joint = detectors(spec, reference.profile)
     inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
     multivariate: dict[str, Any] = {}
     if joint:
         bound = max(policy.multivariate.max_rows, policy.multivariate.mmd_max_rows)
         sample, _ = read_columns(pulled.batch(), roles.feature_names, max_rows=bound, connections=connections)
-        multivariate = _multivariate(spec, reference.frame, sample, family_alpha)
+        multivariate = _multivariate(spec, reference.frame, sample, budget.joint_tests)
     exposure = None
     exposed = batch.columns.get(roles.exposure) if roles.exposure else None
     # what the reference version exposed, by the spec's exposure rule (None: the model exposes nothing)
@@ -172,21 +184,22 @@ def drift(
     )
 
 
-def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alpha: float) -> dict[str, Any]:
-    """The spec's joint tests on the reference's row sample and the batch, Bonferroni-split ``alpha``."""
+def _multivariate(
+    spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alphas: dict[str, float]
+) -> dict[str, Any]:
+    """The spec's joint tests on the reference's row sample and the batch, each at its level in the alpha budget."""
     policy, roles = spec.drift.multivariate, spec.columns
-    tests = [name for name, on in (("domain_classifier", policy.domain_classifier), ("mmd", policy.mmd)) if on]
-    common: dict[str, Any] = {
-        "numeric": roles.numeric,
-        "categorical": roles.categorical,
-        "alpha": alpha / max(len(tests), 1),
-    }
+    common: dict[str, Any] = {"numeric": roles.numeric, "categorical": roles.categorical}
     out: dict[str, Any] = {}
     if policy.domain_classifier:
-        classifier = DomainClassifierDrift(reference, max_rows=policy.max_rows, n_folds=policy.folds, **common)
+        classifier = DomainClassifierDrift(
+            reference, max_rows=policy.max_rows, n_folds=policy.folds, alpha=alphas["domain_classifier"], **common
+        )
         out["domain_classifier"] = classifier.test(batch).to_dict()
     if policy.mmd:
-        mmd = MMDDrift(reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, **common)
+        mmd = MMDDrift(
+            reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, alpha=alphas["mmd"], **common
+        )
         out["mmd"] = mmd.test(batch).to_dict()
     return out
 
