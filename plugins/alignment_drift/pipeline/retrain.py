@@ -165,7 +165,9 @@ def train(
     assembled training set, context ``training``, and the audit set, context
     ``audit``, each with its digest), and ``tags`` (the factory passes the
     Airflow ids, ``requested_by_check_run``, ``related_runs``, ``trigger``,
-    ``coalesced_events``).
+    ``trigger_verdict``, ``trigger_night``, ``coalesced_events``). The run is
+    named for a person (``retrain <model> <night> (<why>)``: the night whose
+    check requested it, else the training window's end); ``key`` is its tag ``retrain_key``.
 
     Returns
     -------
@@ -176,6 +178,7 @@ def train(
     from alignment_drift.core.training import fit_pipeline, label_values, labelled_rows
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
+    from alignment_drift.integrations.mlflow.names import retrain_run_name
     from alignment_drift.integrations.mlflow.store import client
 
     replay_spooled_checks(settings)
@@ -196,7 +199,12 @@ def train(
     mlflow_client = client(settings)
     run = mlflow_client.create_run(
         _retrain_experiment(settings, spec),
-        run_name=f"retrain {key}",
+        run_name=retrain_run_name(
+            spec.model,
+            night=tags.get("trigger_night") or (assembled.get("window") or {}).get("until", ""),
+            trigger=tags.get("trigger"),
+            verdict=tags.get("trigger_verdict"),
+        ),
         tags={"kind": "retrain", "model": spec.model, "retrain_key": key, "retrain_reason": reason[:5000], **tags},
     )
     run_id = run.info.run_id
