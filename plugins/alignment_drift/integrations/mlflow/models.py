@@ -376,11 +376,14 @@ def load_from_registry(settings: Settings, uri: str, *, trusted_types: Sequence[
     import mlflow
     import mlflow.artifacts
 
+    from alignment_drift.integrations.known_warnings import known_warnings
+
     ref = parse_model_uri(uri)
     registered_source(settings, ref)  # a clear "not found" before any download
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="alignment-drift-model-") as tmp:
+    # only the named third-party warnings are dropped (one log line says which); any other is passed on as raised
+    with known_warnings(f"loading {ref.uri}"), tempfile.TemporaryDirectory(prefix="alignment-drift-model-") as tmp:
         folder = mlflow.artifacts.download_artifacts(
             artifact_uri=ref.uri, dst_path=tmp, tracking_uri=settings.tracking_uri
         )
