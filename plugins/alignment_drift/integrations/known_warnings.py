@@ -10,7 +10,8 @@ block is passed on unchanged (to the process's filters, Airflow's task log,
 pytest).
 
 The test configuration (``setup.cfg``, ``[tool:pytest] filterwarnings``)
-ignores the same warnings by the same names.
+ignores these by the same names, and the few other third-party warnings
+that only tests meet, each with where it comes from.
 """
 
 from __future__ import annotations
@@ -70,6 +71,28 @@ KNOWN: tuple[KnownWarning, ...] = (
         module=r"mlflow\.store\.tracking\.sqlalchemy_store",
         comes_from="MLflow's SQL tracking store configures its mappers with the noload strategy that SQLAlchemy 2.1 "
         "deprecates; raised once per process, when the first client of a database store is made",
+    ),
+    KnownWarning(
+        name="MLflow integer-column hint",
+        category="builtins.UserWarning",
+        message=r"Hint: Inferred schema contains integer column",
+        module=r"mlflow\.types\.utils",
+        comes_from="mlflow.sklearn.log_model infers the model's signature from the input example and advises on "
+        "integer columns; the signature only names the inputs here (checks score through scikit-learn)",
+    ),
+    KnownWarning(
+        name="pandas range comparison in MLflow",
+        category="pandas.errors.Pandas4Warning",
+        message=r"Operation with range is deprecated",
+        module=r"mlflow\.models\.utils",
+        comes_from="mlflow.sklearn.log_model compares the input example's columns with a range (pandas 3.1)",
+    ),
+    KnownWarning(
+        name="pandas keyword-only all() in MLflow",
+        category="pandas.errors.Pandas4Warning",
+        message=r"Starting with pandas version 4\.0 all arguments of all will be keyword-only",
+        module=r"mlflow\.data\.digest_utils",
+        comes_from="MLflow's pandas dataset digest calls DataFrame.all(0) positionally (pandas 3.1)",
     ),
 )
 

@@ -278,27 +278,33 @@ def _log_datasets(
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas  # mlflow.data sets it only at run time, unseen by mypy
 
-    label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
-    audit_path = settings.resolve_data(spec.reference.audit_set)
-    datasets = [
-        (
-            from_pandas(
-                data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
-            ),
-            "training",
-        ),
-        (
-            from_pandas(
-                pd.read_parquet(audit_path),
-                source=str(audit_path),
-                name=f"{spec.model}-audit",
-                targets=spec.columns.target,
-            ),
-            "audit",
-        ),
-    ]
+    from alignment_drift.integrations.known_warnings import known_warnings
+    from alignment_drift.integrations.mlflow.inputs import dataset_source
     from alignment_drift.integrations.mlflow.store import in_run
 
+    label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
+    audit_path = settings.resolve_data(spec.reference.audit_set)
+    with known_warnings(f"logging {spec.model}'s training data"):  # MLflow's pandas digest
+        datasets = [
+            (
+                from_pandas(
+                    data,
+                    source=dataset_source(assembled["path"]) or assembled["path"],
+                    name=f"{spec.model}-training-{assembled['sha256'][:12]}",
+                    targets=label,
+                ),
+                "training",
+            ),
+            (
+                from_pandas(
+                    pd.read_parquet(audit_path),
+                    source=dataset_source(str(audit_path)) or str(audit_path),
+                    name=f"{spec.model}-audit",
+                    targets=spec.columns.target,
+                ),
+                "audit",
+            ),
+        ]
     with in_run(settings, run_id):
         for dataset, context in datasets:
             mlflow.log_input(dataset, context=context)

@@ -180,6 +180,19 @@ def test_a_version_registered_from_plain_artifacts_is_named_by_tags(settings: An
     assert len(_batch_inputs(run)) == 1
 
 
+@pytest.mark.parametrize("version", ["99", '7"><b>x</b>'], ids=["gone", "not-a-version-number"])
+def test_a_version_the_registry_cannot_give_is_not_linked_and_the_night_is_recorded(
+    settings: Any, model: str, version: str
+) -> None:
+    from alignment_drift.integrations.mlflow.store import client
+
+    register(settings, model)
+    run = client(settings).get_run(_record(settings, _check(model, version)))
+    assert run.inputs.model_inputs == [] and run.data.tags["verdict"] == "aligned"
+    assert run.data.tags["model_uri"] == f"models:/{model}/{version}" and run.data.tags["model_id"] == ""
+    assert len(_batch_inputs(run)) == 1
+
+
 def test_recording_a_check_raises_no_warning(settings: Any, model: str) -> None:
     version = register(settings, model)
     with warnings.catch_warnings(record=True) as caught:

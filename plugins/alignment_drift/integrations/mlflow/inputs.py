@@ -47,9 +47,10 @@ from alignment_drift.integrations.mlflow import names
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.data.dataset_source import DatasetSource
     from mlflow.entities import DatasetInput, Run
 
-__all__ = ["CONTEXT", "DIGEST_CHARS", "CheckInputs", "batch_input", "changed", "log_inputs", "plan"]
+__all__ = ["CONTEXT", "DIGEST_CHARS", "CheckInputs", "batch_input", "changed", "dataset_source", "log_inputs", "plan"]
 
 _LOG = logging.getLogger(__name__)
 
@@ -76,20 +77,32 @@ class CheckInputs:
         return None if self.dataset is None else self.dataset.dataset.digest
 
 
-def _source(uri: str) -> tuple[str, str]:
-    """MLflow's source type and source JSON for the batch's (already masked) URI."""
+def dataset_source(uri: str) -> DatasetSource | None:
+    """MLflow's dataset source of ``uri`` (a path or URI), by its scheme; None when MLflow has none for it.
+
+    The one source class of the scheme is asked, so MLflow does not have to guess between the classes
+    registered for local files (nor warn that it guessed).
+    """
     from mlflow.data.dataset_source_registry import get_registered_sources, resolve_dataset_source
 
     scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
     wanted = _SOURCE_TYPES.get(scheme, scheme)
     for source_class in get_registered_sources():
         if source_class._get_source_type() == wanted:
-            try:  # the one class of that scheme: MLflow does not have to guess (nor warn that it did)
-                source = resolve_dataset_source(uri, candidate_sources=[source_class])
-            except Exception:  # that class refuses the URI's form: described as a plain URI below
-                break
-            return wanted, source.to_json()
-    return wanted or "uri", json.dumps({"uri": uri})
+            try:
+                return resolve_dataset_source(uri, candidate_sources=[source_class])
+            except Exception:  # that class refuses the URI's form
+                return None
+    return None
+
+
+def _source(uri: str) -> tuple[str, str]:
+    """MLflow's source type and source JSON for the batch's (already masked) URI; a plain URI when MLflow has none."""
+    source = dataset_source(uri)
+    if source is not None:
+        return source._get_source_type(), source.to_json()
+    scheme = urlsplit(uri).scheme.lower() if "://" in uri else ""
+    return _SOURCE_TYPES.get(scheme, scheme) or "uri", json.dumps({"uri": uri})
 
 
 def _schema(columns: list[Mapping[str, Any]]) -> str | None:
@@ -136,28 +149,23 @@ def batch_input(check: Mapping[str, Any]) -> DatasetInput | None:
 
 def _model_id(mlflow_client: MlflowClient, version: Any) -> str | None:
     """The id of the logged model a registered version is, or None (a version registered from other artifacts)."""
-    from mlflow.exceptions import MlflowException
-
     found = getattr(version, "model_id", None)
     if found:
         return str(found)
     match = _LOGGED_MODEL.match(str(version.source or ""))
-    if match is None:
-        return None
-    try:
-        return str(mlflow_client.get_logged_model(match[1]).model_id)
-    except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise
-        return None
+    return None if match is None else str(mlflow_client.get_logged_model(match[1]).model_id)
 
 
 def plan(mlflow_client: MlflowClient, check: Mapping[str, Any]) -> CheckInputs:
     """The inputs of the check's run: its batch and, when it judged one, its model version.
 
-    A version the registry no longer knows is not linked (a warning says so); the record is written all the same.
+    A version the registry cannot give (gone, or a version string it refuses) is not linked, and a
+    warning says why: the record is written all the same. A tracking server that is down raises (the
+    write is retried, then spooled).
     """
     from mlflow.exceptions import MlflowException
+
+    from alignment_drift.integrations.mlflow.spool import is_transient
 
     dataset = batch_input(check)
     version = check.get("model_version")
@@ -167,14 +175,17 @@ def plan(mlflow_client: MlflowClient, check: Mapping[str, Any]) -> CheckInputs:
     tags = {"model_uri": f"models:/{model}/{version}", "model_id": "", "model_run_id": ""}
     try:
         registered = mlflow_client.get_model_version(model, str(version))
+        model_id = _model_id(mlflow_client, registered)
     except MlflowException as error:
-        if error.error_code != "RESOURCE_DOES_NOT_EXIST":
+        if is_transient(error):
             raise
         _LOG.warning(
-            "%s version %s is not in the registry any more: the check run is not linked to it.", model, version
+            "%s version %s is not linked to its check run: the registry cannot give it (%s).",
+            model,
+            version,
+            error.error_code,
         )
         return CheckInputs(dataset, tags=tags)
-    model_id = _model_id(mlflow_client, registered)
     tags.update(model_id=model_id or "", model_run_id=registered.run_id or "")
     return CheckInputs(dataset, model_id, tags)
 

@@ -268,15 +268,18 @@ def log_sklearn_model(
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
     ]
-    info = mlflow.sklearn.log_model(
-        model,
-        name=name,
-        registered_model_name=registered_model_name,
-        input_example=input_example,
-        pip_requirements=requirements,
-        serialization_format=chosen.format,
-        skops_trusted_types=list(chosen.skops_trusted_types) or None,
-    )
+    from alignment_drift.integrations.known_warnings import known_warnings
+
+    with known_warnings(f"logging a version of {registered_model_name}"):
+        info = mlflow.sklearn.log_model(
+            model,
+            name=name,
+            registered_model_name=registered_model_name,
+            input_example=input_example,
+            pip_requirements=requirements,
+            serialization_format=chosen.format,
+            skops_trusted_types=list(chosen.skops_trusted_types) or None,
+        )
     return info, chosen
 
 
