@@ -7,6 +7,7 @@ expectation suites are the repository's own.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,6 +30,8 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+# Airflow's API signs the UI tests' tokens with this; a key of 64 bytes or more, as PyJWT asks for HS512
+os.environ["AIRFLOW__API_AUTH__JWT_SECRET"] = secrets.token_urlsafe(64)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

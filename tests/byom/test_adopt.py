@@ -248,8 +248,9 @@ def pyfunc_model(owned_models: dict[str, OwnedModel]) -> str:
     import mlflow.pyfunc
 
     class Doubler(mlflow.pyfunc.PythonModel):
-        def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
-            return model_input * 2
+        # list[...] hints: MLflow infers the signature from them (a bare Any makes it warn)
+        def predict(self, context: Any, model_input: list[float], params: Any = None) -> list[float]:
+            return [2 * value for value in model_input]
 
     mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
     mlflow.set_experiment("owner-team-models")

@@ -107,6 +107,18 @@ def test_a_regressor_without_predict_proba_scores_as_a_regression() -> None:
     np.testing.assert_allclose(out.prediction, 2 * np.arange(20.0) + 1)
 
 
+def test_a_model_fitted_on_an_array_scores_a_frame_without_a_warning(iris: tuple[pd.DataFrame, pd.Series]) -> None:
+    import warnings
+
+    x, y = iris
+    model = LogisticRegression(max_iter=1000).fit(x.to_numpy(), y)
+    shuffled = x[list(reversed(x.columns))]  # the features are passed in the spec's order, whatever the frame's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = score_model(model, shuffled, task="multiclass", features=list(x.columns))
+    np.testing.assert_allclose(out.proba, model.predict_proba(x.to_numpy()))
+
+
 def test_labels_match_across_their_spellings() -> None:
     assert label_key(1) == label_key(1.0) == label_key("1") == label_key(np.int64(1)) == label_key(True) == "1"
     assert label_key(" spam ") == "spam" and label_key(None) is None and label_key(np.nan) is None

@@ -93,6 +93,18 @@ def test_the_first_champion_is_judged_on_its_floors_and_tagged_gated(lab: Lab) -
     assert not lineage.is_gated(registry.version_info(lab.settings, lab.spec.model, lab.versions["v2"]))
 
 
+def test_the_retrain_run_is_named_for_a_person_and_keeps_its_key_in_a_tag(lab: Lab) -> None:
+    from alignment_drift.demo.simulate.content import night_start
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.integrations.mlflow.store import client
+
+    info = registry.version_info(lab.settings, lab.spec.model, lab.versions["v1"])
+    run = client(lab.settings).get_run(info.tags["retrain_run_id"])
+    window_end = night_start(lab.spec.start_date, 1)  # a manual retrain: the night its window ends at
+    assert run.info.run_name == f"retrain {lab.spec.model} {window_end:%Y-%m-%d} (manual)"
+    assert run.data.tags["retrain_key"] == "first"
+
+
 def test_a_proxy_trained_challenger_is_rejected(lab: Lab) -> None:
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline import retrain as steps

@@ -140,6 +140,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 "airflow_run_id": req["run_id"],
                 "trigger": str(req.get("trigger", "")),
                 "trigger_verdict": str(req.get("verdict")),
+                "trigger_night": str(req.get("data_interval_start") or ""),  # the requesting night (its run's name)
                 "coalesced_events": str(req.get("coalesced_events", 0)),
                 "requested_by_check_run": str(req.get("requested_by_check_run") or ""),
                 "related_runs": str(req.get("related_runs") or ""),

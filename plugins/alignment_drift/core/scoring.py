@@ -97,7 +97,7 @@ def _check_task(task: str) -> None:
         raise ValueError(f"The 'task' parameter must be one of {list(TASKS)}. Got {task!r} instead.")
 
 
-def _inputs(model: Any, frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
+def _inputs(model: Any, frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame | np.ndarray:
     if not isinstance(frame, pd.DataFrame):
         raise ValueError(f"The 'frame' parameter must be a pandas DataFrame. Got {type(frame).__name__} instead.")
     features = list(features)
@@ -109,6 +109,10 @@ def _inputs(model: Any, frame: pd.DataFrame, features: Sequence[str]) -> pd.Data
             f"The 'features' parameter names column(s) {missing} that the frame does not have "
             f"(it has {list(frame.columns)[:20]}). Fix the spec's columns.features or the data."
         )
+    if hasattr(model, "n_features_in_") and not hasattr(model, "feature_names_in_"):
+        # fitted on an array: given one, in the features' order (a frame would make scikit-learn warn on every
+        # call that the model was fitted without feature names)
+        return frame[features].to_numpy()
     return frame[features]
 
 

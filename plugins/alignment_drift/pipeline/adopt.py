@@ -217,7 +217,7 @@ def adopt(spec: AlignmentSpec, settings: Settings, uri: str, *, reason: str = ""
         mlflow_client = client(settings)
         run = mlflow_client.create_run(
             experiment_id(settings, spec.model),
-            run_name=f"adopt {resolved}",
+            run_name=f"adopt {spec.model} v{version}",
             tags={"kind": "adopt", "model": spec.model, "adopted_from": ref.uri, "version": version},
         )
         reference_run_id = run.info.run_id

@@ -56,6 +56,7 @@ def collect_challenger(
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
     from alignment_drift.integrations.mlflow.models import ModelLoadError, load_from_registry
+    from alignment_drift.integrations.mlflow.names import retrain_run_name
     from alignment_drift.integrations.mlflow.store import client, experiment_id
     from alignment_drift.integrations.tables import read_table
     from alignment_drift.pipeline.adopt import AdoptError, check_compatible
@@ -104,7 +105,7 @@ def collect_challenger(
     mlflow_client = client(settings)
     run = mlflow_client.create_run(
         experiment_id(settings, spec.model),
-        run_name=f"retrain {key}",
+        run_name=retrain_run_name(spec.model, night=request.partition("/")[0], trigger="external"),
         tags={
             "kind": "retrain",
             "model": spec.model,

@@ -110,7 +110,10 @@ class Pulled(_Part):
 
 
 class Validation(_Part):
-    """The batch's validation: ``valid``, or ``quarantined`` with why and where its bytes were kept."""
+    """The batch's validation: ``valid``, or ``quarantined`` with why and where its bytes were kept.
+
+    ``columns``: the batch's columns as read (``name`` and MLflow ``type``), empty when nothing was read.
+    """
 
     status: Literal["valid", "quarantined"]
     reason: str | None = None
@@ -118,6 +121,7 @@ class Validation(_Part):
     validation: Json | None = None
     warnings: list[str] = Field(default_factory=list)
     quarantine: Json | None = None
+    columns: list[Json] = Field(default_factory=list)
 
     @property
     def valid(self) -> bool:

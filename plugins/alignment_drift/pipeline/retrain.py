@@ -165,7 +165,9 @@ def train(
     assembled training set, context ``training``, and the audit set, context
     ``audit``, each with its digest), and ``tags`` (the factory passes the
     Airflow ids, ``requested_by_check_run``, ``related_runs``, ``trigger``,
-    ``coalesced_events``).
+    ``trigger_verdict``, ``trigger_night``, ``coalesced_events``). The run is
+    named for a person (``retrain <model> <night> (<why>)``: the night whose
+    check requested it, else the training window's end); ``key`` is its tag ``retrain_key``.
 
     Returns
     -------
@@ -176,6 +178,7 @@ def train(
     from alignment_drift.core.training import fit_pipeline, label_values, labelled_rows
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.integrations.mlflow.checks import replay_spooled_checks
+    from alignment_drift.integrations.mlflow.names import retrain_run_name
     from alignment_drift.integrations.mlflow.store import client
 
     replay_spooled_checks(settings)
@@ -196,7 +199,12 @@ def train(
     mlflow_client = client(settings)
     run = mlflow_client.create_run(
         _retrain_experiment(settings, spec),
-        run_name=f"retrain {key}",
+        run_name=retrain_run_name(
+            spec.model,
+            night=tags.get("trigger_night") or (assembled.get("window") or {}).get("until", ""),
+            trigger=tags.get("trigger"),
+            verdict=tags.get("trigger_verdict"),
+        ),
         tags={"kind": "retrain", "model": spec.model, "retrain_key": key, "retrain_reason": reason[:5000], **tags},
     )
     run_id = run.info.run_id
@@ -270,27 +278,33 @@ def _log_datasets(
     import mlflow
     from mlflow.data.pandas_dataset import from_pandas  # mlflow.data sets it only at run time, unseen by mypy
 
-    label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
-    audit_path = settings.resolve_data(spec.reference.audit_set)
-    datasets = [
-        (
-            from_pandas(
-                data, source=assembled["path"], name=f"{spec.model}-training-{assembled['sha256'][:12]}", targets=label
-            ),
-            "training",
-        ),
-        (
-            from_pandas(
-                pd.read_parquet(audit_path),
-                source=str(audit_path),
-                name=f"{spec.model}-audit",
-                targets=spec.columns.target,
-            ),
-            "audit",
-        ),
-    ]
+    from alignment_drift.integrations.known_warnings import known_warnings
+    from alignment_drift.integrations.mlflow.inputs import dataset_source
     from alignment_drift.integrations.mlflow.store import in_run
 
+    label = spec.columns.target if spec.retraining.label == "target" else spec.columns.proxy
+    audit_path = settings.resolve_data(spec.reference.audit_set)
+    with known_warnings(f"logging {spec.model}'s training data"):  # MLflow's pandas digest
+        datasets = [
+            (
+                from_pandas(
+                    data,
+                    source=dataset_source(assembled["path"]) or assembled["path"],
+                    name=f"{spec.model}-training-{assembled['sha256'][:12]}",
+                    targets=label,
+                ),
+                "training",
+            ),
+            (
+                from_pandas(
+                    pd.read_parquet(audit_path),
+                    source=dataset_source(str(audit_path)) or str(audit_path),
+                    name=f"{spec.model}-audit",
+                    targets=spec.columns.target,
+                ),
+                "audit",
+            ),
+        ]
     with in_run(settings, run_id):
         for dataset, context in datasets:
             mlflow.log_input(dataset, context=context)

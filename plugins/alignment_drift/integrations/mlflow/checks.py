@@ -11,7 +11,10 @@ Run tags (searchable with ``mlflow.search_runs(filter_string=...)``):
 ``data_interval_end``, ``labels_as_of`` (the end of the latest label arrival
 joined, when the spec has late labels), ``recorded_at`` (when this record was
 written), ``replaces`` (the run a changed spec's rerun superseded) and
-``replayed_from_spool`` (the spool file) when the run was written by a replay.
+``replayed_from_spool`` (the spool file) when the run was written by a replay,
+and ``model_uri``, ``model_id``, ``model_run_id`` (the judged version).
+Inputs: the night's batch as a dataset (context ``deployment_batch``) and the
+judged version's logged model (see :mod:`.inputs`).
 Artifacts: ``check.json``, ``drift/columns.json``, the drift table
 ``drift/table.json`` (an MLflow table, one row per column),
 ``validation/gx_result.json``, and ``history/<recorded_at>.json`` per rerun.
@@ -33,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from alignment_drift.core.redaction import redact_uri
-from alignment_drift.integrations.mlflow import nights
+from alignment_drift.integrations.mlflow import inputs, names, nights
 from alignment_drift.integrations.mlflow.spool import RecordSpooled, is_transient, pending, retrying, spool_record
 from alignment_drift.integrations.mlflow.store import client, experiment_id
 from alignment_drift.settings import Settings
@@ -285,23 +288,36 @@ def _write_check(
         all_tags["replayed_from_spool"] = replayed_from
     all_tags["recorded_at"] = dt.datetime.now(dt.UTC).isoformat()
     experiment = experiment_id(settings, model)
-    run_name = f"check {interval['start'][:10]}"
+    run_name = names.check_run_name(interval["start"], interval["end"])
+    planned = inputs.plan(mlflow_client, check)
+    all_tags.update(planned.tags)
     if run_id is None:
         run_id = nights.claim(mlflow_client, experiment, interval["start"], run_name=run_name, tags=all_tags)
-    logged = mlflow_client.get_run(run_id).data.params
-    if any(k in logged and logged[k] != str(v) for k, v in params.items()):
+    existing = mlflow_client.get_run(run_id)
+    logged = existing.data.params
+    # params and inputs are immutable in MLflow: a rerun that changes either gets a run of its own
+    why = "its parameters changed" if any(k in logged and logged[k] != str(v) for k, v in params.items()) else None
+    why = why or inputs.changed(existing, planned)
+    if why:
         replaced = run_id
+        _LOG.info(
+            "The rerun of %s's night %s gets a new run, replacing %s: %s", model, interval["start"], replaced, why
+        )
         run_id = nights.start_pending(mlflow_client, experiment, run_name=run_name, tags=all_tags, replaces=replaced)
         all_tags["replaces"] = replaced
         try:
-            _log_record(mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts)
+            _log_record(
+                mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts, planned=planned
+            )
         except BaseException:
             with contextlib.suppress(Exception):  # a half-written pending run is never shown; mark it
                 mlflow_client.set_terminated(run_id, "FAILED")
             raise
         return nights.promote(mlflow_client, experiment, interval["start"], run_id, replaces=replaced)
     nights.archive(mlflow_client, run_id)
-    _log_record(mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts)
+    _log_record(
+        mlflow_client, run_id, check, tags=all_tags, params=params, artifacts=artifacts, planned=planned, run=existing
+    )
     return run_id
 
 
@@ -313,6 +329,8 @@ def _log_record(
     tags: Mapping[str, str],
     params: Mapping[str, str],
     artifacts: Mapping[str, Any],
+    planned: inputs.CheckInputs | None = None,
+    run: Any = None,
 ) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
@@ -336,6 +354,8 @@ def _log_record(
         if any(logged.get(k) != v for k, v in wanted.items()):
             raise
     nights.on_conflict_again(lambda: mlflow_client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()]))
+    if planned is not None:
+        inputs.log_inputs(mlflow_client, run_id, planned, run)
     for name, payload in artifacts.items():
         mlflow_client.log_dict(run_id, payload, name)
     columns = (check.get("drift") or {}).get("columns")
@@ -343,6 +363,9 @@ def _log_record(
         import pandas as pd
 
         table = pd.DataFrame([{k: v for k, v in c.items() if not isinstance(v, dict | list)} for c in columns])
+        # MLflow looks for images among the object columns (select_dtypes("object")), which pandas 3 warns
+        # about for its text columns: text is handed over as objects
+        table = table.astype({c: object for c, t in table.dtypes.items() if isinstance(t, pd.StringDtype)})
         mlflow_client.log_table(run_id, data=table, artifact_file="drift/table.json")
     nights.keep(
         mlflow_client,

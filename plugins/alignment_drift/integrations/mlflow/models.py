@@ -268,15 +268,18 @@ def log_sklearn_model(
         f"pandas=={pd.__version__}",
         f"numpy=={np.__version__}",
     ]
-    info = mlflow.sklearn.log_model(
-        model,
-        name=name,
-        registered_model_name=registered_model_name,
-        input_example=input_example,
-        pip_requirements=requirements,
-        serialization_format=chosen.format,
-        skops_trusted_types=list(chosen.skops_trusted_types) or None,
-    )
+    from alignment_drift.integrations.known_warnings import known_warnings
+
+    with known_warnings(f"logging a version of {registered_model_name}"):
+        info = mlflow.sklearn.log_model(
+            model,
+            name=name,
+            registered_model_name=registered_model_name,
+            input_example=input_example,
+            pip_requirements=requirements,
+            serialization_format=chosen.format,
+            skops_trusted_types=list(chosen.skops_trusted_types) or None,
+        )
     return info, chosen
 
 
@@ -376,11 +379,14 @@ def load_from_registry(settings: Settings, uri: str, *, trusted_types: Sequence[
     import mlflow
     import mlflow.artifacts
 
+    from alignment_drift.integrations.known_warnings import known_warnings
+
     ref = parse_model_uri(uri)
     registered_source(settings, ref)  # a clear "not found" before any download
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
-    with tempfile.TemporaryDirectory(prefix="alignment-drift-model-") as tmp:
+    # only the named third-party warnings are dropped (one log line says which); any other is passed on as raised
+    with known_warnings(f"loading {ref.uri}"), tempfile.TemporaryDirectory(prefix="alignment-drift-model-") as tmp:
         folder = mlflow.artifacts.download_artifacts(
             artifact_uri=ref.uri, dst_path=tmp, tracking_uri=settings.tracking_uri
         )

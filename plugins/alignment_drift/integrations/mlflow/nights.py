@@ -23,9 +23,11 @@ settles every race, whether the store is a local SQLite file or an
   that has its record archived first, :func:`archive`), so two reruns writing
   into one run at once both stay in its history. MLflow's metric history
   keeps the earlier values too.
-- **Rerun with other parameters** (parameters are immutable in MLflow): a new
-  run is created as ``kind=check_pending``, written completely, then promoted
-  (:func:`promote`): it becomes ``kind=check`` (tagged ``replaces``) and the
+- **Rerun with other parameters**, or that judged another batch or model
+  version (parameters and a run's inputs are immutable in MLflow, see
+  :mod:`.inputs`): a new run is created as ``kind=check_pending``, written
+  completely, then promoted (:func:`promote`): it becomes ``kind=check``
+  (tagged ``replaces``) and the
   earlier run becomes ``kind=check_superseded`` (tagged ``superseded_by``).
   The earlier run is never deleted and stays active until its successor is
   complete: a failure while recording (disk full, server gone) leaves it as

@@ -43,7 +43,10 @@ def _client(tracking_uri: str) -> MlflowClient:
     quiet_mlflow()
     from mlflow import MlflowClient
 
-    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    from alignment_drift.integrations.known_warnings import known_warnings
+
+    with known_warnings("opening the MLflow tracking store"):  # MLflow's SQL store: SQLAlchemy's noload notice
+        return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
 def client(settings: Settings) -> MlflowClient:

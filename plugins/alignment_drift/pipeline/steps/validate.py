@@ -38,6 +38,7 @@ from alignment_drift.integrations.quarantine import interval_key, quarantine_bat
 from alignment_drift.integrations.sources import BatchReadError, batch_members, read_batch
 from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.integrations.sources.partitions import VALIDATE_GROUP_ROWS, plan_groups, read_columns
+from alignment_drift.integrations.sources.schema import batch_columns
 from alignment_drift.pipeline.night import Pulled, Validation
 from alignment_drift.settings import Settings
 
@@ -60,12 +61,16 @@ class Assessment:
         GX outcomes plus the interval checks; None when validation did not run.
     evidence : dict or None
         GX's full result with the interval checks under ``alignment_drift_checks``.
+    columns : tuple of dict
+        The batch's columns as read (``name``, ``type``; see :mod:`~alignment_drift.integrations.sources.schema`),
+        empty when nothing was read.
     """
 
     reason: str | None
     rows: int
     summary: ValidationSummary | None
     evidence: dict[str, Any] | None
+    columns: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dict (without the bulky evidence)."""
@@ -74,6 +79,7 @@ class Assessment:
             "rows": self.rows,
             "validation": None if self.summary is None else self.summary.to_dict(),
             "warnings": [] if self.summary is None else [o.message for o in self.summary.warnings],
+            "columns": list(self.columns),
         }
 
 
@@ -104,8 +110,9 @@ def assess(
         return Assessment(f"no batch: {error}", 0, None, None)
     except BatchReadError as error:
         return Assessment(f"unreadable batch at {pulled.uri}: {error}", 0, None, None)
+    columns = tuple(batch_columns(frame))
     if frame.empty:
-        return Assessment(f"the batch is empty (0 rows) at {pulled.uri}", 0, None, None)
+        return Assessment(f"the batch is empty (0 rows) at {pulled.uri}", 0, None, None, columns)
     suite_path = settings.expectations_dir / f"{spec.expectations}.json"
     try:
         summary, evidence = validate_dataframe(frame, suite_path)
@@ -114,7 +121,7 @@ def assess(
     except Exception as error:  # GX failing on the batch itself: it cannot be vouched for, so it is not used
         message = clip(str(error).replace("\n", " "), 300)
         return Assessment(
-            f"the batch could not be validated: {type(error).__name__}: {message}", len(frame), None, None
+            f"the batch could not be validated: {type(error).__name__}: {message}", len(frame), None, None, columns
         )
     extra = interval_checks(frame, spec.columns.timestamp, start, end, now or dt.datetime.now(dt.UTC))
     summary = merge_outcomes(summary, extra)
@@ -123,7 +130,7 @@ def assess(
     if not summary.success:
         failed = summary.critical_failures
         reason = f"{len(failed)} critical expectation(s) failed: " + "; ".join(o.message for o in failed[:5])
-    return Assessment(reason, len(frame), summary, evidence)
+    return Assessment(reason, len(frame), summary, evidence, columns)
 
 
 def validate(
@@ -265,6 +272,7 @@ def _assess_groups(
     evidence: dict[str, Any] = {"partitioned": {"groups": len(groups)}, "results": {}}
     stamps = StampCounts()
     rows = 0
+    columns: tuple[dict[str, Any], ...] = ()
     for group in groups:
         try:
             frame, _ = read_columns(pulled.only(group["files"]), None, connections=connections)
@@ -272,6 +280,7 @@ def _assess_groups(
             message = clip(str(error).replace("\n", " "), 300)
             return Assessment(f"unreadable batch at {pulled.uri} (group {group['index']}): {message}", rows, None, None)
         rows += len(frame)
+        columns = columns or tuple(batch_columns(frame))
         try:
             summary, result = validate_dataframe(frame, suite_path)
         except SuiteLoadError:
@@ -310,4 +319,4 @@ def _assess_groups(
     if not summary.success:
         bad = summary.critical_failures
         reason = f"{len(bad)} critical expectation(s) failed: " + "; ".join(o.message for o in bad[:5])
-    return Assessment(reason, rows, summary, evidence)
+    return Assessment(reason, rows, summary, evidence, columns)

@@ -8,6 +8,8 @@ benchmarks updated: the verdict is a function of the check alone.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alignment_drift.core.benchmarks import BenchmarkResult
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.core.verdict import Exposure, Selection
@@ -29,7 +31,7 @@ def decide(
     check = Check(
         model=spec.model,
         data_interval=pulled.interval,
-        source={"uri": pulled.uri, "sha256": pulled.sha256, "rows": validation.rows},
+        source=_source(pulled, validation),
         validation=validation.validation,
         quarantine=validation.quarantine,
     )
@@ -49,6 +51,24 @@ def decide(
             }
         )
     return judge(spec, check, quarantine_reason=None if validation.valid else validation.reason or "quarantined")
+
+
+def _source(pulled: Pulled, validation: Validation) -> dict[str, Any]:
+    """The batch as the check records it: where it is, its sha256, rows, files and bytes, and its columns as read.
+
+    All of it known from the pull and the validation: the batch is not read again to describe it.
+    """
+    return {
+        "uri": pulled.uri,
+        "sha256": pulled.sha256,
+        "rows": validation.rows,
+        "kind": pulled.kind,
+        "format": pulled.format,
+        "layout": pulled.layout,
+        "files": len(pulled.files),
+        "bytes": pulled.bytes,
+        "columns": validation.columns,
+    }
 
 
 def judge(spec: AlignmentSpec, check: Check, *, quarantine_reason: str | None = None) -> Check:

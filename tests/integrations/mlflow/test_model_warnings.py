@@ -1,0 +1,98 @@
+"""Loading a registered model and scoring a batch raise no warning, in a fresh process as an Airflow task is.
+
+A ``benchmarks`` task log once held 1,160 lines of deprecation warnings from
+model loading. The model here is a real version in the session's SQLite
+store, saved as the retrain DAG saves it; a new process opens the store,
+loads it and scores a batch three times, recording every warning with the
+filter ``always``. Only the third-party warnings named in
+:data:`alignment_drift.integrations.known_warnings.KNOWN` may be dropped, and
+a log line names them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tests.integrations.mlflow.conftest import ROOT, Owner
+
+SCRIPT = """
+import json, logging, sys, warnings
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="LOG %(name)s: %(message)s")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import pandas as pd
+
+    from alignment_drift.core.scoring import score_model
+    from alignment_drift.integrations.mlflow import registry
+    from alignment_drift.settings import Settings
+
+    model, version, batch, features = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+    estimator = registry.load_model(Settings.from_env(), model, version, trusted_types=())
+    frame = pd.read_parquet(batch)
+    for _ in range(3):
+        scored = score_model(estimator, frame, task="binary", features=features)
+print(json.dumps({
+    "rows": len(scored),
+    "warnings": [f"{w.category.__name__}: {w.message} ({w.filename}:{w.lineno})" for w in caught],
+}))
+"""
+
+
+def test_loading_a_model_and_scoring_a_batch_raise_no_warning(
+    settings: Any, content_owner: Owner, tmp_path: Path
+) -> None:
+    from alignment_drift.integrations.known_warnings import KNOWN
+
+    batch = tmp_path / "batch.parquet"
+    content_owner.reference.to_parquet(batch, index=False)
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": settings.tracking_uri,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "PYTHONWARNINGS": "always",
+    }
+    features = json.dumps(content_owner.spec.columns.feature_names)
+    args = [sys.executable, "-c", SCRIPT, content_owner.spec.model, content_owner.version, str(batch), features]
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rows"] == len(content_owner.reference)
+    assert result["warnings"] == []
+    said = [line for line in done.stderr.splitlines() if "ignored the known third-party warning" in line]
+    assert len(said) <= 2  # opening the store, loading the model: one line each at most
+    for line in said:
+        named = line.split("warning(s) ", 1)[1].split(" (listed in", 1)[0].split(", ")
+        assert set(named) <= {k.name for k in KNOWN}, line
+
+
+def test_an_unknown_warning_in_the_block_is_passed_on_and_a_known_one_dropped_with_one_line(caplog: Any) -> None:
+    import logging
+
+    import mlflow.store.tracking.sqlalchemy_store as sqlalchemy_store
+    from sqlalchemy.exc import SADeprecationWarning
+
+    from alignment_drift.integrations import known_warnings
+
+    noload = "The ``noload`` loader strategy is deprecated and will be removed in a future release."
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, known_warnings.__name__):
+        warnings.simplefilter("always")
+        with known_warnings.known_warnings("opening a store"):
+            for _ in range(2):  # raised as MLflow's store raises it: from the store's module
+                warnings.warn_explicit(noload, SADeprecationWarning, sqlalchemy_store.__file__, 327)
+            warnings.warn("a notice of our own", FutureWarning, stacklevel=1)
+            warnings.warn_explicit(noload, SADeprecationWarning, __file__, 10)  # same text, another module
+    passed_on = [(w.category, str(w.message), w.filename) for w in caught]
+    assert passed_on == [(FutureWarning, "a notice of our own", __file__), (SADeprecationWarning, noload, __file__)]
+    lines = [r.getMessage() for r in caplog.records if r.name == known_warnings.__name__]
+    assert lines == [
+        "opening a store: ignored the known third-party warning(s) SQLAlchemy noload "
+        "(listed in alignment_drift.integrations.known_warnings)"
+    ]
