@@ -28,7 +28,15 @@ def register(verbs: Any) -> None:
         "--multivariate",
         choices=("auto", "on", "off"),
         default="auto",
-        help="domain-classifier and MMD tests; need reference rows (auto: on when the reference is data)",
+        help="domain-classifier and MMD tests; need reference rows: the data, or a profile's reservoir (auto: on "
+        "when there are rows)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the joint tests' reference redraw, in [0, 2**32 - 1] (default: from a SHA-256 digest of "
+        "CURRENT's tested columns, so the same batch gives the same result and each new batch a fresh draw)",
     )
     parser.add_argument(
         "--format",
@@ -42,7 +50,10 @@ def register(verbs: Any) -> None:
 
 
 def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tuple[Any, Any, list[str], list[str]]:
-    """(profile, reference rows or None, numeric columns, categorical columns)."""
+    """(profile, reference rows or None, numeric columns, categorical columns).
+
+    A profile's reference rows are its reservoir (None for a profile written without one).
+    """
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.integrations.tables import read_table
 
@@ -59,18 +70,28 @@ def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tup
                 raise UsageError(f"columns {absent} are not in the profile {arg}; it has {list(profile.columns)}.")
             numeric = [c for c in names if profile.columns[c].kind == "numeric" and c not in categorical]
             cats = [c for c in names if c not in numeric]
-            return profile, None, numeric, cats
+            return profile, None if profile.reservoir is None else profile.reservoir.rows, numeric, cats
     frame = read_table(arg, columns=columns or None)
     numeric, cats = column_kinds(frame, columns=columns, categorical=categorical)
     return None, frame, numeric, cats
 
 
-def _multivariate(rows: Any, current: Any, numeric: list[str], cats: list[str], alpha: float) -> dict[str, Any]:
-    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+def _multivariate(
+    rows: Any, current: Any, numeric: list[str], cats: list[str], alpha: float, seed: int | None, source: str
+) -> dict[str, Any]:
+    """The joint tests on ``rows`` (the reference data or a profile's reservoir), the reference redrawn for ``seed``.
 
+    ``seed`` None: derived from a digest of the current batch's tested columns (see ``--seed``).
+    """
+    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+    from alignment_drift.core.drift.reservoir import content_digest, seed_from
+
+    if seed is None:
+        seed = seed_from(content_digest(current, [*numeric, *cats]))
     out: dict[str, Any] = {}
     for name, cls in (("domain_classifier", DomainClassifierDrift), ("mmd", MMDDrift)):
-        out[name] = cls(rows, numeric=numeric, categorical=cats, alpha=alpha).test(current).to_dict()
+        result = cls(rows, numeric=numeric, categorical=cats, alpha=alpha).test(current, seed=seed)
+        out[name] = {**result.to_dict(), "reference": source, "seed": seed}
     return out
 
 
@@ -113,8 +134,11 @@ def run(args: argparse.Namespace) -> int:
     from alignment_drift.integrations.tables import TableError, read_table
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
+    if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
+        raise UsageError(f"--seed must be an int in [0, 4294967295]. Got {args.seed} instead.")
     try:
         profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
+        from_profile = profile is not None
         current = read_table(args.current, columns=[*numeric, *cats])
         if current.empty:
             raise UsageError(f"{args.current}: the current batch has no rows.")
@@ -122,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         if profile is None:
             from alignment_drift.core.drift.profile import ReferenceProfile
 
-            profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats)
+            profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats, reservoir_rows=0)  # rows at hand
             began = time.perf_counter()  # fitting the reference is not part of testing the batch
         detector = DriftDetector(
             profile,
@@ -139,13 +163,22 @@ def run(args: argparse.Namespace) -> int:
     except (TableError, ValueError) as error:
         raise UsageError(str(error)) from None
     payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "elapsed_seconds": elapsed}
+    no_rows = (
+        f"the profile {args.reference} carries no reference rows (written without a reservoir, e.g. before "
+        "reservoirs existed); refit it with `alignment-drift profile`, or pass the reference data, to run the "
+        "joint tests"
+    )
     if args.multivariate == "on" and rows is None:
-        raise UsageError("--multivariate on needs reference rows; pass the reference data instead of a profile.")
+        raise UsageError(f"--multivariate on needs reference rows: {no_rows}.")
     if args.multivariate != "off" and rows is not None:
-        payload["multivariate"] = _multivariate(rows, current, numeric, cats, args.alpha)
+        source = f"profile reservoir ({len(rows)} of {profile.n_rows} rows)" if from_profile else "data"
+        try:
+            payload["multivariate"] = _multivariate(rows, current, numeric, cats, args.alpha, args.seed, source)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
     else:
-        payload["multivariate"] = {"skipped": "a profile holds no rows; pass reference data to run the joint tests"}
+        payload["multivariate"] = {"skipped": "turned off (--multivariate off)" if rows is not None else no_rows}
     if args.format == "html":
         text = _html(payload, profile, current, [*numeric, *cats], args)
     else:
