@@ -20,6 +20,7 @@ from alignment_drift.core.drift import DriftDetector
 from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
 from alignment_drift.core.drift.output import output_columns
 from alignment_drift.core.drift.profile import ReferenceProfile
+from alignment_drift.core.drift.reservoir import seed_from
 from alignment_drift.core.exposure import reference_exposure_rate
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
@@ -30,7 +31,7 @@ from alignment_drift.pipeline.night import DriftResult, Partial, Pulled, Validat
 from alignment_drift.pipeline.steps.profile import merge_partials
 from alignment_drift.settings import Settings
 
-__all__ = ["BATCH_PROFILE", "deployed_info", "deployed_version", "detectors", "drift"]
+__all__ = ["BATCH_PROFILE", "deployed_info", "deployed_version", "detectors", "drift", "night_seed"]
 
 #: The merged batch profile, kept in the night's evidence folder for the report.
 BATCH_PROFILE = "batch_profile.parquet"
@@ -148,7 +149,7 @@ def drift(
     if joint:
         bound = max(policy.multivariate.max_rows, policy.multivariate.mmd_max_rows)
         sample, _ = read_columns(pulled.batch(), roles.feature_names, max_rows=bound, connections=connections)
-        multivariate = _multivariate(spec, reference.frame, sample, family_alpha)
+        multivariate = _multivariate(spec, reference.frame, sample, family_alpha, seed=night_seed(pulled))
     exposure = None
     exposed = batch.columns.get(roles.exposure) if roles.exposure else None
     # what the reference version exposed, by the spec's exposure rule (None: the model exposes nothing)
@@ -172,8 +173,19 @@ def drift(
     )
 
 
-def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alpha: float) -> dict[str, Any]:
-    """The spec's joint tests on the reference's row sample and the batch, Bonferroni-split ``alpha``."""
+def night_seed(pulled: Pulled) -> int:
+    """The night's seed for the joint tests: a hash of its data interval's start (a rerun of the night repeats it)."""
+    return seed_from(pulled.interval.bounds()[0].isoformat())
+
+
+def _multivariate(
+    spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alpha: float, *, seed: int
+) -> dict[str, Any]:
+    """The spec's joint tests on the reference's row sample and the batch, Bonferroni-split ``alpha``.
+
+    The reference subsample is redrawn each night for ``seed`` (:func:`night_seed`), so a drift-free night's
+    false alarm is not the same unlucky draw repeated every night.
+    """
     policy, roles = spec.drift.multivariate, spec.columns
     tests = [name for name, on in (("domain_classifier", policy.domain_classifier), ("mmd", policy.mmd)) if on]
     common: dict[str, Any] = {
@@ -184,10 +196,10 @@ def _multivariate(spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFr
     out: dict[str, Any] = {}
     if policy.domain_classifier:
         classifier = DomainClassifierDrift(reference, max_rows=policy.max_rows, n_folds=policy.folds, **common)
-        out["domain_classifier"] = classifier.test(batch).to_dict()
+        out["domain_classifier"] = classifier.test(batch, seed=seed).to_dict()
     if policy.mmd:
         mmd = MMDDrift(reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, **common)
-        out["mmd"] = mmd.test(batch).to_dict()
+        out["mmd"] = mmd.test(batch, seed=seed).to_dict()
     return out
 
 
