@@ -44,3 +44,21 @@ def test_each_night_draws_its_own_reference_sample_and_a_rerun_repeats_it(conten
     assert mmd[0]["n_reference"] == mmd[1]["n_reference"] == content_spec.drift.multivariate.mmd_max_rows
     assert mmd[0]["statistic"] != mmd[1]["statistic"]  # another 1,000 of the 3,000 reference rows
     assert runs[0]["domain_classifier"]["statistic"] != runs[1]["domain_classifier"]["statistic"]
+
+
+def test_a_version_s_reference_profile_carries_a_reservoir_for_the_registry(content_spec: Any, tmp_path) -> None:
+    """What adopt and the retrain DAG log as ``reference/profile.parquet``: ``drift PROFILE CURRENT`` can use it."""
+    from alignment_drift.core.drift.output import output_columns
+    from alignment_drift.core.drift.profile import ReferenceProfile
+    from alignment_drift.pipeline.reference import reference_profile
+
+    frame = _features(content_spec, 12_000, 3)
+    out_numeric, out_categorical = output_columns(content_spec)
+    for name in out_numeric:
+        frame[name] = np.random.default_rng(4).random(len(frame))
+    for name in out_categorical:
+        frame[name] = np.random.default_rng(5).integers(0, 2, len(frame))
+    saved = reference_profile(content_spec, frame).save(tmp_path / "profile.parquet")
+    kept = ReferenceProfile.load(saved).reservoir
+    assert kept is not None and len(kept.rows) == 10_000 and kept.seen == 12_000
+    assert set(kept.rows.columns) == {*content_spec.columns.feature_names, *out_numeric, *out_categorical}
