@@ -24,6 +24,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     profile = root / "reference.profile.parquet"
     assert main(["profile", str(paths["reference"]), "-o", str(profile), "--categorical", ",".join(CATEGORICAL)]) == 0
     paths["profile"] = profile
+    bare = root / "reference.bare.parquet"  # a profile without reference rows (as written before reservoirs)
+    argv = ["profile", str(paths["reference"]), "-o", str(bare), "--reservoir-rows", "0"]
+    assert main([*argv, "--categorical", ",".join(CATEGORICAL)]) == 0
+    paths["bare_profile"] = bare
     return paths
 
 
@@ -52,17 +56,26 @@ def test_raw_mode_splits_alpha_between_the_columns_and_each_joint_test(files: di
     ("extra", "skipped"),
     [
         pytest.param(["--multivariate", "off"], "--multivariate off", id="raw-joint-off"),
-        pytest.param([], "a profile holds no rows", id="saved-profile"),
+        pytest.param([], "carries no reference rows", id="profile-without-reservoir"),
     ],
 )
 def test_without_joint_tests_the_columns_get_the_whole_alpha(
     files: dict[str, Path], capsys: Any, extra: list[str], skipped: str
 ) -> None:
-    reference = files["reference"] if extra else files["profile"]
+    reference = files["reference"] if extra else files["bare_profile"]
     out = _drift(capsys, str(reference), str(files["current"]), *extra)
     assert out["alpha_budget"]["families"] == {"inputs": 0.05} and out["alpha_budget"]["joint_tests"] == {}
     assert out["alpha"] == 0.05
     assert skipped in out["multivariate"]["skipped"]
+
+
+def test_a_profile_with_a_reservoir_gets_the_same_budget_as_raw_data(files: dict[str, Path], capsys: Any) -> None:
+    out = _drift(capsys, str(files["profile"]), str(files["current"]))
+    assert out["alpha_budget"]["families"] == {"inputs": 0.025, "joint": 0.025}
+    assert {name: test["alpha"] for name, test in out["multivariate"].items()} == {
+        "domain_classifier": 0.0125,
+        "mmd": 0.0125,
+    }
 
 
 def test_timings_cover_reading_fitting_columns_and_joint_tests(files: dict[str, Path], capsys: Any) -> None:
@@ -71,9 +84,11 @@ def test_timings_cover_reading_fitting_columns_and_joint_tests(files: dict[str, 
     assert all(raw["timings"][part] > 0 for part in raw["timings"])
     # elapsed_seconds is the whole test: every part, plus a little bookkeeping
     assert sum(raw["timings"].values()) <= raw["elapsed_seconds"] <= sum(raw["timings"].values()) + 0.5
-    saved = _drift(capsys, str(files["profile"]), str(files["current"]))
-    assert saved["timings"]["fit_reference"] == 0.0 and saved["timings"]["joint"] == 0.0
+    saved = _drift(capsys, str(files["profile"]), str(files["current"]))  # joint tests on its reservoir
+    assert saved["timings"]["fit_reference"] == 0.0 and saved["timings"]["joint"] > 0
     assert saved["timings"]["read"] > 0 and saved["timings"]["columns"] > 0
+    bare = _drift(capsys, str(files["bare_profile"]), str(files["current"]))
+    assert bare["timings"]["fit_reference"] == 0.0 and bare["timings"]["joint"] == 0.0
 
 
 def test_columns_state_their_missing_rate_test_and_whether_it_counted(files: dict[str, Path], capsys: Any) -> None:

@@ -74,7 +74,9 @@ def test_profile_from_partitions_then_drift_against_it(data: dict[str, Path], ca
     ):
         assert field in by_name["a"]
     assert out["elapsed_seconds"] >= 0
-    assert "skipped" in out["multivariate"]
+    # the joint tests run from the profile's reservoir (all 4,000 rows: fewer than the default 10,000)
+    assert set(out["multivariate"]) == {"domain_classifier", "mmd"}
+    assert out["multivariate"]["mmd"]["reference"] == "profile reservoir (4000 of 4000 rows)"
 
 
 def test_no_drift_exits_zero_even_with_fail_on_drift(data: dict[str, Path], capsys) -> None:

@@ -41,7 +41,15 @@ def register(verbs: Any) -> None:
         "--multivariate",
         choices=("auto", "on", "off"),
         default="auto",
-        help="domain-classifier and MMD tests; need reference rows (auto: on when the reference is data)",
+        help="domain-classifier and MMD tests; need reference rows: the data, or a profile's reservoir (auto: on "
+        "when there are rows)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the joint tests' reference redraw, in [0, 2**32 - 1] (default: from a SHA-256 digest of "
+        "CURRENT's tested columns, so the same batch gives the same result and each new batch a fresh draw)",
     )
     parser.add_argument(
         "--format",
@@ -55,7 +63,10 @@ def register(verbs: Any) -> None:
 
 
 def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tuple[Any, Any, list[str], list[str]]:
-    """(profile, reference rows or None, numeric columns, categorical columns)."""
+    """(profile, reference rows or None, numeric columns, categorical columns).
+
+    A profile's reference rows are its reservoir (None for a profile written without one).
+    """
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.integrations.tables import read_table
 
@@ -72,20 +83,34 @@ def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tup
                 raise UsageError(f"columns {absent} are not in the profile {arg}; it has {list(profile.columns)}.")
             numeric = [c for c in names if profile.columns[c].kind == "numeric" and c not in categorical]
             cats = [c for c in names if c not in numeric]
-            return profile, None, numeric, cats
+            return profile, None if profile.reservoir is None else profile.reservoir.rows, numeric, cats
     frame = read_table(arg, columns=columns or None)
     numeric, cats = column_kinds(frame, columns=columns, categorical=categorical)
     return None, frame, numeric, cats
 
 
 def _multivariate(
-    rows: Any, current: Any, numeric: list[str], cats: list[str], alphas: dict[str, float]
+    rows: Any,
+    current: Any,
+    numeric: list[str],
+    cats: list[str],
+    alphas: dict[str, float],
+    seed: int | None,
+    source: str,
 ) -> dict[str, Any]:
-    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+    """The joint tests on ``rows`` (the reference data or a profile's reservoir), the reference redrawn for ``seed``.
 
+    ``seed`` None: derived from a digest of the current batch's tested columns (see ``--seed``).
+    """
+    from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
+    from alignment_drift.core.drift.reservoir import content_digest, seed_from
+
+    if seed is None:
+        seed = seed_from(content_digest(current, [*numeric, *cats]))
     out: dict[str, Any] = {}
     for name, cls in (("domain_classifier", DomainClassifierDrift), ("mmd", MMDDrift)):
-        out[name] = cls(rows, numeric=numeric, categorical=cats, alpha=alphas[name]).test(current).to_dict()
+        result = cls(rows, numeric=numeric, categorical=cats, alpha=alphas[name]).test(current, seed=seed)
+        out[name] = {**result.to_dict(), "reference": source, "seed": seed}
     return out
 
 
@@ -125,6 +150,15 @@ def _html(payload: dict[str, Any], profile: Any, current: Any, columns: list[str
     return render_drift_report(payload, distributions=dists, title=f"{args.current} against {args.reference}")
 
 
+def no_rows(args: argparse.Namespace) -> str:
+    """Why the joint tests cannot run on a profile, and the fix."""
+    return (
+        f"the profile {args.reference} carries no reference rows (written without a reservoir, e.g. before "
+        "reservoirs existed); refit it with `alignment-drift profile`, or pass the reference data, to run the "
+        "joint tests"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift import DriftDetector
     from alignment_drift.core.drift.budget import alpha_budget
@@ -132,14 +166,17 @@ def run(args: argparse.Namespace) -> int:
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
     timings = dict.fromkeys(TIMED, 0.0)
+    if args.seed is not None and not 0 <= args.seed <= 2**32 - 1:
+        raise UsageError(f"--seed must be an int in [0, 4294967295]. Got {args.seed} instead.")
     try:
         began = time.perf_counter()
         profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
+        from_profile = profile is not None
         current = read_table(args.current, columns=[*numeric, *cats])
         if current.empty:
             raise UsageError(f"{args.current}: the current batch has no rows.")
         if args.multivariate == "on" and rows is None:
-            raise UsageError("--multivariate on needs reference rows; pass the reference data instead of a profile.")
+            raise UsageError(f"--multivariate on needs reference rows: {no_rows(args)}.")
         joint = args.multivariate != "off" and rows is not None
         budget = alpha_budget(args.alpha, ["inputs", "joint"] if joint else ["inputs"])
         timings["read"] = time.perf_counter() - began
@@ -147,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
             from alignment_drift.core.drift.profile import ReferenceProfile
 
             step = time.perf_counter()
-            profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats)
+            profile = ReferenceProfile.fit(rows, numeric=numeric, categorical=cats, reservoir_rows=0)  # rows at hand
             timings["fit_reference"] = time.perf_counter() - step
         step = time.perf_counter()
         detector = DriftDetector(
@@ -167,13 +204,15 @@ def run(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "alpha_budget": budget.to_dict()}
     if joint:
         step = time.perf_counter()
-        payload["multivariate"] = _multivariate(rows, current, numeric, cats, budget.joint_tests)
+        source = f"profile reservoir ({len(rows)} of {profile.n_rows} rows)" if from_profile else "data"
+        try:
+            payload["multivariate"] = _multivariate(rows, current, numeric, cats, budget.joint_tests, args.seed, source)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
         timings["joint"] = time.perf_counter() - step
         payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
-    elif rows is None:
-        payload["multivariate"] = {"skipped": "a profile holds no rows; pass reference data to run the joint tests"}
     else:
-        payload["multivariate"] = {"skipped": "--multivariate off"}
+        payload["multivariate"] = {"skipped": "turned off (--multivariate off)" if rows is not None else no_rows(args)}
     payload["elapsed_seconds"] = time.perf_counter() - began
     payload["timings"] = timings
     if args.format == "html":

@@ -48,15 +48,25 @@ def register(verbs: Any) -> None:
     parser.add_argument("--bins", type=positive_int, default=4096, help="numeric summary size (default 4096)")
     parser.add_argument("--max-categories", type=positive_int, default=200, help="categories kept per column")
     parser.add_argument("--chunk-rows", type=positive_int, default=250_000, help="rows read at a time")
+    parser.add_argument(
+        "--reservoir-rows",
+        type=int,
+        default=10_000,
+        help="reference rows kept, a uniform sample, for the joint tests of `drift PROFILE CURRENT` (default 10000; "
+        "0 keeps none)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift.profile import ReferenceProfile
+    from alignment_drift.core.drift.reservoir import MAX_RESERVOIR_ROWS
     from alignment_drift.integrations.tables import TableError, iter_batches
     from alignment_drift.progress import Progress
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
+    if not 0 <= args.reservoir_rows <= MAX_RESERVOIR_ROWS:
+        raise UsageError(f"--reservoir-rows must be in [0, {MAX_RESERVOIR_ROWS}]. Got {args.reservoir_rows} instead.")
     began = time.perf_counter()
     try:
         chunks = iter_batches(args.reference, columns=columns or None, rows=args.chunk_rows)
@@ -73,7 +83,12 @@ def run(args: argparse.Namespace) -> int:
                 progress.update(len(chunk))
 
         profile = ReferenceProfile.fit_chunks(
-            all_chunks(), numeric=numeric, categorical=cats, bins=args.bins, max_categories=args.max_categories
+            all_chunks(),
+            numeric=numeric,
+            categorical=cats,
+            bins=args.bins,
+            max_categories=args.max_categories,
+            reservoir_rows=args.reservoir_rows,
         )
     except TableError as error:
         raise UsageError(str(error)) from None
@@ -84,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     worst = max((c.summary.error_bound for c in profile.columns.values() if c.summary is not None), default=0.0)
     print(
         f"profiled {profile.n_rows} rows, {len(numeric)} numeric and {len(cats)} categorical columns "
-        f"in {time.perf_counter() - began:.1f} s -> {args.output} (largest CDF error bound {worst:.2g})",
+        f"in {time.perf_counter() - began:.1f} s -> {args.output} (largest CDF error bound {worst:.2g}; "
+        f"{len(profile.reservoir.rows) if profile.reservoir is not None else 0} reference rows kept)",
         file=sys.stderr,
     )
     return EXIT_OK

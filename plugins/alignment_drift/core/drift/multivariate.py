@@ -5,7 +5,13 @@ become correlated while each keeps its marginal. These detectors test the joint
 distribution of the declared columns; like alibi-detect's, they take the
 reference in the constructor and a batch in ``test``. Each side is subsampled
 to at most ``max_rows`` rows (seeded, without replacement), so time and memory
-are bounded for any batch size; the reference subsample is encoded once.
+are bounded for any batch size.
+
+``test(batch)`` uses one reference draw made at construction;
+``test(batch, seed=s)`` redraws it, and every other random choice, from all the
+reference rows (raw data or a profile's ``reservoir.rows``). Nights against one
+reference pass a per-night seed (:func:`~alignment_drift.core.drift.reservoir.seed_from`):
+with one draw, an unlucky draw false-alarms night after night.
 
 Encoding: numeric columns become ``(x - median) / IQR`` with the reference's
 median and IQR (std if the IQR is 0, then 1); missing values (NaN, +/-inf) get
@@ -158,12 +164,23 @@ class _SubsampledDetector:
         _check_int("max_rows", self.max_rows, min_rows)
         _check_int("random_state", self.random_state, 0, 2**32 - 1)
         self._columns = num_cols + cat_cols
+        self._rows = frame[list(self._columns)]  # copy-on-write: later edits of 'reference' do not leak in
         self._encoder = _Encoder(frame, num_cols, cat_cols)
         sample = _subsample(frame, self.max_rows, [self.random_state, 0])
         self._reference_features, self._reference_missing = self._encoder.encode(sample)
 
-    def _encode_batch(self, batch: object) -> tuple[np.ndarray, np.ndarray]:
+    def _stream(self, seed: int | None, tag: int) -> list[int]:
+        """Entropy of random stream ``tag`` (0 reference, 1 batch, 2 balance, 3 permutations, 4 model) of a test."""
+        return [self.random_state, tag] if seed is None else [self.random_state, seed, tag, 1]
+
+    def _model_seed(self, seed: int | None) -> int:
+        state = np.random.SeedSequence(self._stream(seed, 4)).generate_state(1)
+        return self.random_state if seed is None else int(state[0])
+
+    def _encode_batch(self, batch: object, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
         """Encoded (reference, batch) subsamples, with the missing indicators either side needs."""
+        if seed is not None:
+            _check_int("seed", seed, 0, 2**32 - 1)
         frame = _check_frame("batch", batch)
         absent = [c for c in self._columns if c not in frame.columns]
         if absent:
@@ -171,10 +188,14 @@ class _SubsampledDetector:
                 f"The batch is missing column(s) {absent} that this {type(self).__name__} was built with. "
                 "Add them to the batch, or build the detector with 'numeric'/'categorical' naming only batch columns."
             )
-        features, missing = self._encoder.encode(_subsample(frame, self.max_rows, [self.random_state, 1]))
-        keep = self._reference_missing.any(axis=0) | missing.any(axis=0)
-        reference = np.hstack([self._reference_features, self._reference_missing[:, keep]])
-        return reference, np.hstack([features, missing[:, keep]])
+        features, missing = self._encoder.encode(_subsample(frame, self.max_rows, self._stream(seed, 1)))
+        ref_features, ref_missing = (
+            (self._reference_features, self._reference_missing)
+            if seed is None
+            else self._encoder.encode(_subsample(self._rows, self.max_rows, self._stream(seed, 0)))
+        )
+        keep = ref_missing.any(axis=0) | missing.any(axis=0)
+        return np.hstack([ref_features, ref_missing[:, keep]]), np.hstack([features, missing[:, keep]])
 
 
 def _result(
@@ -240,9 +261,9 @@ class DomainClassifierDrift(_SubsampledDetector):
         _check_int("n_folds", n_folds, 2)
         self._fit_reference(reference, numeric, categorical, alpha, min_rows=2 * n_folds)
 
-    def test(self, batch: pd.DataFrame) -> MultivariateDrift:
-        """Test one batch (a DataFrame with every declared column and at least 1 row) against the reference."""
-        x_ref, x_cur = self._encode_batch(batch)
+    def test(self, batch: pd.DataFrame, *, seed: int | None = None) -> MultivariateDrift:
+        """Test a batch (every declared column, at least 1 row); ``seed`` in [0, 2**32 - 1] redraws (module doc)."""
+        x_ref, x_cur = self._encode_batch(batch, seed)
         n = min(len(x_ref), len(x_cur))
         if n < 2 * self.n_folds:
             why = (
@@ -250,16 +271,14 @@ class DomainClassifierDrift(_SubsampledDetector):
                 f"needs at least 2 * n_folds = {2 * self.n_folds}."
             )
             return _result("domain_classifier", 0.5, 1.0, self.alpha, len(x_ref), len(x_cur), why)
-        rng = np.random.default_rng([self.random_state, 2])
+        rng, model_seed = np.random.default_rng(self._stream(seed, 2)), self._model_seed(seed)
         balance = (
             "the larger side subsampled to balance the classes" if len(x_ref) != len(x_cur) else "already balanced"
         )
         x_ref, x_cur = (x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))] for x in (x_ref, x_cur))
         labels = np.repeat([0, 1], n)
-        model = HistGradientBoostingClassifier(
-            max_iter=50, max_depth=3, early_stopping=False, random_state=self.random_state
-        )
-        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=self.random_state)
+        model = HistGradientBoostingClassifier(max_iter=50, max_depth=3, early_stopping=False, random_state=model_seed)
+        folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=model_seed)
         # one OpenMP thread: on a shared 2-core worker the default thread count made fits ~15x slower
         with threadpool_limits(limits=1, user_api="openmp"):
             scores = cross_val_predict(model, np.vstack([x_ref, x_cur]), labels, cv=folds, method="predict_proba")[:, 1]
@@ -352,9 +371,9 @@ class MMDDrift(_SubsampledDetector):
         _check_int("permutations", permutations, 1)
         self._fit_reference(reference, numeric, categorical, alpha, min_rows=2)
 
-    def test(self, batch: pd.DataFrame) -> MultivariateDrift:
-        """Test one batch (a DataFrame with every declared column and at least 1 row) against the reference."""
-        x_ref, x_cur = self._encode_batch(batch)
+    def test(self, batch: pd.DataFrame, *, seed: int | None = None) -> MultivariateDrift:
+        """Test a batch (every declared column, at least 1 row); ``seed`` in [0, 2**32 - 1] redraws (module doc)."""
+        x_ref, x_cur = self._encode_batch(batch, seed)
         m, n = len(x_ref), len(x_cur)
         if m < 2 or n < 2:
             why = f"MMD not run: {m} reference and {n} batch rows, but each side needs at least 2."
@@ -365,7 +384,7 @@ class MMDDrift(_SubsampledDetector):
         np.square(distances, out=distances)
         distances *= -0.5 / bandwidth**2
         kernel = squareform(np.exp(distances, out=distances))  # zero diagonal
-        mmd2, k = _mmd_permutation_test(kernel, m, self.permutations, [self.random_state, 3])
+        mmd2, k = _mmd_permutation_test(kernel, m, self.permutations, self._stream(seed, 3))
         p = (k + 1) / (self.permutations + 1)
         how = f"median-heuristic bandwidth {bandwidth:.3g}" if median > 0 else "bandwidth 1.0 (median distance is 0)"
         detail = (

@@ -15,6 +15,16 @@ summary point or category — columns ``column`` (str), ``kind`` (``numeric`` |
 ``weight`` (int64) — and a JSON document in the Parquet key-value metadata
 under ``alignment_drift.profile``: schema, row count, and per column its kind,
 missing count, rank error, IQR and std. No pickle, readable by any Parquet tool.
+
+A profile may also carry a :class:`~alignment_drift.core.drift.reservoir.Reservoir`
+of reference rows for the joint tests (10,000 by default). It is stored in the
+same file, side by side with the summary rows: a ``reservoir_key`` (float64)
+column and one ``reservoir:<column>`` column per profiled column (float64 or
+str), the shorter part padded with nulls, and a ``reservoir`` entry in the
+metadata (rows, capacity, rows seen, column kinds). A file without it (written
+before reservoirs, or with ``reservoir_rows=0``) loads with ``reservoir=None``;
+readers that predate reservoirs select summary rows by ``column`` and so skip
+the padding.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from alignment_drift.core.drift.reservoir import MAX_RESERVOIR_ROWS, RESERVOIR_ROWS, Reservoir, _check_count
 from alignment_drift.core.drift.sketch import QuantileSummary
 from alignment_drift.core.drift.univariate import as_float
 
@@ -38,6 +49,8 @@ __all__ = ["OTHER", "PROFILE_SCHEMA", "ColumnProfile", "ReferenceProfile", "nume
 PROFILE_SCHEMA = "alignment-drift/profile@1"
 OTHER = "__other__"
 _META_KEY = b"alignment_drift.profile"
+_KEY_COLUMN = "reservoir_key"
+_ROW_PREFIX = "reservoir:"
 
 
 def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
@@ -117,12 +130,13 @@ class ColumnProfile:
 
 @dataclass(frozen=True)
 class ReferenceProfile:
-    """Fitted, mergeable statistics of reference data, column by column."""
+    """Fitted, mergeable statistics of reference data, column by column, and a reservoir of its rows (or None)."""
 
     columns: dict[str, ColumnProfile]
     n_rows: int
     bins: int = 4096
     max_categories: int = 200
+    reservoir: Reservoir | None = None
 
     @classmethod
     def fit(
@@ -133,8 +147,13 @@ class ReferenceProfile:
         categorical: Sequence[str] = (),
         bins: int = 4096,
         max_categories: int = 200,
+        reservoir_rows: int = RESERVOIR_ROWS,
+        random_state: int = 0,
     ) -> ReferenceProfile:
-        """Profile the given columns of ``frame``.
+        """Profile the given columns of ``frame``, keeping a reservoir of up to ``reservoir_rows`` of its rows.
+
+        ``reservoir_rows=0`` keeps none (``reservoir`` is None; the joint tests then cannot run from the profile).
+        ``random_state`` seeds the reservoir's keys (see :mod:`~alignment_drift.core.drift.reservoir`).
 
         Examples
         --------
@@ -147,9 +166,15 @@ class ReferenceProfile:
             raise ValueError(f"The 'bins' parameter must be >= 2. Got {bins} instead.")
         if max_categories < 2:
             raise ValueError(f"The 'max_categories' parameter must be >= 2. Got {max_categories} instead.")
+        _check_count("reservoir_rows", reservoir_rows, MAX_RESERVOIR_ROWS)
         missing_cols = [c for c in (*numeric, *categorical) if c not in frame.columns]
         if missing_cols:
             raise ValueError(f"Columns {missing_cols} are not in the reference data; fix the column names.")
+        kept = None
+        if reservoir_rows:
+            kept = Reservoir.sample(
+                frame, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
+            )
         columns: dict[str, ColumnProfile] = {}
         for name in numeric:
             values, missing = numeric_values(frame[name])
@@ -160,7 +185,7 @@ class ReferenceProfile:
             columns[name] = ColumnProfile(
                 name, "categorical", len(frame), missing, counts=_fold(counts, max_categories)
             )
-        return cls(columns, len(frame), bins, max_categories)
+        return cls(columns, len(frame), bins, max_categories, kept)
 
     @classmethod
     def fit_chunks(cls, chunks: Iterable[pd.DataFrame], **kwargs: Any) -> ReferenceProfile:
@@ -184,7 +209,11 @@ class ReferenceProfile:
         return profile
 
     def merge(self, other: ReferenceProfile) -> ReferenceProfile:
-        """The profile of both references' rows (numeric errors add; see :mod:`sketch`)."""
+        """The profile of both references' rows (numeric errors add; see :mod:`sketch`).
+
+        The reservoirs merge into a uniform sample of both (the smaller capacity); when either profile has none,
+        the merged profile has none.
+        """
         if set(self.columns) != set(other.columns):
             raise ValueError(
                 f"Profiles cover different columns: {sorted(set(self.columns) ^ set(other.columns))}; "
@@ -195,7 +224,10 @@ class ReferenceProfile:
             name: col.merge(other.columns[name], bins=bins, max_categories=max_categories)
             for name, col in self.columns.items()
         }
-        return ReferenceProfile(merged, self.n_rows + other.n_rows, bins, max_categories)
+        kept = None
+        if self.reservoir is not None and other.reservoir is not None:
+            kept = self.reservoir.merge(other.reservoir)
+        return ReferenceProfile(merged, self.n_rows + other.n_rows, bins, max_categories, kept)
 
     def save(self, path: Path | str) -> Path:
         """Write the profile as one Parquet file with JSON metadata (format ``alignment-drift/profile@1``)."""
@@ -231,17 +263,30 @@ class ReferenceProfile:
                 categories += list(col.counts)
                 weights += list(col.counts.values())
             meta["columns"][col.name] = info
-        table = pa.table(
-            {
-                "column": pa.array(names, pa.string()),
-                "kind": pa.array(kinds, pa.string()),
-                "value": pa.array(values, pa.float64()),
-                "category": pa.array(categories, pa.string()),
-                "weight": pa.array(weights, pa.int64()),
+        arrays = {
+            "column": pa.array(names, pa.string()),
+            "kind": pa.array(kinds, pa.string()),
+            "value": pa.array(values, pa.float64()),
+            "category": pa.array(categories, pa.string()),
+            "weight": pa.array(weights, pa.int64()),
+        }
+        if self.reservoir is not None:
+            arrays |= _reservoir_arrays(self.reservoir)
+            meta["reservoir"] = {
+                "rows": len(self.reservoir.rows),
+                "capacity": self.reservoir.capacity,
+                "seen": self.reservoir.seen,
+                "numeric": list(self.reservoir.numeric),
+                "categorical": list(self.reservoir.categorical),
             }
-        ).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
+        size = max(len(a) for a in arrays.values())
+        padded = {k: pa.concat_arrays([a, pa.nulls(size - len(a), a.type)]) for k, a in arrays.items()}
+        table = pa.table(padded).replace_schema_metadata({_META_KEY: json.dumps(meta).encode()})
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path)
+        floats = [n for n, t in zip(table.column_names, table.schema.types, strict=True) if t == pa.float64()]
+        # zstd, and byte-stream-split floats (dictionaries for strings only): about a third smaller with a reservoir
+        strings = [n for n in table.column_names if n not in floats]
+        pq.write_table(table, path, compression="zstd", use_dictionary=strings, use_byte_stream_split=floats)
         return path
 
     @classmethod
@@ -260,7 +305,8 @@ class ReferenceProfile:
             raise ValueError(
                 f"{path} has profile schema {meta.get('schema')!r}; this version reads {PROFILE_SCHEMA!r}."
             )
-        frame = table.to_pandas()
+        summary_names = ["column", "kind", "value", "category", "weight"]
+        frame = table.select(summary_names).to_pandas()
         columns: dict[str, ColumnProfile] = {}
         for name, info in meta["columns"].items():
             rows = frame[frame["column"] == name]
@@ -272,4 +318,27 @@ class ReferenceProfile:
             else:
                 counts = dict(zip(rows["category"].astype(str), rows["weight"].astype(int).tolist(), strict=True))
                 columns[name] = ColumnProfile(name, "categorical", info["n"], info["missing"], counts=counts)
-        return cls(columns, int(meta["n_rows"]), int(meta["bins"]), int(meta["max_categories"]))
+        kept = _load_reservoir(table, meta["reservoir"]) if "reservoir" in meta else None
+        return cls(columns, int(meta["n_rows"]), int(meta["bins"]), int(meta["max_categories"]), kept)
+
+
+def _reservoir_arrays(kept: Reservoir) -> dict[str, pa.Array]:
+    arrays = {_KEY_COLUMN: pa.array(kept.keys, pa.float64())}
+    for name in kept.numeric:
+        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].to_numpy(np.float64), pa.float64())
+    for name in kept.categorical:
+        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].astype(object), pa.string(), from_pandas=True)
+    return arrays
+
+
+def _load_reservoir(table: pa.Table, info: dict[str, Any]) -> Reservoir:
+    size = int(info["rows"])
+    numeric, categorical = tuple(info["numeric"]), tuple(info["categorical"])
+    rows: dict[str, Any] = {
+        n: table.column(_ROW_PREFIX + n).slice(0, size).to_numpy(zero_copy_only=False) for n in numeric
+    }
+    for name in categorical:
+        rows[name] = pd.Series(table.column(_ROW_PREFIX + name).slice(0, size).to_pylist(), dtype="str")
+    frame = pd.DataFrame(rows, columns=[*numeric, *categorical], index=pd.RangeIndex(size))
+    keys = table.column(_KEY_COLUMN).slice(0, size).to_numpy()
+    return Reservoir(frame, keys, numeric, categorical, int(info["capacity"]), int(info["seen"]))

@@ -11,7 +11,8 @@ drift signal with probability at most ``alpha``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from alignment_drift.core.drift.budget import AlphaBudget, alpha_budget
 from alignment_drift.core.drift.multivariate import DomainClassifierDrift, MMDDrift
 from alignment_drift.core.drift.output import output_columns
 from alignment_drift.core.drift.profile import ReferenceProfile
+from alignment_drift.core.drift.reservoir import seed_from
+from alignment_drift.core.drift.result import DriftResult as Tested
 from alignment_drift.core.exposure import reference_exposure_rate
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
@@ -33,7 +36,16 @@ from alignment_drift.pipeline.night import DriftResult, Partial, Pulled, Validat
 from alignment_drift.pipeline.steps.profile import merge_partials
 from alignment_drift.settings import Settings
 
-__all__ = ["BATCH_PROFILE", "deployed_info", "deployed_version", "detectors", "drift"]
+__all__ = [
+    "BATCH_PROFILE",
+    "NightDrift",
+    "deployed_info",
+    "deployed_version",
+    "detectors",
+    "drift",
+    "night_drift",
+    "night_seed",
+]
 
 #: The merged batch profile, kept in the night's evidence folder for the report.
 BATCH_PROFILE = "batch_profile.parquet"
@@ -154,13 +166,13 @@ def drift(
     counts = batch.columns[roles.model_version].counts if roles.model_version in batch.columns else {}
     deployed = deployed_info(spec, settings, counts or {})
     reference = registry.load_reference(settings, spec.model, deployed)
-    input_detector, output_detector, budget, joint = detectors(spec, reference.profile)
-    inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
-    multivariate: dict[str, Any] = {}
-    if joint:
+
+    def sample() -> pd.DataFrame:
         bound = max(policy.multivariate.max_rows, policy.multivariate.mmd_max_rows)
-        sample, _ = read_columns(pulled.batch(), roles.feature_names, max_rows=bound, connections=connections)
-        multivariate = _multivariate(spec, reference.frame, sample, budget.joint_tests)
+        rows, _ = read_columns(pulled.batch(), roles.feature_names, max_rows=bound, connections=connections)
+        return rows
+
+    tested = night_drift(spec, reference.profile, reference.frame, batch, sample, seed=night_seed(pulled))
     exposure = None
     exposed = batch.columns.get(roles.exposure) if roles.exposure else None
     # what the reference version exposed, by the spec's exposure rule (None: the model exposes nothing)
@@ -175,19 +187,68 @@ def drift(
         skipped=False,
         model_version=deployed.version,
         reference_version=reference.version,
-        drift=inputs.to_dict(),
-        output_drift=outputs.to_dict(),
-        multivariate=multivariate,
+        drift=tested.inputs.to_dict(),
+        output_drift=tested.outputs.to_dict(),
+        multivariate=tested.multivariate,
         exposure=exposure,
         partitions={"groups": len(partials), "rows": batch.n_rows},
         profile_uri=str(kept),
     )
 
 
+def night_seed(pulled: Pulled) -> int:
+    """The night's seed for the joint tests: a hash of its data interval's start (a rerun of the night repeats it)."""
+    return seed_from(pulled.interval.bounds()[0].isoformat())
+
+
+@dataclass(frozen=True)
+class NightDrift:
+    """The night's drift tests: the alpha budget they shared, the column families and the joint tests."""
+
+    budget: AlphaBudget
+    inputs: Tested
+    outputs: Tested
+    multivariate: dict[str, Any]
+
+    @property
+    def drift(self) -> bool:
+        """Whether any family raised a drift signal (the event whose chance the budget bounds by ``alpha``)."""
+        joint = any(isinstance(t, dict) and t.get("drift") for t in self.multivariate.values())
+        return bool(self.inputs.drift or self.outputs.drift or joint)
+
+
+def night_drift(
+    spec: AlignmentSpec,
+    profile: ReferenceProfile,
+    reference_rows: pd.DataFrame,
+    batch: ReferenceProfile,
+    sample: Callable[[], pd.DataFrame],
+    *,
+    seed: int,
+) -> NightDrift:
+    """The night's drift tests on the batch's merged profile, without reading or writing anything.
+
+    The input and output columns are tested on ``batch`` against ``profile``
+    and, when the spec runs joint tests, ``sample()`` (the batch's bounded row
+    sample, read only then) against ``reference_rows``, redrawn for ``seed``;
+    every family at its level in the spec's alpha budget. The monitor's drift
+    step and the calibration benchmark (``bench/calibration.py``) both test
+    through here.
+    """
+    input_detector, output_detector, budget, joint = detectors(spec, profile)
+    inputs, outputs = input_detector.test_profile(batch), output_detector.test_profile(batch)
+    multivariate = _multivariate(spec, reference_rows, sample(), budget.joint_tests, seed=seed) if joint else {}
+    return NightDrift(budget=budget, inputs=inputs, outputs=outputs, multivariate=multivariate)
+
+
 def _multivariate(
-    spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alphas: dict[str, float]
+    spec: AlignmentSpec, reference: pd.DataFrame, batch: pd.DataFrame, alphas: dict[str, float], *, seed: int
 ) -> dict[str, Any]:
-    """The spec's joint tests on the reference's row sample and the batch, each at its level in the alpha budget."""
+    """The spec's joint tests on the reference's rows and the batch, each at its level in the alpha budget.
+
+    The reference subsample is redrawn each night for ``seed`` (:func:`night_seed`), so a drift-free night's
+    false alarm is not the same unlucky draw repeated every night.
+    """
     policy, roles = spec.drift.multivariate, spec.columns
     common: dict[str, Any] = {"numeric": roles.numeric, "categorical": roles.categorical}
     out: dict[str, Any] = {}
@@ -195,12 +256,12 @@ def _multivariate(
         classifier = DomainClassifierDrift(
             reference, max_rows=policy.max_rows, n_folds=policy.folds, alpha=alphas["domain_classifier"], **common
         )
-        out["domain_classifier"] = classifier.test(batch).to_dict()
+        out["domain_classifier"] = classifier.test(batch, seed=seed).to_dict()
     if policy.mmd:
         mmd = MMDDrift(
             reference, max_rows=policy.mmd_max_rows, permutations=policy.permutations, alpha=alphas["mmd"], **common
         )
-        out["mmd"] = mmd.test(batch).to_dict()
+        out["mmd"] = mmd.test(batch, seed=seed).to_dict()
     return out
 
 

@@ -96,6 +96,7 @@ def profile_group(
         categorical=[c for c in categorical if c in present],
         bins=DRIFT_BINS,
         max_categories=DRIFT_MAX_CATEGORIES,
+        reservoir_rows=0,  # a batch's rows for the joint tests are read by the drift step, not kept here
     )
     start, end = pulled.interval.bounds()
     folder = evidence_dir(settings, spec.model, start, end) / "partials"

@@ -1,0 +1,151 @@
+"""The reference reservoir: a bounded uniform sample of a profile's rows, and the seeds that redraw from it.
+
+A :class:`~alignment_drift.core.drift.profile.ReferenceProfile` holds per-column
+statistics, which is all the per-column tests need; the joint tests (domain
+classifier, MMD) need rows. A :class:`Reservoir` keeps at most ``capacity``
+rows of the declared columns, a uniform random sample of every row profiled:
+
+- each row gets a key, uniform on [0, 1), and the reservoir keeps the
+  ``capacity`` rows with the smallest keys, so every set of ``capacity`` rows
+  is equally likely to be kept (a sample without replacement);
+- the keys of a chunk of rows come from a generator seeded by
+  ``random_state`` and a digest of the chunk's content, so the same rows in
+  the same chunks give the same reservoir, and different chunks draw
+  independent keys with no numbering to coordinate;
+- merging keeps the ``capacity`` smallest keys of both reservoirs (the smaller
+  capacity of the two), which is exactly the reservoir one pass over all the
+  rows would keep with those keys: partitions profiled apart merge into a
+  uniform sample of the whole.
+
+Numeric columns are kept as float (see :func:`~alignment_drift.core.drift.univariate.as_float`;
+NaN and ±inf stay), categorical ones as strings (``str`` dtype, NaN when missing), as the
+profile and the joint tests compare them.
+
+:func:`seed_from` turns any identity of a night (the data interval's start, a
+digest of the batch from :func:`content_digest`) into the per-night seed with
+which the joint tests redraw their reference subsample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alignment_drift.core.drift.univariate import as_float
+
+__all__ = ["MAX_RESERVOIR_ROWS", "RESERVOIR_ROWS", "Reservoir", "content_digest", "seed_from"]
+
+#: Reference rows a profile keeps by default.
+RESERVOIR_ROWS = 10_000
+#: The largest reservoir a profile may keep (about 8 MB per numeric column).
+MAX_RESERVOIR_ROWS = 1_000_000
+
+
+def content_digest(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
+    """A SHA-256 digest of ``columns`` of ``frame`` (names, order and values; not the index)."""
+    digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
+    if len(frame) and len(columns):
+        digest.update(pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def seed_from(identity: bytes | str) -> int:
+    """A seed in ``[0, 2**32 - 1]`` from any identity (the first 4 bytes of its SHA-256).
+
+    Examples
+    --------
+    >>> seed_from("2026-01-05T00:00:00+00:00") == seed_from("2026-01-05T00:00:00+00:00")
+    True
+    """
+    raw = identity.encode() if isinstance(identity, str) else identity
+    return int.from_bytes(hashlib.sha256(raw).digest()[:4], "big")
+
+
+def _check_count(name: str, value: object, high: int) -> int:
+    number = int(value) if isinstance(value, numbers.Integral) and not isinstance(value, bool) else None
+    if number is None or not 0 <= number <= high:
+        raise ValueError(f"The '{name}' parameter must be an int in [0, {high}]. Got {value!r} instead.")
+    return number
+
+
+@dataclass(frozen=True, eq=False)
+class Reservoir:
+    """At most ``capacity`` profiled rows, a uniform sample, with their keys (see the module docstring).
+
+    Attributes
+    ----------
+    rows : pandas.DataFrame
+        The kept rows, numeric columns as float64 and categorical ones as ``str`` (NaN when missing), in ascending
+        key order.
+    keys : ndarray of float, shape (len(rows),)
+        Each row's key, ascending.
+    numeric, categorical : tuple of str
+        The columns kept.
+    capacity : int
+        The most rows kept.
+    seen : int
+        The rows sampled from.
+    """
+
+    rows: pd.DataFrame
+    keys: np.ndarray
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    capacity: int
+    seen: int
+
+    @classmethod
+    def sample(
+        cls,
+        frame: pd.DataFrame,
+        *,
+        numeric: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        capacity: int = RESERVOIR_ROWS,
+        random_state: int = 0,
+    ) -> Reservoir:
+        """The reservoir of ``frame``'s rows (one chunk); merge chunks' reservoirs with :meth:`merge`.
+
+        Examples
+        --------
+        >>> frame = pd.DataFrame({"x": np.arange(1000.0), "c": ["a", "b"] * 500})
+        >>> kept = Reservoir.sample(frame, numeric=["x"], categorical=["c"], capacity=100)
+        >>> len(kept.rows), kept.seen, bool(np.all(np.diff(kept.keys) > 0))
+        (100, 1000, True)
+        """
+        capacity = _check_count("capacity", capacity, MAX_RESERVOIR_ROWS)
+        random_state = _check_count("random_state", random_state, 2**32 - 1)
+        numeric, categorical = tuple(numeric), tuple(categorical)
+        digest = np.frombuffer(content_digest(frame, (*numeric, *categorical))[:16], dtype=np.uint32)
+        keys = np.random.default_rng([random_state, *digest.tolist()]).random(len(frame))
+        if len(frame) > capacity:
+            chosen = np.argpartition(keys, capacity - 1)[:capacity] if capacity else np.empty(0, dtype=np.intp)
+        else:
+            chosen = np.arange(len(frame))
+        chosen = chosen[np.argsort(keys[chosen], kind="stable")]
+        picked = frame.iloc[chosen]
+        rows: dict[str, Any] = {name: as_float(picked[name]) for name in numeric}
+        for name in categorical:
+            raw = picked[name].astype(object)
+            rows[name] = pd.Series([None if pd.isna(v) else str(v) for v in raw], dtype="str", index=None)
+        table = pd.DataFrame(rows, columns=[*numeric, *categorical], index=pd.RangeIndex(len(chosen)))
+        return cls(table, keys[chosen], numeric, categorical, capacity, len(frame))
+
+    def merge(self, other: Reservoir) -> Reservoir:
+        """The reservoir of both reservoirs' rows: the ``min(capacity)`` smallest keys of the two."""
+        if (self.numeric, self.categorical) != (other.numeric, other.categorical):
+            raise ValueError(
+                f"Cannot merge reservoirs of different columns: {list(self.numeric)} + {list(self.categorical)} "
+                f"and {list(other.numeric)} + {list(other.categorical)}; fit both with the same column lists."
+            )
+        capacity = min(self.capacity, other.capacity)
+        keys = np.concatenate([self.keys, other.keys])
+        order = np.argsort(keys, kind="stable")[:capacity]
+        rows = pd.concat([self.rows, other.rows], ignore_index=True).iloc[order].reset_index(drop=True)
+        return Reservoir(rows, keys[order], self.numeric, self.categorical, capacity, self.seen + other.seen)
