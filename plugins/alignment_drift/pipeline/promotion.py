@@ -89,7 +89,7 @@ def decide_promotion(
     from mlflow.entities import RunTag
 
     from alignment_drift.integrations.mlflow import registry
-    from alignment_drift.integrations.mlflow.store import client
+    from alignment_drift.integrations.mlflow.store import client, log_table
 
     version = trained["version"]
     run_id = trained["mlflow_run_id"]
@@ -123,7 +123,7 @@ def decide_promotion(
         _register_runtime_policy(spec, settings, version, run_id)
     mlflow_client = client(settings)
     mlflow_client.log_dict(run_id, gated, "gate/comparison.json")
-    mlflow_client.log_table(run_id, data=comparison_table(gated), artifact_file="gate/comparison_table.json")
+    log_table(mlflow_client, run_id, comparison_table(gated), "gate/comparison_table.json")
     mlflow_client.log_batch(
         run_id,
         metrics=_gate_metrics(gated),

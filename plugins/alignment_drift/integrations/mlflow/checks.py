@@ -38,7 +38,7 @@ from typing import Any
 from alignment_drift.core.redaction import redact_uri
 from alignment_drift.integrations.mlflow import inputs, names, nights
 from alignment_drift.integrations.mlflow.spool import RecordSpooled, is_transient, pending, retrying, spool_record
-from alignment_drift.integrations.mlflow.store import client, experiment_id
+from alignment_drift.integrations.mlflow.store import client, experiment_id, log_table
 from alignment_drift.settings import Settings
 
 __all__ = [
@@ -363,10 +363,7 @@ def _log_record(
         import pandas as pd
 
         table = pd.DataFrame([{k: v for k, v in c.items() if not isinstance(v, dict | list)} for c in columns])
-        # MLflow looks for images among the object columns (select_dtypes("object")), which pandas 3 warns
-        # about for its text columns: text is handed over as objects
-        table = table.astype({c: object for c, t in table.dtypes.items() if isinstance(t, pd.StringDtype)})
-        mlflow_client.log_table(run_id, data=table, artifact_file="drift/table.json")
+        log_table(mlflow_client, run_id, table, "drift/table.json")
     nights.keep(
         mlflow_client,
         run_id,

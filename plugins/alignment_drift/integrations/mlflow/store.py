@@ -19,7 +19,7 @@ from alignment_drift.settings import Settings
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-__all__ = ["client", "experiment_id", "in_run", "quiet_mlflow"]
+__all__ = ["client", "experiment_id", "in_run", "log_table", "quiet_mlflow"]
 
 
 def quiet_mlflow() -> None:
@@ -106,3 +106,15 @@ def in_run(settings: Settings, run_id: str) -> Iterator[Any]:
     mlflow.set_experiment(experiment_id=mlflow_client.get_run(run_id).info.experiment_id)
     with mlflow.start_run(run_id=run_id) as run:
         yield run
+
+
+def log_table(mlflow_client: MlflowClient, run_id: str, table: Any, artifact_file: str) -> None:
+    """Log a DataFrame as an MLflow table, its text columns handed over as objects.
+
+    MLflow looks for images among the object columns (``select_dtypes("object")``), which pandas 3
+    deprecates for its own text columns: given as objects, the table is logged without that warning.
+    """
+    import pandas as pd
+
+    text = {name: object for name, dtype in table.dtypes.items() if isinstance(dtype, pd.StringDtype)}
+    mlflow_client.log_table(run_id, data=table.astype(text) if text else table, artifact_file=artifact_file)
