@@ -106,7 +106,9 @@ def test_the_reservoir_detects_a_correlation_only_shift_about_as_often_as_raw_da
     Each batch is tested against the profile (its 10,000-row reservoir) and against the 20,000 raw rows, with the
     same batch-derived seed. Paired outcomes: the two rates may differ by at most 3 McNemar standard errors,
     ``|b - c| <= 3 sqrt(b + c) + 1`` for the discordant counts ``b`` and ``c``; and the profile must find the shift
-    far more often than its false-alarm rate. Measured: 0.67 from the profile, 0.60 from the raw rows.
+    far more often than its false-alarm rate (the joint family's level, alpha / 2 = 0.025 under the alpha budget).
+    Measured: 0.33 from the profile, 0.27 from the raw rows (0.67 and 0.60 with each joint test at alpha / 2, before
+    the budget).
     """
     reps = 30
     found = np.zeros((reps, 2), dtype=bool)
@@ -120,5 +122,5 @@ def test_the_reservoir_detects_a_correlation_only_shift_about_as_often_as_raw_da
     only_profile, only_raw = int(np.sum(found[:, 0] & ~found[:, 1])), int(np.sum(~found[:, 0] & found[:, 1]))
     message = f"detection rate from the profile {rates[0]:.2f}, from the raw rows {rates[1]:.2f}"
     assert abs(only_profile - only_raw) <= 3 * np.sqrt(only_profile + only_raw) + 1, message
-    assert rates[0] >= 0.4, message
+    assert rates[0] >= 0.2, message  # 8 times the joint family's false-alarm bound
     print(message)
