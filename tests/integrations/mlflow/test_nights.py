@@ -182,3 +182,42 @@ def test_a_failure_while_recording_a_rerun_leaves_the_earlier_run_active(setting
     refusing_store(False)
     assert _record(settings, _check(model, verdict="misaligned"), alpha="0.01") != first  # the retry replaces it
     assert [n["verdict"] for n in compare(settings, model, last=10)["nights"]] == ["misaligned"]
+
+
+def test_an_archived_copy_never_replaces_the_record_its_writer_kept(settings: Any) -> None:
+    """The interleaving behind a lost record, made exact: a rerun archives the run while the first writer is
+    between its tags (already logged) and its own record (kept while the archive is being written), and the run's
+    ``check.json`` is already the rerun's. The night's history keeps both writers' records, once each."""
+    from alignment_drift.integrations.mlflow.store import client, experiment_id
+
+    model = "nights_archive_race"
+    mlflow_client = client(settings)
+    start = _check(model)["data_interval"]["start"]
+    first = {"recorded_at": "2026-05-02T01:00:00+00:00", "tags": {"verdict": "aligned"}, "check": _check(model)}
+    run_id = nights.claim(
+        mlflow_client,
+        experiment_id(settings, model),
+        start,
+        run_name="race",
+        tags={"kind": nights.ACTIVE, "data_interval_start": start},
+    )
+    mlflow_client.set_tag(run_id, "verdict", "aligned")
+    mlflow_client.set_tag(run_id, "recorded_at", first["recorded_at"])
+    mlflow_client.log_dict(run_id, _check(model, rows=11), "check.json")  # the rerun's, written meanwhile
+
+    class KeepsDuringTheListing:
+        """The client the archiving writer uses: the first writer keeps its record right after the listing."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(mlflow_client, name)
+
+        def list_artifacts(self, *args: Any, **kwargs: Any) -> Any:
+            listed = mlflow_client.list_artifacts(*args, **kwargs)
+            nights.keep(mlflow_client, run_id, first)
+            return listed
+
+    assert nights.archive(KeepsDuringTheListing(), run_id) is not None  # type: ignore[arg-type]
+    rerun = {**first, "recorded_at": "2026-05-02T01:00:01+00:00", "check": _check(model, rows=11)}
+    nights.keep(mlflow_client, run_id, rerun)
+    history = _history(settings, model)
+    assert sorted(h["check"]["source"]["rows"] for h in history) == [10, 11], history

@@ -171,8 +171,17 @@ def _stamp(run: Run) -> str:
     return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC).isoformat()
 
 
-def _history_path(recorded_at: str) -> str:
-    return "history/" + "".join(c if c.isalnum() or c in "-_." else "_" for c in recorded_at) + ".json"
+_ARCHIVED = ".archived.json"
+
+
+def _history_path(recorded_at: str, *, archived: bool = False) -> str:
+    stem = "history/" + "".join(c if c.isalnum() or c in "-_." else "_" for c in recorded_at)
+    return stem + (_ARCHIVED if archived else ".json")
+
+
+def _kept_path(path: str) -> str:
+    """The path a writer's own record of the same write has (an archived copy names it with ``.archived``)."""
+    return path.removesuffix(_ARCHIVED) + ".json" if path.endswith(_ARCHIVED) else path
 
 
 def keep(client: MlflowClient, run_id: str, record: dict[str, Any]) -> str:
@@ -190,14 +199,20 @@ def archive(client: MlflowClient, run_id: str) -> str | None:
     """Keep the run's current record in its history before a rerun overwrites it, unless it is there already.
 
     Runs written before records kept themselves (:func:`keep`) have their
-    record archived here. Returns the artifact path, or None when the run
-    holds no record yet or its record is already kept.
+    record archived here. The copy goes to its own path
+    (``history/<recorded_at>.archived.json``), never over a record a writer
+    kept: while another writer is still writing into the run, the run's tags
+    and its ``check.json`` may come from two different writes, and the
+    writer's own record of that write (kept a moment later) must win; readers
+    prefer it (:func:`night_history`). Returns the artifact path, or None when
+    the run holds no record yet or its record is already kept.
     """
     run = client.get_run(run_id)
     if not _recorded(run):
         return None
-    name = _history_path(_stamp(run))
-    if any(entry.path == name for entry in client.list_artifacts(run_id, "history")):
+    stamp = _stamp(run)
+    name = _history_path(stamp, archived=True)
+    if any(entry.path in {name, _history_path(stamp)} for entry in client.list_artifacts(run_id, "history")):
         return None
     record: dict[str, Any] = {
         "recorded_at": _stamp(run),
@@ -211,7 +226,8 @@ def archive(client: MlflowClient, run_id: str) -> str | None:
             record["check"] = json.loads(Path(client.download_artifacts(run_id, "check.json", tmp)).read_text())
         except Exception as error:  # a run written before check.json existed, or half-written
             _LOG.info("Run %s has no readable check.json to archive: %s", run_id, error)
-    return keep(client, run_id, record)
+    client.log_dict(run_id, {"run_id": run_id, **record}, name)
+    return name
 
 
 def start_pending(client: MlflowClient, experiment: str, *, run_name: str, tags: dict[str, str], replaces: str) -> str:
@@ -254,10 +270,13 @@ def night_history(client: MlflowClient, experiment: str, interval_start: str) ->
         state = "active" if run is winner else "superseded"  # a second active run: a race not yet settled
         current = _history_path(_stamp(run))
         kept = False
-        for entry in client.list_artifacts(run.info.run_id, "history"):
+        paths = [entry.path for entry in client.list_artifacts(run.info.run_id, "history")]
+        # a writer's own record wins over an archived copy of the same write (see :func:`archive`)
+        paths = [p for p in paths if p == _kept_path(p) or _kept_path(p) not in paths]
+        for path in paths:
             with tempfile.TemporaryDirectory() as tmp:
-                record = json.loads(Path(client.download_artifacts(run.info.run_id, entry.path, tmp)).read_text())
-            if entry.path == current:  # the run's current record, with its tags as they are now
+                record = json.loads(Path(client.download_artifacts(run.info.run_id, path, tmp)).read_text())
+            if _kept_path(path) == current:  # the run's current record, with its tags as they are now
                 kept = True
                 record = {**record, "state": state, "tags": dict(run.data.tags)}
             items.append({"state": "archived", **record, "run_id": run.info.run_id})
