@@ -45,8 +45,9 @@ def train(model_name: str) -> tuple[Any, Any]:
     """
     import pandas as pd
     from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     from alignment_drift.airflow.operators import resolve_spec  # your own code would know its data and columns
@@ -58,7 +59,7 @@ def train(model_name: str) -> tuple[Any, Any]:
     roles = spec.columns
     features = ColumnTransformer(
         [
-            ("numeric", StandardScaler(), roles.numeric),
+            ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), roles.numeric),
             ("categorical", OneHotEncoder(handle_unknown="ignore"), roles.categorical),
         ]
     )

@@ -155,6 +155,7 @@ def test_a_worse_challenger_fails_the_gate_and_is_never_promoted(ops: Ops) -> No
     assert ops.champion() == champion
 
 
+@pytest.mark.slow  # two dag.test() runs and a training: about a minute
 def test_the_example_gates_an_owners_training_and_checks_nightly(
     ops: Ops, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
