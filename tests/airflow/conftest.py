@@ -56,10 +56,11 @@ class Ops:
 
 @pytest.fixture(scope="module")
 def ops(airflow_db: Path, root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ops]:
+    from tests.byom.helpers import content_project
+
     from alignment_drift.demo.simulate import ContentPlatform
     from alignment_drift.pipeline import retrain as steps
     from alignment_drift.settings import Settings
-    from tests.byom.helpers import content_project
 
     home = tmp_path_factory.mktemp("operators")
     with pytest.MonkeyPatch.context() as patch:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from tests.airflow.conftest import MODEL, Ops
 
 pytestmark = pytest.mark.e2e
@@ -93,7 +92,9 @@ def test_an_unknown_spec_names_the_known_ones_and_the_fix(ops: Ops) -> None:
     with pytest.raises(ValueError, match=r"The 'fail_on' parameter must list verdicts"):
         AlignmentCheckOperator(task_id="c", spec=MODEL, fail_on=["red"])
     op = AlignmentCheckOperator(task_id="c", spec="no_such_model")
-    with pytest.raises(AirflowFailException, match=rf"No alignment spec for model 'no_such_model'.*known: {MODEL}.*Fix"):
+    with pytest.raises(
+        AirflowFailException, match=rf"No alignment spec for model 'no_such_model'.*known: {MODEL}.*Fix"
+    ):
         op.execute(_context(ops, 2))
 
 
@@ -124,7 +125,9 @@ def test_the_check_operator_returns_the_record_run_check_made(ops: Ops) -> None:
     assert summary["mlflow_run_id"] == run.info.run_id
     assert summary["verdict"] == run.data.tags["verdict"]
     with tempfile.TemporaryDirectory() as tmp:
-        check = json.loads(Path(client(ops.settings).download_artifacts(run.info.run_id, "check.json", tmp)).read_text())
+        check = json.loads(
+            Path(client(ops.settings).download_artifacts(run.info.run_id, "check.json", tmp)).read_text()
+        )
     assert summary["reasons"] == check["reasons"] and summary["model"] == MODEL
 
 

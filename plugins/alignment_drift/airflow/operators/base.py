@@ -120,5 +120,3 @@ class NightOperator(AlignmentOperator):
                 f"data_interval_end={finish.isoformat()}."
             )
         return begin, finish
-
-

@@ -217,7 +217,7 @@ class PromoteOperator(AlignmentOperator):
             user = {"id": actor, "name": actor}
             response = {"chosen_options": ["Approve"], "responded_by_user": user, "params_input": {"comment": comment}}
             response["responded_at"] = now
-        decided = {
+        decided: Json = {
             "decision": "awaiting_approval",
             "version": version,
             "previous_champion": None if champion is None else champion.version,

@@ -149,4 +149,3 @@ class ValidateBatchOperator(NightOperator):
                 "'alignment-drift release-quarantine' and rerun this task."
             )
         return validation.to_xcom()
-
