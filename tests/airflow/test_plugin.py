@@ -9,6 +9,8 @@ import sys
 from importlib.metadata import distribution, entry_points
 from pathlib import Path
 
+import pytest
+
 
 def test_entry_points_are_declared() -> None:
     plugins = {ep.name: ep.value for ep in entry_points(group="airflow.plugins")}
@@ -25,6 +27,28 @@ def test_provider_package_name_is_the_distribution_name() -> None:
     info = get_provider_info()
     assert info["package-name"] == distribution("alignment-drift").metadata["Name"]
     assert info["name"] and info["description"]
+
+
+def test_provider_info_follows_airflows_schema_and_lists_the_operators() -> None:
+    import importlib
+    from importlib.resources import files
+
+    import jsonschema
+
+    from alignment_drift.airflow.provider import get_provider_info
+
+    info = get_provider_info()
+    schema = json.loads(files("airflow").joinpath("provider_info.schema.json").read_text())
+    jsonschema.validate(info, schema)
+    integrations = {i["integration-name"] for i in info["integrations"]}
+    for entry in info["operators"]:
+        assert entry["integration-name"] in integrations
+        for module in entry["python-modules"]:
+            assert importlib.import_module(module).AlignmentCheckOperator
+    # a key Airflow does not know fails the schema (so the check above is not vacuous)
+    bad = {**info, "operators": [{"integration-name": "x", "python-modules": "not a list"}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
 
 
 def test_airflow_lists_the_plugin_and_its_macro() -> None:

@@ -12,7 +12,7 @@ def test_the_default_dag_folder_ignores_the_examples(root: Path) -> None:
 
     bag = DagBag(dag_folder=str(root / "dags"))
     assert bag.import_errors == {}
-    assert not [d for d in bag.dag_ids if d.startswith("owner_training__")]
+    assert not [d for d in bag.dag_ids if d.startswith(("owner_training__", "my_training__", "my_alignment_check__"))]
 
 
 def test_the_example_parses_and_uses_the_plugins_asset_names(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,3 +41,19 @@ def test_the_monitor_emits_the_request_the_example_waits_for(root: Path) -> None
     monitor = build_dags(root)["alignment_monitor__content_safety"]
     uris = {o.uri for t in monitor.tasks for o in t.outlets}
     assert "alignment-drift://content_safety/retrain-request" in uris
+
+
+def test_the_operators_example_parses(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.models import DagBag
+
+    monkeypatch.setenv("ALIGNMENT_EXAMPLE_MODEL", "content_safety")
+    bag = DagBag(dag_folder=str(root / "dags" / "examples"))
+    assert bag.import_errors == {}
+    training = bag.dags["my_training__content_safety"]
+    assert [t.task_id for t in training.topological_sort()] == [
+        "validate_batch",
+        "train_and_register",
+        "alignment_gate",
+        "promote",
+    ]
+    assert bag.dags["my_alignment_check__content_safety"].get_task("alignment_check").spec == "content_safety"
