@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def test_the_polls_back_off_up_to_ten_minutes_and_a_quarter_of_the_wait() -> Non
     delays = poll_delays(7200)
     first = [next(delays) for _ in range(12)]
     assert first[:3] == [360, 600, 600] and max(first) == 600  # at most 10 minutes between looks
-    assert all(b >= a for a, b in zip(first, first[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(first))
     short = poll_delays(40)
     assert [next(short) for _ in range(4)] == [2.0, 4.0, 8.0, 10.0]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -33,7 +34,9 @@ def _ending_now(world: World, night: int) -> tuple[dt.datetime, dt.datetime, pd.
 
     start, end = world.night_start(night), dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
     version = registry.champion(world.settings, world.spec.model).version
-    log = world.platform.night(night, registry.load_model(world.settings, world.spec.model, version), model_version=version)
+    log = world.platform.night(
+        night, registry.load_model(world.settings, world.spec.model, version), model_version=version
+    )
     return start, end, log
 
 
@@ -90,7 +93,10 @@ def test_a_batch_that_never_lands_is_quarantined_after_the_wait_naming_it(world:
         assert part in reason, reason
 
 
-def test_a_night_runs_when_its_batch_lands_and_is_recorded_under_its_interval(world: World) -> None:
+def test_a_night_runs_when_its_batch_lands_and_is_recorded_under_its_interval(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -100,13 +106,21 @@ def test_a_night_runs_when_its_batch_lands_and_is_recorded_under_its_interval(wo
     from alignment_drift.airflow.monitor_dag import monitor_dag
 
     spec = _with_wait(world, 3600, schedule="on_arrival")
+    # the DAG files build the on_arrival spec's DAGs (dag.test() runs what the DAG folder defines)
+    data = yaml.safe_load((world.settings.specs_dir / f"{spec.model}.yaml").read_text())
+    data["schedule"], data["source"]["wait"] = "on_arrival", "1h"
+    (tmp_path / f"{spec.model}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.setenv("ALIGNMENT_DRIFT_SPECS_DIR", str(tmp_path))
     night = 72
     world.serve_night(night)
     watcher = arrival_dag(spec, world.settings.home).test(logical_date=world.night_start(night) + dt.timedelta(days=1))
     assert str(watcher.state) == "success", task_states(watcher)
     with create_session() as session:
         events = session.scalars(
-            select(AssetEvent).join(AssetModel).where(AssetModel.uri == arrival_asset(spec).uri).order_by(AssetEvent.id)
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == arrival_asset(spec).uri)
+            .order_by(AssetEvent.id)
         ).all()
         # what the scheduler hands the monitor DAG's run: the events since its last run
         nights = arrival_nights({"triggering_asset_events": {arrival_asset(spec): list(reversed(events))}})
