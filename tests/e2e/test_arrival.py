@@ -8,6 +8,7 @@ by a thread after a delay, as a late upstream job would.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -110,6 +111,7 @@ def test_a_night_runs_when_its_batch_lands_and_is_recorded_under_its_interval(
     data = yaml.safe_load((world.settings.specs_dir / f"{spec.model}.yaml").read_text())
     data["schedule"], data["source"]["wait"] = "on_arrival", "1h"
     (tmp_path / f"{spec.model}.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    shutil.copytree(world.settings.specs_dir / spec.model, tmp_path / spec.model)  # its probe cases
     monkeypatch.setenv("ALIGNMENT_DRIFT_SPECS_DIR", str(tmp_path))
     night = 72
     world.serve_night(night)
