@@ -15,6 +15,7 @@ __all__ = [
     "POOL_ENV",
     "PRESETS",
     "TAIL",
+    "arrival_nights",
     "connect",
     "dag_start",
     "data_interval",
@@ -61,12 +62,44 @@ def dag_start(spec: AlignmentSpec) -> dt.datetime:
     return dt.datetime(spec.start_date.year, spec.start_date.month, spec.start_date.day, tzinfo=dt.UTC)
 
 
+def arrival_nights(context: Any) -> list[dict[str, Any]]:
+    """The ``extra`` of every batch-arrived event that triggered this run, one per night, earliest night first."""
+    nights: dict[str, dict[str, Any]] = {}
+    for events in (context.get("triggering_asset_events") or {}).values():
+        for event in events or ():
+            extra = dict(getattr(event, "extra", None) or {})
+            if extra.get("event") == "batch_arrived" and extra.get("data_interval_start"):
+                nights.setdefault(str(extra["data_interval_start"]), extra)
+    return [nights[k] for k in sorted(nights, key=dt.datetime.fromisoformat)]
+
+
 def data_interval() -> tuple[dt.datetime, dt.datetime]:
-    """The running task's data interval (a scheduled, backfilled or ``dag.test()`` run always has one)."""
+    """The night of the running task: its batch-arrived event's, else the run conf's, else the run's data interval.
+
+    A run of an ``on_arrival`` monitor DAG is triggered by an asset event naming the night whose batch landed
+    (:mod:`alignment_drift.airflow.arrival`); when events of several nights were coalesced into the run, it is
+    the earliest. A run triggered by hand may name the night in its conf (``data_interval_start`` and
+    ``data_interval_end``, ISO times). A scheduled, backfilled or ``dag.test()`` run has its own interval.
+    """
     context = get_current_context()
-    start, end = context["data_interval_start"], context["data_interval_end"]
-    if start is None or end is None:
+    nights = arrival_nights(context)
+    conf = dict(getattr(context.get("dag_run"), "conf", None) or {})
+    named = nights[0] if nights else conf
+    if named.get("data_interval_start") and named.get("data_interval_end"):
+        try:
+            start = dt.datetime.fromisoformat(str(named["data_interval_start"]))
+            end = dt.datetime.fromisoformat(str(named["data_interval_end"]))
+        except ValueError:
+            raise ValueError(
+                f"This run names its night as {named['data_interval_start']!r} to {named['data_interval_end']!r}, "
+                "which are not ISO times. Fix: give data_interval_start and data_interval_end as "
+                "'YYYY-MM-DDTHH:MM:SS+00:00'."
+            ) from None
+        utc = dt.UTC
+        return start if start.tzinfo else start.replace(tzinfo=utc), end if end.tzinfo else end.replace(tzinfo=utc)
+    begins, ends = context["data_interval_start"], context["data_interval_end"]
+    if begins is None or ends is None:
         raise ValueError(
             "This run has no data interval. Fix: trigger it with a logical date (e.g. 'airflow dags test DAG DATE')."
         )
-    return start, end
+    return begins, ends

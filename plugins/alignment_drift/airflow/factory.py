@@ -19,7 +19,10 @@ owner's own training DAG registered (scheduled on the model's
 
 (scheduled also by ``retraining.schedule`` when set), and
 ``alignment_rollback__<model>`` (by hand, with a reason) restores the
-previous champion. A spec with a ``labels`` section also gets
+previous champion. A spec with ``schedule: on_arrival`` also gets
+``alignment_arrival__<model>``, which waits for each night's batch and
+emits the asset its monitor DAG is scheduled on (see
+:mod:`alignment_drift.airflow.arrival`). A spec with a ``labels`` section also gets
 ``alignment_labels__<model>`` (one run per label arrival), which joins late
 labels to the nights they complete and updates those nights' records.
 
@@ -41,6 +44,7 @@ from pathlib import Path
 
 from airflow.sdk import DAG
 
+from alignment_drift.airflow.arrival import arrival_dag
 from alignment_drift.airflow.common import retrain_request_asset
 from alignment_drift.airflow.external_dag import external_retrain_dag
 from alignment_drift.airflow.labels_dag import labels_dag
@@ -94,6 +98,8 @@ def build_dags(home: Path | str | None = None) -> dict[str, DAG]:
         dags[f"alignment_rollback__{spec.model}"] = rollback_dag(spec, home)
         if spec.labels is not None:
             dags[f"alignment_labels__{spec.model}"] = labels_dag(spec, home)
+        if spec.on_arrival:
+            dags[spec.arrival_dag_id] = arrival_dag(spec, home)
     return dags
 
 

@@ -39,7 +39,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
     @dag(
         dag_id=f"alignment_labels__{spec.model}",
-        schedule=CronDataIntervalTimetable(PRESETS.get(spec.schedule, spec.schedule), timezone="UTC"),
+        schedule=CronDataIntervalTimetable(PRESETS.get(spec.night_schedule, spec.night_schedule), timezone="UTC"),
         start_date=dag_start(spec),
         catchup=True,
         max_active_runs=1,

@@ -22,6 +22,11 @@ for the previous night's ``confirm_request`` (``depends_on_past`` with
 ``wait_for_downstream``), so history-dependent steps see every earlier night
 and a pending request is emitted once.
 
+A spec with ``source.wait`` gets a ``wait_for_batch`` sensor before ``pull``
+(rescheduling: it holds no worker slot while a late batch is awaited); a spec
+with ``schedule: on_arrival`` is scheduled on its batch-arrived asset and gets
+``requeue_nights``. Both are described in :mod:`alignment_drift.airflow.arrival`.
+
 Heavy imports happen inside the task bodies.
 """
 
@@ -33,6 +38,7 @@ from typing import Any
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Metadata, dag, get_current_context, task
 
+from alignment_drift.airflow.arrival import BatchArrivalSensor, arrival_asset, requeue_nights
 from alignment_drift.airflow.common import (
     LIGHT,
     PRESETS,
@@ -60,11 +66,18 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
     def settings() -> Settings:
         return Settings.from_env(home)
 
+    # on_arrival: a run per batch-arrived event (the watcher DAG catches up the nights), never on a clock
+    schedule: Any = (
+        [arrival_asset(spec)]
+        if spec.on_arrival
+        else CronDataIntervalTimetable(PRESETS.get(spec.schedule, spec.schedule), timezone="UTC")
+    )
+
     @dag(
         dag_id=spec.monitor_dag_id,
-        schedule=CronDataIntervalTimetable(PRESETS.get(spec.schedule, spec.schedule), timezone="UTC"),
+        schedule=schedule,
         start_date=dag_start(spec),
-        catchup=True,
+        catchup=not spec.on_arrival,
         max_active_runs=4,
         tags=["alignment-drift", spec.model],
         default_args={**task_defaults(), "retries": 2, "retry_delay": dt.timedelta(seconds=30)},
@@ -234,6 +247,10 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             return str(recorded["verdict"])
 
         pulled = pull()
+        if spec.source.wait and not spec.on_arrival:  # on_arrival: the watcher DAG has waited
+            BatchArrivalSensor(task_id="wait_for_batch", spec=spec, home=home) >> pulled
+        if spec.on_arrival:
+            requeue_nights(spec)()
         validation = validate(pulled)
         partials = profile_partition.partial(pulled=pulled).expand(group=partitions(pulled, validation))
         drift_out, bench_out = drift(pulled, validation, partials), benchmarks(pulled, validation)

@@ -104,7 +104,7 @@ def check_night(spec: Any, day: dt.date | dt.datetime, *, batch: Path | None = N
     from alignment_drift.pipeline.check import run_check
     from alignment_drift.settings import Settings
 
-    start, end = interval_for(spec.schedule, day)
+    start, end = interval_for(spec.night_schedule, day)
     settings = Settings.from_env()
     try:
         night = run_check(spec, settings, start=start, end=end, batch=batch, connections=_connections(spec, batch))

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     spec = read_spec(args.spec or settings.specs_dir / f"{args.model}.yaml", fix="Fix: pass --spec PATH.")
     if spec.model != args.model:
         raise UsageError(f"the spec is for model {spec.model!r}, not {args.model!r}. Fix: pass the right --spec.")
-    start, end = interval_for(spec.schedule, day)
+    start, end = interval_for(spec.night_schedule, day)
     key = interval_key(start, end)
     try:
         manifest = load_manifest(settings.quarantine_dir, args.model, key)

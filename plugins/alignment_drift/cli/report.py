@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     spec = read_spec(args.spec)
     day = parse_date(args.date)
-    start, _ = interval_for(spec.schedule, day)
+    start, _ = interval_for(spec.night_schedule, day)
     output = _output(args.output, spec.model, start)
     settings = Settings.from_env()
     store = without_credentials(settings.tracking_uri)

@@ -68,7 +68,7 @@ def run_check(
     SourceError, SuiteLoadError, LookupError
         When the source, its connection, the suite or the model's champion is not usable.
     """
-    pulled = pull_night(spec, settings, start=start, end=end, batch=batch, connections=connections)
+    pulled = pull_night(spec, settings, start=start, end=end, batch=batch, connections=connections, await_arrival=True)
     validation = validate(spec, settings, pulled, connections=connections, now=now)
     groups = plan(settings, pulled, validation, connections=connections)
     partials = [profile_group(spec, settings, pulled, g, connections=connections) for g in groups]

@@ -78,6 +78,8 @@ class Pulled(_Part):
 
     The fields are those of :class:`~alignment_drift.integrations.sources.Batch`
     (``exists`` is derived); ``sha256`` is None when the batch is missing or refused.
+    ``wait``: the spec's ``source.wait`` in seconds, how long after the interval's end the batch was
+    waited for (0: not waited for, or checked from a given path).
     """
 
     kind: str
@@ -95,18 +97,19 @@ class Pulled(_Part):
     exists: bool = False
     sha256: str | None
     interval: Interval
+    wait: int = 0
 
     @classmethod
-    def of(cls, batch: Batch, *, sha256: str | None, interval: Interval) -> Pulled:
-        return cls(**batch.to_dict(), sha256=sha256, interval=interval)
+    def of(cls, batch: Batch, *, sha256: str | None, interval: Interval, wait: int = 0) -> Pulled:
+        return cls(**batch.to_dict(), sha256=sha256, interval=interval, wait=wait)
 
     def batch(self) -> Batch:
         """The batch, to read or quarantine."""
-        return Batch.from_dict(self.model_dump(exclude={"sha256", "interval", "exists"}))
+        return Batch.from_dict(self.model_dump(exclude={"sha256", "interval", "exists", "wait"}))
 
     def only(self, files: list[str]) -> Batch:
         """The batch restricted to some of its member files (one group)."""
-        return Batch.from_dict({**self.model_dump(exclude={"sha256", "interval", "exists"}), "files": files})
+        return Batch.from_dict({**self.model_dump(exclude={"sha256", "interval", "exists", "wait"}), "files": files})
 
 
 class Validation(_Part):

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from alignment_drift.core.spec.arrival import ON_ARRIVAL, format_duration
 from alignment_drift.core.spec.base import SpecError, Strict, Task
 from alignment_drift.core.spec.benchmarks import Benchmark
 from alignment_drift.core.spec.columns import ColumnRoles, Reference
@@ -26,6 +27,7 @@ __all__ = ["AlignmentSpec", "SpecFailure", "SpecFolder", "load_spec", "load_spec
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _LISTED_PROBLEMS = 20
 _SHOWN_VALUE = 120
+_PRESETS = ("@hourly", "@daily", "@weekly", "@monthly")
 
 
 class AlignmentSpec(Strict):
@@ -65,6 +67,26 @@ class AlignmentSpec(Strict):
             )
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if value == ON_ARRIVAL or value in _PRESETS or len(value.split()) == 5:
+            return value
+        raise ValueError(
+            f"the schedule must be '{ON_ARRIVAL}' (a night runs when its batch lands), one of {list(_PRESETS)} "
+            f"or a cron expression of 5 fields; got {value!r}. Fix: e.g. '@daily', '0 2 * * *' or '{ON_ARRIVAL}'"
+        )
+
+    @model_validator(mode="after")
+    def _arrival_has_a_wait(self) -> AlignmentSpec:
+        if self.schedule == ON_ARRIVAL and not self.source.wait:
+            raise ValueError(
+                f"schedule '{ON_ARRIVAL}' needs source.wait: how long after a night ends its batch may still land "
+                "(after that the night is checked without it and quarantined as missing). "
+                "Fix: set source.wait, e.g. 'wait: 6h' (at most a day)"
+            )
+        return self
+
     @model_validator(mode="before")
     @classmethod
     def _task_defaults(cls, data: Any) -> Any:
@@ -91,6 +113,30 @@ class AlignmentSpec(Strict):
     def _runtime_rules_name_features(self) -> AlignmentSpec:
         self.governance.runtime.check_columns(self.columns)
         return self
+
+    @property
+    def on_arrival(self) -> bool:
+        """Whether a night runs when its batch lands (``schedule: on_arrival``) rather than on a clock."""
+        return self.schedule == ON_ARRIVAL
+
+    @property
+    def night_schedule(self) -> str:
+        """The schedule whose intervals are the nights: ``@daily`` for ``on_arrival``, else ``schedule``."""
+        return "@daily" if self.on_arrival else self.schedule
+
+    @property
+    def wait_text(self) -> str:
+        """``source.wait`` as text, e.g. ``2h``."""
+        return format_duration(self.source.wait)
+
+    @property
+    def arrival_dag_id(self) -> str:
+        return f"alignment_arrival__{self.model}"
+
+    @property
+    def arrival_asset(self) -> tuple[str, str]:
+        """``(name, uri)`` of the asset whose events say a night's batch landed (``schedule: on_arrival``)."""
+        return f"alignment_drift.{self.model}.batch_arrived", f"alignment-drift://{self.model}/batch-arrived"
 
     @property
     def monitor_dag_id(self) -> str:

@@ -1,11 +1,19 @@
-"""Where a model's prediction log (and its late labels) come from."""
+"""Where a model's prediction log (and its late labels) come from.
+
+Every source kind takes ``wait`` (a duration: ``"2h"``, ``"30m"``, seconds;
+default 0, at most a day): how long after the data interval's end a batch
+that has not landed is still waited for before the night is checked without
+it (and quarantined as missing). See :mod:`alignment_drift.core.spec.arrival`
+and ``docs/arrival.md``.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from alignment_drift.core.spec.arrival import Wait
 from alignment_drift.core.spec.base import Strict
 
 __all__ = ["FilesSource", "LateLabels", "ObjectStoreSource", "Source", "SqlSource"]
@@ -22,6 +30,7 @@ class FilesSource(Strict):
     kind: Literal["files"] = "files"
     path: str
     format: Literal["parquet", "csv"] = "parquet"
+    wait: Wait = 0
 
     @field_validator("path")
     @classmethod
@@ -49,6 +58,7 @@ class ObjectStoreSource(Strict):
     uri: str
     conn_id: str | None = None
     format: Literal["parquet", "csv"] = "parquet"
+    wait: Wait = 0
 
     @field_validator("uri")
     @classmethod
@@ -76,6 +86,7 @@ class SqlSource(Strict):
     conn_id: str
     query: str
     chunk_size: Annotated[int, Field(ge=1000)] = 100_000
+    wait: Wait = 0
 
     @field_validator("query")
     @classmethod
@@ -100,3 +111,12 @@ class LateLabels(Strict):
 
     source: Source
     max_delay_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+    @model_validator(mode="after")
+    def _no_wait(self) -> LateLabels:
+        if self.source.wait:
+            raise ValueError(
+                f"labels.source.wait is not used (got {self.source.wait} s): late labels are joined whenever they "
+                "land, within labels.max_delay_days. Fix: remove labels.source.wait"
+            )
+        return self

@@ -43,6 +43,7 @@ __all__ = [
     "ConnectionResolver",
     "RemoteFile",
     "SourceError",
+    "batch_landed",
     "batch_members",
     "filesystem_of",
     "fingerprint",
@@ -140,6 +141,35 @@ def locate_batch(
         conn_id=source.conn_id,
         read=hints,
     )
+
+
+def batch_landed(
+    spec: AlignmentSpec,
+    settings: Settings,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    connections: ConnectionResolver | None = None,
+) -> bool:
+    """Whether the night's batch is at the spec's source yet (one look; nothing is read or written).
+
+    A ``files`` or ``object_store`` batch has landed once its path (file,
+    folder or glob) is not missing (a refused one counts: it is quarantined
+    unread); a ``sql`` batch once the query returns a row.
+
+    Raises
+    ------
+    SourceError
+        When an object store or database cannot be reached.
+    """
+    source = spec.source
+    if source.kind != "sql":
+        return locate_batch(spec, settings, start=start, end=end, connections=connections).layout != "missing"
+    from alignment_drift.integrations.sources.sql import query_has_rows
+
+    url = resolve_resolver(connections, source.conn_id).sqlalchemy_url(source.conn_id)
+    register_uri_secrets(url)
+    return query_has_rows(url, source.query, start=start, end=end, conn_id=source.conn_id)
 
 
 def _options(connections: ConnectionResolver | None, conn_id: str | None, protocol: str) -> dict[str, Any]:

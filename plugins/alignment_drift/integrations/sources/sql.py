@@ -19,7 +19,7 @@ from typing import Any
 
 from alignment_drift.integrations.sources.base import Batch, SourceError
 
-__all__ = ["SNAPSHOT_NAME", "snapshot_query"]
+__all__ = ["SNAPSHOT_NAME", "query_has_rows", "snapshot_query"]
 
 SNAPSHOT_NAME = "batch.parquet"
 
@@ -125,6 +125,34 @@ def snapshot_query(
         read=read,
         origin=origin,
     )
+
+
+def query_has_rows(url: str, query: str, *, start: dt.datetime, end: dt.datetime, conn_id: str) -> bool:
+    """Whether the interval's query returns a row yet: one cheap look (``LIMIT 1``) while a late batch is awaited.
+
+    Raises
+    ------
+    SourceError
+        When the database cannot be reached or the query fails.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    # the spec's own query, wrapped: its rows are not fetched, only whether there is one
+    probe = f"SELECT 1 FROM ({query.strip().rstrip(';')}) AS alignment_drift_arrival LIMIT 1"
+    try:
+        engine = sa.create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(sa.text(probe), {"start": start, "end": end}).first() is not None
+        finally:
+            engine.dispose()
+    except (sa.exc.SQLAlchemyError, ImportError) as error:
+        raise SourceError(
+            f"The query of connection {conn_id!r} could not be run to see whether the batch of "
+            f"{start.isoformat()}/{end.isoformat()} landed: {type(error).__name__}: {str(error).splitlines()[0]}. "
+            "Fix: check that the database is reachable with that connection and that the spec's query runs there."
+        ) from error
 
 
 def _to_arrow(columns: list[str], rows: Sequence[Any]) -> Any:

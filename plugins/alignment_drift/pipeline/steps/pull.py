@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from alignment_drift.core.spec import AlignmentSpec
+from alignment_drift.core.spec.arrival import arrival_deadline, format_duration, poll_delays
 from alignment_drift.integrations.evidence import evidence_dir
-from alignment_drift.integrations.sources import fingerprint, locate_batch
+from alignment_drift.integrations.sources import batch_landed, fingerprint, locate_batch
 from alignment_drift.integrations.sources.connections import ConnectionResolver
 from alignment_drift.pipeline.night import Interval, Pulled
 from alignment_drift.settings import Settings
 
-__all__ = ["BatchGone", "pull", "pull_night"]
+__all__ = ["BatchGone", "await_batch", "pull", "pull_night"]
+
+log = logging.getLogger(__name__)
 
 
 class BatchGone(LookupError):
@@ -78,7 +84,50 @@ def pull(
     located = locate_batch(
         spec, settings, start=start, end=end, connections=connections, override=batch, workdir=workdir
     )
-    return Pulled.of(located, sha256=fingerprint(located, connections), interval=Interval.of(start, end))
+    wait = spec.source.wait if batch is None else 0
+    return Pulled.of(located, sha256=fingerprint(located, connections), interval=Interval.of(start, end), wait=wait)
+
+
+def await_batch(
+    spec: AlignmentSpec,
+    settings: Settings,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    connections: ConnectionResolver | None = None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Wait for the night's batch until ``end + source.wait``, looking with backoff; return whether it landed.
+
+    A plain bounded poll in this process (``alignment-drift check``); the
+    monitor DAG waits in a rescheduling sensor instead (it frees its worker
+    slot between looks). A night whose deadline has passed is looked at once.
+
+    Raises
+    ------
+    SourceError
+        When an object store or database cannot be reached.
+    """
+    deadline = arrival_deadline(end, spec.source.wait)
+    delays = poll_delays(spec.source.wait)
+    while True:
+        if batch_landed(spec, settings, start=start, end=end, connections=connections):
+            return True
+        left = (deadline - clock()).total_seconds()
+        if left <= 0:
+            return False
+        pause = min(next(delays), left)
+        log.info(
+            "The batch of %s for %s/%s has not landed; looking again in %.0f s (source.wait %s, until %s).",
+            spec.model,
+            start.isoformat(),
+            end.isoformat(),
+            pause,
+            format_duration(spec.source.wait),
+            deadline.isoformat(),
+        )
+        sleep(pause)
 
 
 def pull_night(
@@ -89,8 +138,13 @@ def pull_night(
     end: dt.datetime,
     batch: Path | str | None = None,
     connections: ConnectionResolver | None = None,
+    await_arrival: bool = False,
 ) -> Pulled:
     """:func:`pull` for a check of the night (the monitor DAG's ``pull`` task, ``check``): a rerun keeps a record.
+
+    With ``await_arrival`` (``check``), a batch not yet at the source is first waited for, up to
+    ``source.wait`` after the interval's end (:func:`await_batch`); the monitor DAG waits in its
+    ``wait_for_batch`` sensor before ``pull`` instead.
 
     Raises
     ------
@@ -100,6 +154,8 @@ def pull_night(
     SourceError
         When an object store or database cannot be reached (the task is retried).
     """
+    if await_arrival and batch is None and spec.source.wait:
+        await_batch(spec, settings, start=start, end=end, connections=connections)
     pulled = pull(spec, settings, start=start, end=end, batch=batch, connections=connections)
     if batch is None and pulled.layout == "missing":
         _refuse_if_recorded(settings, spec, pulled.interval, pulled.uri)

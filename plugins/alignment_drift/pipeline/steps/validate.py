@@ -107,7 +107,7 @@ def assess(
     try:
         frame = read_batch(pulled.batch(), connections=connections)
     except FileNotFoundError as error:
-        return Assessment(f"no batch: {error}", 0, None, None)
+        return Assessment(f"no batch: {error}{_waited(pulled)}", 0, None, None)
     except BatchReadError as error:
         return Assessment(f"unreadable batch at {pulled.uri}: {error}", 0, None, None)
     columns = tuple(batch_columns(frame))
@@ -131,6 +131,22 @@ def assess(
         failed = summary.critical_failures
         reason = f"{len(failed)} critical expectation(s) failed: " + "; ".join(o.message for o in failed[:5])
     return Assessment(reason, len(frame), summary, evidence, columns)
+
+
+def _waited(pulled: Pulled) -> str:
+    """What a missing batch's reason adds when it was waited for (``source.wait``)."""
+    if not pulled.wait:
+        return ""
+    from alignment_drift.core.spec.arrival import arrival_deadline, format_duration
+
+    _, end = pulled.interval.bounds()
+    wait = format_duration(pulled.wait)
+    return (
+        f" It was waited for {wait} after the night's end (source.wait, until "
+        f"{arrival_deadline(end, pulled.wait).isoformat()}) and did not land. Fix: find why the batch is late; "
+        "once it lands, rerun the night (clear its monitor DAG run, or 'alignment-drift check SPEC --date DATE'), "
+        f"or raise source.wait above {wait} (at most 1d) if its batches routinely land later"
+    )
 
 
 def validate(
