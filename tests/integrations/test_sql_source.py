@@ -158,3 +158,40 @@ def test_interval_parameters_are_bound_never_formatted(
         snapshot_query(url, "SELECT 1", start=START, end=END, chunk_size=1000, dest=ws.tmp / "x.parquet",
                        conn_id=PG_CONN, read={})  # fmt: skip
     assert dt.datetime.now(dt.UTC) > END
+
+
+def test_a_late_sql_batch_is_awaited_and_a_missing_one_is_not_read(
+    ws: Workspace, pg_engine: Any, pg_table: str, airflow_connections: Any
+) -> None:
+    """``source.wait`` on PostgreSQL: the probe sees no row before the night's rows land, then sees them; the
+    bounded poll returns as soon as they are there, and gives up at the deadline (no row read either way)."""
+    from alignment_drift.integrations.sources import SourceError, batch_landed
+    from alignment_drift.pipeline.steps.pull import await_batch
+
+    spec = _spec(ws, pg_table)
+    spec = spec.model_copy(update={"source": spec.source.model_copy(update={"wait": 120})})
+    _store(pg_engine, pg_table, ws.log.iloc[:0])  # the table exists, the night has not landed
+    assert not batch_landed(spec, ws.settings, start=START, end=END, connections=airflow_connections)
+
+    landed_rows: list[int] = []
+    now = [END]  # a clock the poll advances by the pauses it takes: the wait's bound is exercised, not slept
+
+    def sleep(seconds: float) -> None:
+        now[0] += dt.timedelta(seconds=seconds)
+        if now[0] > END + dt.timedelta(seconds=30) and not landed_rows:  # the rows land 30 s after the night
+            ws.log.to_sql(pg_table, pg_engine, index=False, if_exists="append", method="multi", chunksize=1000)
+            landed_rows.append(len(ws.log))
+
+    landed = await_batch(
+        spec, ws.settings, start=START, end=END, connections=airflow_connections, clock=lambda: now[0], sleep=sleep
+    )
+    assert landed and END + dt.timedelta(seconds=30) < now[0] <= END + dt.timedelta(seconds=120)
+
+    gone = _spec(ws, pg_table).model_copy(update={"source": spec.source.model_copy(update={"wait": 60})})
+    later = [END + dt.timedelta(days=2)]
+    assert await_batch(gone, ws.settings, start=END, end=END + dt.timedelta(days=1), connections=airflow_connections,
+                       clock=lambda: later[0], sleep=lambda s: None) is False  # fmt: skip
+    missing_table = 'SELECT * FROM "ad_test_no_such_table" WHERE :start < :end'
+    broken = spec.model_copy(update={"source": spec.source.model_copy(update={"query": missing_table})})
+    with pytest.raises(SourceError, match="Fix:"):
+        batch_landed(broken, ws.settings, start=START, end=END, connections=airflow_connections)
