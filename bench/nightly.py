@@ -24,8 +24,14 @@ Two measurements per size, each in a fresh process:
 Above ``BENCHMARK_MAX_ROWS`` (1M) the benchmarks step reads a seeded 1M-row
 sample of the batch, so at 10M its row times that sample, not 10M rows.
 
+``--layouts`` says how each batch is written: ``file``, one Parquet file (row
+groups of ``--row-group`` rows, so a file beyond the plan's group bound is
+profiled in slices of its row groups), ``parts``, a folder of files of
+``--part-rows`` rows each; both hold the same rows in the same order.
+
     .venv/bin/python bench/nightly.py                    # 100k and 1M rows
     .venv/bin/python bench/nightly.py --sizes 100k 1M 10M
+    .venv/bin/python bench/nightly.py --sizes 1M --layouts file parts
 """
 
 from __future__ import annotations
@@ -149,13 +155,22 @@ def setup(work: Path) -> tuple[str, object]:
     return first.date().isoformat(), pd.concat(frames, ignore_index=True)
 
 
-def write_batch(nights, rows: int, path: Path) -> None:  # type: ignore[no-untyped-def]
+def write_batch(  # type: ignore[no-untyped-def]
+    nights, rows: int, path: Path, *, layout: str = "file", row_group: int = 1_048_576, part_rows: int = 250_000
+) -> None:
+    """``rows`` resampled rows as one file at ``path`` (``file``) or a folder of parts at ``path`` (``parts``)."""
     import numpy as np
 
     rng = np.random.default_rng(rows)
     batch = nights.iloc[rng.integers(0, len(nights), rows)].reset_index(drop=True)
     batch["prediction_id"] = [f"r{i:09d}" for i in range(rows)]
-    batch.sort_values("timestamp", kind="stable").to_parquet(path, index=False)
+    batch = batch.sort_values("timestamp", kind="stable").reset_index(drop=True)
+    if layout == "file":
+        batch.to_parquet(path, index=False, row_group_size=row_group)
+        return
+    path.mkdir(parents=True)
+    for i, start in enumerate(range(0, rows, part_rows)):
+        batch.iloc[start : start + part_rows].to_parquet(path / f"part-{i:05d}.parquet", index=False)
 
 
 def run_stages(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
@@ -169,7 +184,7 @@ def run_stages(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ign
 
 def run_command(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
     command = [sys.executable, "-m", "alignment_drift.cli", "check", str(SPEC), "--date", day, "--batch", str(batch)]
-    out_path, err_path = batch.with_suffix(".out"), batch.with_suffix(".err")
+    out_path, err_path = batch.parent / f"{batch.name}.out", batch.parent / f"{batch.name}.err"
     with out_path.open("w") as out, err_path.open("w") as err:
         began = time.perf_counter()
         child = subprocess.Popen([*command, "--format", "json"], stdout=out, stderr=err, env=env)
@@ -185,6 +200,11 @@ def run_command(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["100k", "1M"], help="rows of the batch (default 100k 1M)")
+    parser.add_argument(
+        "--layouts", nargs="+", choices=("file", "parts"), default=["file"], help="one file, a folder of parts"
+    )
+    parser.add_argument("--row-group", default="1048576", help="rows per row group of the one file (default 1048576)")
+    parser.add_argument("--part-rows", default="250k", help="rows per file of a folder of parts (default 250k)")
     parser.add_argument("--keep", action="store_true", help="keep the throw-away folder")
     args = parser.parse_args()
 
@@ -212,14 +232,22 @@ def main() -> None:
         print(f"champion trained, {len(nights):,} simulated rows ({time.perf_counter() - began:.0f} s)", flush=True)
         results = {}
         for size in args.sizes:
-            rows = parse_size(size)
-            batch = work / f"batch_{size}.parquet"
-            write_batch(nights, rows, batch)
-            stages = run_stages(day, batch, env)
-            command = run_command(day, batch, env)
-            results[size] = {"stages": stages, "command": command, "load": os.getloadavg()[0]}
-            print(json.dumps({size: results[size]}), flush=True)
-            batch.unlink()
+            for layout in args.layouts:
+                rows, name = parse_size(size), size if args.layouts == ["file"] else f"{size} {layout}"
+                batch = work / (f"batch_{size}.parquet" if layout == "file" else f"batch_{size}_parts")
+                write_batch(
+                    nights,
+                    rows,
+                    batch,
+                    layout=layout,
+                    row_group=parse_size(args.row_group),
+                    part_rows=parse_size(args.part_rows),
+                )
+                stages = run_stages(day, batch, env)
+                command = run_command(day, batch, env)
+                results[name] = {"stages": stages, "command": command, "load": os.getloadavg()[0]}
+                print(json.dumps({name: results[name]}), flush=True)
+                shutil.rmtree(batch) if batch.is_dir() else batch.unlink()
         print(report(results, day))
     finally:
         if args.keep:

@@ -79,6 +79,70 @@ def test_a_single_file_batch_is_one_group(ws: Any, night: pd.DataFrame) -> None:
     assert len(groups) == 1 and groups[0]["rows"] == len(night) and groups[0]["files"] == [path.name]
 
 
+def test_a_big_single_file_is_cut_into_row_group_slices(ws: Any, night: pd.DataFrame) -> None:
+    """A file beyond the row bound is planned as runs of its row groups, each within the bound, in file order."""
+    path = ws.batch_path()
+    night.to_parquet(path, index=False, row_group_size=300)  # 7 row groups: 6 x 300 + 200
+    groups = plan_groups(_pulled(path).batch(), max_rows=700)
+    assert [g["row_groups"] for g in groups] == [[0, 2], [2, 4], [4, 6], [6, 7]]
+    assert [g["rows"] for g in groups] == [600, 600, 600, 200]
+    assert all(g["files"] == [path.name] for g in groups)
+    assert sum(g["bytes"] for g in groups) <= path.stat().st_size
+    # within the bound it stays one group read whole
+    assert [g["row_groups"] for g in plan_groups(_pulled(path).batch(), max_rows=10_000)] == [None]
+
+
+def test_a_big_file_beside_small_ones_keeps_path_order(ws: Any, night: pd.DataFrame) -> None:
+    folder = ws.data / "batch"
+    folder.mkdir(parents=True)
+    night.iloc[:100].to_parquet(folder / "part-000.parquet", index=False)
+    night.iloc[100:1900].to_parquet(folder / "part-001.parquet", index=False, row_group_size=600)
+    night.iloc[1900:].to_parquet(folder / "part-002.parquet", index=False)
+    groups = plan_groups(_pulled(folder).batch(), max_rows=1000)
+    assert [(g["files"], g["row_groups"], g["rows"]) for g in groups] == [
+        (["part-000.parquet"], None, 100),
+        (["part-001.parquet"], [0, 1], 600),
+        (["part-001.parquet"], [1, 2], 600),
+        (["part-001.parquet"], [2, 3], 600),
+        (["part-002.parquet"], None, 100),
+    ]
+
+
+def test_slices_of_one_file_profile_and_validate_as_the_whole(
+    ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each slice reads only its rows: the merged profile equals the single pass; validation counts each row once."""
+    import dataclasses
+
+    from alignment_drift.pipeline.steps import validate
+
+    path = ws.batch_path()
+    night.to_parquet(path, index=False, row_group_size=250)
+    pulled = _pulled(path)
+    partials = _profile_groups(ws, pulled, max_rows=500)
+    assert [p.rows for p in partials] == [500] * 4
+    merged = profile.merge_partials(partials)
+    numeric, categorical = profile.drift_columns(ws.spec)
+    single = ReferenceProfile.fit(
+        night, numeric=numeric, categorical=categorical, bins=profile.DRIFT_BINS, max_categories=10_000
+    )
+    assert merged is not None and merged.n_rows == len(night)
+    for name, col in single.columns.items():
+        got = merged.columns[name]
+        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
+        if col.summary is not None:
+            assert got.summary is not None
+            np.testing.assert_array_equal(got.summary.values, col.summary.values)
+
+    settings = dataclasses.replace(ws.settings, group_rows=1000)
+    monkeypatch.setattr(validate, "VALIDATE_GROUP_ROWS", 500)
+    groups = validate.groups_if_large(settings, pulled, None)
+    assert groups is not None and [g["row_groups"] for g in groups] == [[0, 2], [2, 4], [4, 6], [6, 8]]
+    good = validate.assess(ws.spec, settings, pulled, now=NOW)
+    assert good.reason is None and good.rows == len(night)
+    assert good.evidence is not None and good.evidence["partitioned"] == {"groups": 4, "rows": len(night)}
+
+
 def test_bad_bounds_are_refused(ws: Any, night: pd.DataFrame) -> None:
     path = ws.batch_path()
     night.to_parquet(path, index=False)

@@ -4,6 +4,17 @@ The column tests and the joint tests share ``--alpha`` by the alpha budget
 (:func:`~alignment_drift.core.drift.budget.alpha_budget`, ``docs/drift.md``),
 as in the monitor; the JSON states each family's level under ``alpha_budget``
 and what ``elapsed_seconds`` covers under ``timings``.
+
+CURRENT is never read whole: it is streamed in chunks and profiled as the
+monitor profiles a batch (the mergeable statistics of
+:func:`~alignment_drift.pipeline.steps.profile.profile_group`, merged as a
+balanced tree), and the column tests run on that profile
+(:meth:`~alignment_drift.core.drift.DriftDetector.test_profile`: the same
+p-values as on the rows while its summaries are exact, i.e. up to
+``DRIFT_BINS`` distinct values per column). The joint tests run on the batch's
+rows up to :data:`KEEP_ROWS` rows, beyond on a uniform reservoir of
+:data:`JOINT_SAMPLE_ROWS` of them drawn while streaming (no more than the
+joint tests subsample anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +30,13 @@ from alignment_drift.cli.profile import column_kinds, split_list
 DRIFT_SCHEMA = "alignment-drift/drift@1"
 #: The parts of ``elapsed_seconds`` reported under ``timings`` (seconds; 0.0 for a part that did not run).
 TIMED = ("read", "fit_reference", "columns", "joint")
+#: Rows of CURRENT kept as they are for the joint tests; a larger batch is sampled while streaming.
+KEEP_ROWS = 100_000
+#: Rows of the uniform reservoir of a larger CURRENT: the most either joint test subsamples a batch to
+#: (``DomainClassifierDrift``'s ``max_rows``; MMD takes 1,500).
+JOINT_SAMPLE_ROWS = 5_000
+#: Rows of CURRENT read at once.
+CHUNK_ROWS = 250_000
 
 
 def register(verbs: Any) -> None:
@@ -49,7 +67,8 @@ def register(verbs: Any) -> None:
         type=int,
         default=None,
         help="seed of the joint tests' reference redraw, in [0, 2**32 - 1] (default: from a SHA-256 digest of "
-        "CURRENT's tested columns, so the same batch gives the same result and each new batch a fresh draw)",
+        "CURRENT's tested columns (of its streamed sample above 100,000 rows), so the same batch gives the same "
+        "result and each new batch a fresh draw)",
     )
     parser.add_argument(
         "--format",
@@ -87,6 +106,56 @@ def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tup
     frame = read_table(arg, columns=columns or None)
     numeric, cats = column_kinds(frame, columns=columns, categorical=categorical)
     return None, frame, numeric, cats
+
+
+def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: bool) -> tuple[Any, Any]:
+    """(CURRENT's profile, its rows for the joint tests or None), streamed in chunks of :data:`CHUNK_ROWS` rows.
+
+    The rows are CURRENT's own (in order) up to :data:`KEEP_ROWS`, else a uniform
+    reservoir of :data:`JOINT_SAMPLE_ROWS` (see :mod:`alignment_drift.core.drift.reservoir`);
+    None when ``joint`` is off. Memory holds one chunk, the profiles being merged and those rows.
+    """
+    from alignment_drift.core.drift.profile import ReferenceProfile
+    from alignment_drift.integrations.tables import iter_batches
+    from alignment_drift.pipeline.steps.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES
+
+    kept: list[Any] = []
+    seen = 0
+
+    def chunks() -> Any:
+        nonlocal seen
+        for chunk in iter_batches(arg, columns=[*numeric, *cats], rows=CHUNK_ROWS):
+            if len(chunk) == 0:
+                continue
+            seen += len(chunk)
+            if joint and seen <= KEEP_ROWS:
+                kept.append(chunk)
+            else:
+                kept.clear()
+            yield chunk
+
+    try:
+        profile = ReferenceProfile.fit_chunks(
+            chunks(),
+            numeric=numeric,
+            categorical=cats,
+            bins=DRIFT_BINS,
+            max_categories=DRIFT_MAX_CATEGORIES,
+            reservoir_rows=JOINT_SAMPLE_ROWS if joint else 0,
+        )
+    except ValueError:
+        if seen:
+            raise
+        raise UsageError(f"{arg}: the current batch has no rows.") from None
+    if not joint:
+        return profile, None
+    if seen <= KEEP_ROWS:
+        import pandas as pd
+
+        rows = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+        return profile, rows
+    assert profile.reservoir is not None
+    return profile, profile.reservoir.rows
 
 
 def _multivariate(
@@ -144,9 +213,9 @@ def _table(result: dict[str, Any]) -> str:
 
 def _html(payload: dict[str, Any], profile: Any, current: Any, columns: list[str], args: argparse.Namespace) -> str:
     """The drift-only HTML report: the table sorted by effect and a chart per column, drawn from both profiles."""
-    from alignment_drift.integrations.reports import batch_profile, distributions, render_drift_report
+    from alignment_drift.integrations.reports import distributions, render_drift_report
 
-    dists = distributions(profile, batch_profile(current, profile, columns), columns)
+    dists = distributions(profile, current, columns)
     return render_drift_report(payload, distributions=dists, title=f"{args.current} against {args.reference}")
 
 
@@ -162,7 +231,7 @@ def no_rows(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift import DriftDetector
     from alignment_drift.core.drift.budget import alpha_budget
-    from alignment_drift.integrations.tables import TableError, read_table
+    from alignment_drift.integrations.tables import TableError
 
     columns, categorical = split_list(args.columns), split_list(args.categorical)
     timings = dict.fromkeys(TIMED, 0.0)
@@ -172,12 +241,10 @@ def run(args: argparse.Namespace) -> int:
         began = time.perf_counter()
         profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
         from_profile = profile is not None
-        current = read_table(args.current, columns=[*numeric, *cats])
-        if current.empty:
-            raise UsageError(f"{args.current}: the current batch has no rows.")
+        joint = args.multivariate != "off" and rows is not None
+        current_profile, current = _stream_current(args.current, numeric, cats, joint=joint)
         if args.multivariate == "on" and rows is None:
             raise UsageError(f"--multivariate on needs reference rows: {no_rows(args)}.")
-        joint = args.multivariate != "off" and rows is not None
         budget = alpha_budget(args.alpha, ["inputs", "joint"] if joint else ["inputs"])
         timings["read"] = time.perf_counter() - began
         if profile is None:
@@ -197,7 +264,7 @@ def run(args: argparse.Namespace) -> int:
             categorical_effect_floor=args.categorical_effect_floor,
             missing_effect_floor=args.missing_effect_floor,
         )
-        result = detector.test(current)
+        result = detector.test_profile(current_profile)
         timings["columns"] = time.perf_counter() - step
     except (TableError, ValueError) as error:
         raise UsageError(str(error)) from None
@@ -216,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
     payload["elapsed_seconds"] = time.perf_counter() - began
     payload["timings"] = timings
     if args.format == "html":
-        text = _html(payload, profile, current, [*numeric, *cats], args)
+        text = _html(payload, profile, current_profile, [*numeric, *cats], args)
     else:
         text = to_json(payload) if args.format == "json" else _table(payload)
     write_output(text, args.output)

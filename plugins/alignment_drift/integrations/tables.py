@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+
+from alignment_drift.integrations.sources.stream import READ_BUFFER_BYTES, iter_parquet, parquet_file
 
 __all__ = ["TableError", "iter_batches", "read_table", "resolve_inputs"]
 
@@ -57,7 +58,10 @@ def read_table(spec: str, *, columns: Sequence[str] | None = None) -> pd.DataFra
             raise TableError(f"{spec}: mixes CSV and parquet files; pass one kind.")
         dataset = ds.dataset([str(f) for f in files], format="parquet")
         _check_columns(spec, dataset.schema.names, columns)
-        return dataset.to_table(columns=columns).to_pandas()
+        unbuffered = ds.ParquetFragmentScanOptions(
+            pre_buffer=False, use_buffered_stream=True, buffer_size=READ_BUFFER_BYTES
+        )
+        return dataset.to_table(columns=columns, fragment_scan_options=unbuffered).to_pandas()
     except TableError:
         raise
     except (ValueError, OSError, KeyError) as error:
@@ -68,8 +72,9 @@ def iter_batches(spec: str, *, columns: Sequence[str] | None = None, rows: int =
     """Stream a table in chunks of about ``rows`` rows (parquet: record batches file by file; CSV: chunks).
 
     Memory holds one chunk: each parquet file is read with its own reader,
-    without the read-ahead of a dataset scan (measured in ``bench/stream.py``:
-    flat peak memory from 1M to 20M rows).
+    without the read-ahead of a dataset scan and without pre-buffering its row
+    groups (see :mod:`~alignment_drift.integrations.sources.stream`; measured in
+    ``bench/stream.py``: flat peak memory from 1M to 20M rows).
     """
     files = resolve_inputs(spec)
     try:
@@ -81,10 +86,9 @@ def iter_batches(spec: str, *, columns: Sequence[str] | None = None, rows: int =
         if any(_is_csv(f) for f in files):
             raise TableError(f"{spec}: mixes CSV and parquet files; pass one kind.")
         for f in files:
-            reader = pq.ParquetFile(f)
+            reader = parquet_file(f)
             _check_columns(str(f), reader.schema_arrow.names, columns)
-            for batch in reader.iter_batches(batch_size=rows, columns=list(columns) if columns else None):
-                yield batch.to_pandas()
+            yield from iter_parquet(reader, columns=list(columns) if columns else None, rows=rows)
     except TableError:
         raise
     except (ValueError, OSError, KeyError) as error:

@@ -132,13 +132,18 @@ class Validation(_Part):
 
 
 class Group(_Part):
-    """Some of the batch's files, profiled by one task (``skip`` when the batch is not to be used)."""
+    """Some of the batch's files, profiled by one task (``skip`` when the batch is not to be used).
+
+    ``row_groups`` ``[first, stop)``: the group is that slice of the row groups of its one file (a big file
+    cut into bounded pieces); None: its files whole.
+    """
 
     index: int
     files: list[str] = Field(default_factory=list)
     rows: int | None = None
     bytes: int = 0
     skip: bool = False
+    row_groups: list[int] | None = None
 
 
 class Partial(_Part):

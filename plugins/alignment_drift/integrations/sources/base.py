@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from alignment_drift.integrations.sources.stream import READ_BUFFER_BYTES
+
 __all__ = [
     "GLOB_CHARS",
     "Batch",
@@ -277,8 +279,8 @@ def _decoded(series: pd.Series) -> pd.Series:
 
 def _parse_one(opener: Callable[[str], IO[bytes]], path: str, fmt: str, read: dict[str, Any]) -> pd.DataFrame:
     with opener(path) as handle:
-        if fmt == "parquet":
-            return pd.read_parquet(handle)
+        if fmt == "parquet":  # whole, but without pre-buffering every row group first (see stream.py)
+            return pd.read_parquet(handle, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
         text = {c: str for c in read.get("text", [])}
         frame = pd.read_csv(handle, encoding="utf-8-sig", dtype=text, encoding_errors="strict")
     column = read.get("timestamp")

@@ -5,9 +5,13 @@ maps the batch-side statistics over groups of its files:
 
 - :func:`plan_groups` lists the batch's member files in a deterministic order
   (by path) and packs neighbours into groups of at most ``max_rows`` rows
-  (from the Parquet footers, no data read) and ``max_bytes`` bytes; a file
-  larger than a bound is a group of its own; a single-file batch is one group.
-- :func:`read_chunks` reads some files' rows, some columns, one record batch at a time.
+  (from the Parquet footers, no data read) and ``max_bytes`` bytes; a Parquet
+  file beyond a bound is cut into runs of its row groups within the bounds, each
+  a group of its own (``row_groups``), so one 10M-row file is profiled in
+  bounded slices like a folder of parts; a file of one row group beyond a bound
+  (or a CSV file) is a group of its own.
+- :func:`read_chunks` reads some files' rows (or one file's slice), some columns, one record
+  batch at a time, without pre-buffering (see :mod:`~alignment_drift.integrations.sources.stream`).
 - :func:`read_columns` reads only some columns of a batch, optionally as a
   seeded uniform row sample bounded by ``max_rows`` (benchmarks and joint tests
   of a large batch).
@@ -25,6 +29,7 @@ import pandas as pd
 from alignment_drift.integrations.sources import Batch, filesystem_of
 from alignment_drift.integrations.sources.base import member_key, normalise_types, open_regular, parse_frame
 from alignment_drift.integrations.sources.connections import ConnectionResolver
+from alignment_drift.integrations.sources.stream import iter_parquet, parquet_file, row_group_slices
 from alignment_drift.settings import DEFAULT_GROUP_ROWS
 
 __all__ = [
@@ -65,10 +70,8 @@ def _size(fs: Any, path: str) -> int:
     return int(os.path.getsize(path) if fs is None else fs.size(path))
 
 
-def _parquet_rows(handle: IO[bytes]) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(handle).metadata.num_rows)
+def _parquet_slices(handle: IO[bytes], max_rows: int, max_bytes: int, size: int) -> list[tuple[int, int, int, int]]:
+    return row_group_slices(parquet_file(handle).metadata, max_rows=max_rows, max_bytes=max_bytes, size=size)
 
 
 def plan_groups(
@@ -91,7 +94,8 @@ def plan_groups(
     Returns
     -------
     list of dict
-        ``index``, ``files`` (relative paths), ``rows`` (None for CSV), ``bytes``;
+        ``index``, ``files`` (relative paths), ``rows`` (None for CSV), ``bytes``, ``row_groups``
+        (``[first, stop)`` of the group's one file when it is a slice of it, else None);
         empty when the batch does not exist.
 
     Examples
@@ -113,18 +117,29 @@ def plan_groups(
         rows: int | None = None
         if parquet:
             with opener(full) as handle:
-                rows = _parquet_rows(handle)
+                slices = _parquet_slices(handle, max_rows, max_bytes, size)
+            if len(slices) > 1:  # a big file: its row-group runs are groups of their own
+                for first, stop, count, nbytes in slices:
+                    groups.append(_group(len(groups), rel, count, nbytes, [first, stop]))
+                current = None
+                continue
+            rows = slices[0][2] if slices else 0
         fits = current is not None and current["bytes"] + size <= max_bytes
         if fits and rows is not None and current is not None:
             fits = (current["rows"] or 0) + rows <= max_rows
         if current is None or not fits:
-            current = {"index": len(groups), "files": [], "rows": 0 if parquet else None, "bytes": 0}
+            current = _group(len(groups), None, 0 if parquet else None, 0, None)
             groups.append(current)
         current["files"].append(rel)
         current["bytes"] += size
         if rows is not None:
             current["rows"] += rows
     return groups
+
+
+def _group(index: int, rel: str | None, rows: int | None, nbytes: int, row_groups: list[int] | None) -> dict[str, Any]:
+    files = [] if rel is None else [rel]
+    return {"index": index, "files": files, "rows": rows, "bytes": nbytes, "row_groups": row_groups}
 
 
 def batch_rows(batch: Batch, *, connections: ConnectionResolver | None = None) -> int | None:
@@ -142,10 +157,14 @@ def read_chunks(
     connections: ConnectionResolver | None,
     *,
     rows: int = READ_BATCH_ROWS,
+    row_groups: Sequence[int] | None = None,
 ) -> Iterator[pd.DataFrame]:
-    """The given member files' rows, ``rows`` at a time, only ``columns`` (all when None)."""
-    import pyarrow.parquet as pq
+    """The given member files' rows, ``rows`` at a time, only ``columns`` (all when None).
 
+    ``row_groups`` ``[first, stop)``: only that slice of the one file given (a group of :func:`plan_groups`).
+    """
+    if row_groups is not None and len(files) != 1:
+        raise ValueError(f"A slice of row groups {list(row_groups)} reads one file; got {len(files)} files.")
     listed, fs = members(batch, connections)
     full = dict(listed)
     opener = _opener(fs)
@@ -158,11 +177,10 @@ def read_chunks(
             yield frame if columns is None else frame[[c for c in columns if c in frame.columns]]
             continue
         with opener(full[rel]) as handle:
-            reader = pq.ParquetFile(handle)
+            reader = parquet_file(handle)
             names = reader.schema_arrow.names
             wanted = None if columns is None else [c for c in columns if c in names]
-            for record_batch in reader.iter_batches(batch_size=rows, columns=wanted):
-                frame = record_batch.to_pandas()
+            for frame in iter_parquet(reader, columns=wanted, rows=rows, row_groups=row_groups):
                 for key, value in keys.items():
                     if key not in frame.columns and (columns is None or key in columns):
                         frame[key] = value
@@ -176,8 +194,11 @@ def read_columns(
     max_rows: int | None = None,
     seed: int = 0,
     connections: ConnectionResolver | None = None,
+    row_groups: Sequence[int] | None = None,
 ) -> tuple[pd.DataFrame, int]:
     """Read only ``columns`` of a batch, as a seeded uniform sample of about ``max_rows`` rows when it is larger.
+
+    ``row_groups`` ``[first, stop)``: only that slice of the batch's one file (a group of :func:`plan_groups`).
 
     Returns
     -------
@@ -186,12 +207,12 @@ def read_columns(
     """
     listed, _ = members(batch, connections)
     files = [rel for rel, _ in listed]
-    total = batch_rows(batch, connections=connections)
+    total = None if row_groups is not None else batch_rows(batch, connections=connections)
     share = 1.0 if max_rows is None or total is None or total <= max_rows else max_rows / total
     rng = np.random.default_rng(seed)
     frames: list[pd.DataFrame] = []
     seen = 0
-    for chunk in read_chunks(batch, files, columns, connections):
+    for chunk in read_chunks(batch, files, columns, connections, row_groups=row_groups):
         seen += len(chunk)
         if share < 1.0:
             chunk = chunk.iloc[np.flatnonzero(rng.random(len(chunk)) < share)]

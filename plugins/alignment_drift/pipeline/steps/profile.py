@@ -2,7 +2,8 @@
 
 A large batch is never read whole by one task: :func:`plan` packs its files
 into groups of at most ``settings.group_rows`` rows (from the Parquet footers,
-no data read), :func:`profile_group` (one task per group) fits the group's
+no data read; a bigger Parquet file is cut into runs of its row groups, one
+group each), :func:`profile_group` (one task per group) fits the group's
 mergeable batch-side statistics — the summaries a reference profile holds, for
 the columns the drift step tests — reading only those columns, one record
 batch at a time, and writes them to a small Parquet file beside the night's
@@ -85,7 +86,9 @@ def profile_group(
     if group.skip:
         return Partial(index=group.index, skipped=True)
     numeric, categorical = drift_columns(spec)
-    chunks = read_chunks(pulled.batch(), group.files, [*numeric, *categorical], connections)
+    chunks = read_chunks(
+        pulled.batch(), group.files, [*numeric, *categorical], connections, row_groups=group.row_groups
+    )
     first = next(chunks, None)
     if first is None:
         raise ValueError(f"Group {group.index} of {pulled.uri} has no rows to profile.")

@@ -246,9 +246,10 @@ def groups_if_large(
 ) -> list[dict[str, Any]] | None:
     """The file groups of a Parquet batch of more than one group (see :mod:`~alignment_drift.pipeline.steps.profile`).
 
-    None for a batch read whole: CSV, SQL snapshots, missing or small batches.
+    None for a batch read whole: CSV, SQL snapshots, missing or small batches. A single Parquet file beyond
+    a group is validated in slices of its row groups.
     """
-    if pulled.format != "parquet" or pulled.layout not in ("folder", "glob"):
+    if pulled.format != "parquet" or pulled.layout not in ("file", "folder", "glob"):
         return None
     batch = pulled.batch()
     try:
@@ -291,7 +292,9 @@ def _assess_groups(
     columns: tuple[dict[str, Any], ...] = ()
     for group in groups:
         try:
-            frame, _ = read_columns(pulled.only(group["files"]), None, connections=connections)
+            frame, _ = read_columns(
+                pulled.only(group["files"]), None, connections=connections, row_groups=group.get("row_groups")
+            )
         except Exception as error:
             message = clip(str(error).replace("\n", " "), 300)
             return Assessment(f"unreadable batch at {pulled.uri} (group {group['index']}): {message}", rows, None, None)
