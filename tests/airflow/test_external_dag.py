@@ -23,7 +23,7 @@ def test_external_mode_gates_what_the_owner_registered(root: Path, tmp_path: Pat
 
     dag = retrain_dag_for(_spec(root, tmp_path, mode="external"), root)
     assert dag.dag_id == "alignment_retrain__content_ext"
-    assert set(dag.task_ids) == {"request", "collect_challenger", "gate", "decide"}
+    assert set(dag.task_ids) == {"request", "collect_challenger", "gate", "decide", "notify_gate_rejected"}
     condition = str(dag.timetable.asset_condition)
     assert "alignment-drift://content_ext/challenger-registered" in condition
     assert "retrain-request" not in condition  # the owner's DAG consumes the request, not this one
@@ -41,4 +41,4 @@ def test_builtin_mode_is_unchanged(root: Path, tmp_path: Path) -> None:
     from alignment_drift.airflow.factory import retrain_dag_for
 
     dag = retrain_dag_for(_spec(root, tmp_path), root)
-    assert set(dag.task_ids) == {"request", "assemble", "train", "gate", "decide"}
+    assert set(dag.task_ids) == {"request", "assemble", "train", "gate", "decide", "notify_gate_rejected"}

@@ -131,30 +131,50 @@ def test_the_check_operator_returns_the_record_run_check_made(ops: Ops) -> None:
     assert summary["reasons"] == check["reasons"] and summary["model"] == MODEL
 
 
-def test_a_worse_challenger_fails_the_gate_and_is_never_promoted(ops: Ops) -> None:
+def test_a_worse_challenger_fails_the_gate_is_never_promoted_and_its_owner_is_told(
+    ops: Ops, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import numpy as np
     import pandas as pd
+    import yaml
     from airflow.sdk.exceptions import AirflowFailException
 
+    from alignment_drift.airflow.notify import GATE_REJECTED_TAG
     from alignment_drift.airflow.operators import AlignmentGateOperator, PromoteOperator
     from alignment_drift.core.training import fit_pipeline
+    from alignment_drift.demo.receiver import AlertReceiver
     from alignment_drift.integrations.mlflow import registry
 
+    # the owner's spec file, with a webhook route that listens for gate_rejected (a default event)
+    data = ops.spec.model_dump(mode="json")
+    route = {"kind": "webhook", "conn_id": "ad_ops_gate_hook", "endpoint": "alerts"}
+    spec_file = tmp_path / "ops_demo.yaml"
+    spec_file.write_text(yaml.safe_dump({**data, "governance": {**data["governance"], "notify": [route]}}))
     champion = ops.champion()
-    data = pd.read_parquet(ops.settings.resolve_data(ops.spec.reference.training_data))
-    shuffled = data.assign(unsafe=np.random.default_rng(0).permutation(data["unsafe"].to_numpy()))
-    version = _register(ops, fit_pipeline(shuffled, ops.spec.columns, ops.spec.retraining.training), data)
+    frame = pd.read_parquet(ops.settings.resolve_data(ops.spec.reference.training_data))
+    shuffled = frame.assign(unsafe=np.random.default_rng(0).permutation(frame["unsafe"].to_numpy()))
+    version = _register(ops, fit_pipeline(shuffled, ops.spec.columns, ops.spec.retraining.training), frame)
     promote = PromoteOperator(task_id="promote", spec=MODEL, version=version)
     with pytest.raises(AirflowFailException, match=rf"Refusing to promote {MODEL} version {version}.*without the gate"):
         promote.execute(_context(ops, 3))
-    gate = AlignmentGateOperator(task_id="gate", spec=MODEL, challenger_version=version)
-    with pytest.raises(AirflowFailException, match=rf"did not pass {MODEL} version {version} \(reject\)"):
-        gate.execute(_context(ops, 3))
-    assert registry.version_info(ops.settings, MODEL, version).tags["gate"] == "rejected"
-    with pytest.raises(AirflowFailException, match=r"Refusing to promote.*gate=rejected"):
-        promote.execute(_context(ops, 3))
-    kept = AlignmentGateOperator(task_id="gate", spec=MODEL, challenger_version=version, fail_on_reject=False)
-    assert kept.execute(_context(ops, 3))["decision"] == "reject"
+    with AlertReceiver(tmp_path / "alerts") as receiver:
+        monkeypatch.setenv("AIRFLOW_CONN_AD_OPS_GATE_HOOK", json.dumps(receiver.connection()))
+        gate = AlignmentGateOperator(task_id="gate", spec=str(spec_file), challenger_version=version)
+        with pytest.raises(AirflowFailException, match=rf"did not pass {MODEL} version {version} \(reject\)"):
+            gate.execute(_context(ops, 3))
+        (alert,) = receiver.received()
+        assert (alert["event"], alert["model"], alert["model_version"]) == ("gate_rejected", MODEL, version)
+        assert "rejected: shown less aligned" in alert["reason"] and alert["links"]["mlflow_run_id"]
+        tags = registry.version_info(ops.settings, MODEL, version).tags
+        assert tags["gate"] == "rejected" and json.loads(tags[GATE_REJECTED_TAG]) == ["webhook:ad_ops_gate_hook:alerts"]
+        with pytest.raises(AirflowFailException, match=r"Refusing to promote.*gate=rejected"):
+            promote.execute(_context(ops, 3))
+        kept = AlignmentGateOperator(
+            task_id="gate", spec=str(spec_file), challenger_version=version, fail_on_reject=False
+        )
+        result = kept.execute(_context(ops, 3))
+        assert result["decision"] == "reject" and [a["status"] for a in result["alerts"]] == ["skipped"]
+        assert len(receiver.received()) == 1, "told once per version and route"
     assert ops.champion() == champion
 
 

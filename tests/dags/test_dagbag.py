@@ -64,7 +64,7 @@ def test_monitor_dag_shape(dagbag) -> None:
 
 def test_retrain_dag_is_scheduled_on_the_retrain_request_asset(dagbag) -> None:
     dag = dagbag.dags["alignment_retrain__content_safety"]
-    assert set(dag.task_ids) == {"request", "assemble", "train", "gate", "decide"}
+    assert set(dag.task_ids) == {"request", "assemble", "train", "gate", "decide", "notify_gate_rejected"}
     assert "alignment-drift://content_safety/retrain-request" in str(dag.timetable.asset_condition)
 
 

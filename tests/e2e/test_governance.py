@@ -99,18 +99,32 @@ def _artifact(world: World, run_id: str, name: str) -> Any:
         return json.loads(Path(client(world.settings).download_artifacts(run_id, name, tmp)).read_text())
 
 
-def test_proxy_challenger_rejected_with_the_paired_comparison_logged(gov: World) -> None:
+def test_proxy_challenger_rejected_with_the_paired_comparison_logged(
+    gov: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from alignment_drift.airflow.factory import retrain_dag
+    from alignment_drift.core.spec.notify import WebhookRoute
+    from alignment_drift.demo.receiver import AlertReceiver
     from alignment_drift.integrations.mlflow import registry
 
     before = registry.champion(gov.settings, MODEL)
     proxy = gov.spec.model_copy(update={"retraining": gov.spec.retraining.model_copy(update={"label": "proxy"})})
-    dag_run = retrain_dag(proxy, gov.settings.home).test(
-        run_conf={"reason": "proxy-trained on purpose"}, logical_date=gov.night_start(2)
-    )
+    hook = WebhookRoute(kind="webhook", conn_id="ad_gov_gate_hook", endpoint="alerts")  # default events
+    proxy = _spec_as(proxy, notify=[hook])
+    with AlertReceiver(tmp_path / "alerts") as receiver:
+        monkeypatch.setenv("AIRFLOW_CONN_AD_GOV_GATE_HOOK", json.dumps(receiver.connection()))
+        dag_run = retrain_dag(proxy, gov.settings.home).test(
+            run_conf={"reason": "proxy-trained on purpose"}, logical_date=gov.night_start(2)
+        )
+        alerts = receiver.received()
     assert str(dag_run.state) == "success", task_states(dag_run)
     run = _retrain_run(gov, dag_run)
     assert run.data.tags["gate_decision"] == "rejected"
+    # the owner hears of it: one gate_rejected alert for the version, linking the retrain run
+    (alert,) = alerts
+    assert (alert["event"], alert["model"]) == ("gate_rejected", MODEL)
+    assert alert["model_version"] == run.data.tags["challenger_version"]
+    assert alert["links"]["mlflow_run_id"] == run.info.run_id and "rejected" in alert["reason"]
     assert registry.champion(gov.settings, MODEL).version == before.version
     table = _artifact(gov, run.info.run_id, "gate/comparison_table.json")
     columns = {"benchmark", "challenger", "reference", "reference_version", "reference_value", "delta", "decision"}

@@ -5,6 +5,7 @@
 emits after registering a version with alias ``challenger``), and by hand::
 
     request -> collect_challenger -> gate -> decide [-> needs_approval -> approve -> apply_approval]
+                                              decide -> notify_gate_rejected
 
 It never trains. The contract is in :mod:`alignment_drift.pipeline.external`
 and docs/byom.md; ``dags/examples/owner_training.py`` is a runnable owner's DAG.
@@ -19,7 +20,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset, Param, dag, get_current_context, task
 
 from alignment_drift.airflow.common import dag_start, task_defaults
-from alignment_drift.airflow.retrain_dag import _approval_tasks, _request
+from alignment_drift.airflow.retrain_dag import _approval_tasks, _gate_alert_task, _request
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.settings import Settings
 
@@ -90,6 +91,7 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
 
         trained = collect_challenger(request())  # type: ignore[arg-type]  # XComArgs, resolved at run time
         decided = decide(trained, gate(trained))  # type: ignore[arg-type]
+        _gate_alert_task(spec, settings, trained, decided)
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 

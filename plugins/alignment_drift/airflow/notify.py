@@ -58,9 +58,11 @@ if TYPE_CHECKING:
     from alignment_drift.core.spec import AlignmentSpec
 
 __all__ = [
+    "GATE_REJECTED_TAG",
     "UNGATED_TAG",
     "Delivery",
     "NotificationFailed",
+    "notify_gate_rejected",
     "notify_incident",
     "notify_ungated",
     "raise_for_deliveries",
@@ -72,6 +74,8 @@ TIMEOUT_SECONDS = 30
 _URL_PATH = re.compile(r"((?:https?|smtps?)://[^/\s'\"<>]+)[^\s'\"<>]*", re.IGNORECASE)
 #: The model-version tag listing (JSON) the routes already told that the version serves ungated.
 UNGATED_TAG = "ungated_alerted"
+#: The model-version tag naming the routes already told that the gate refused the version.
+GATE_REJECTED_TAG = "gate_rejected_alerted"
 Route = EmailRoute | SlackRoute | WebhookRoute
 
 
@@ -309,14 +313,7 @@ def notify_ungated(
     routes = routes_for(spec, "ungated")
     if not routes:
         return []
-    from alignment_drift.integrations.mlflow import registry
-
     version = str(deployment["version"])
-    told = set(json.loads(registry.version_info(settings, spec.model, version).tags.get(UNGATED_TAG) or "[]"))
-    due = [r for r in routes if route_key(r) not in told]
-    skipped = [Delivery(route_key(r), r.kind, r.conn_id, "ungated", "skipped") for r in routes if r not in due]
-    if not due:
-        return skipped
     last = deployment.get("last_gated_version")
     alert = gate_alert(
         spec,
@@ -330,11 +327,95 @@ def notify_ungated(
             ("Last gated version", f"v{last}" if last else "none"),
         ),
     )
+    return _tell_each_route_once(settings, spec.model, version, UNGATED_TAG, routes, alert, context)
+
+
+def _tell_each_route_once(
+    settings: Settings,
+    model: str,
+    version: str,
+    tag: str,
+    routes: Sequence[Route],
+    alert: Alert,
+    context: Mapping[str, Any] | None,
+) -> list[Delivery]:
+    """Send ``alert`` through the routes not yet told of this version (version tag ``tag``), and record who was told."""
+    from alignment_drift.integrations.mlflow import registry
+
+    told = set(json.loads(registry.version_info(settings, model, version).tags.get(tag) or "[]"))
+    due = [r for r in routes if route_key(r) not in told]
+    skipped = [Delivery(route_key(r), r.kind, r.conn_id, alert.event, "skipped") for r in routes if r not in due]
+    if not due:
+        return skipped
     sent = [_deliver(route, alert, context) for route in due]
     newly = {d.route for d in sent if d.status == "sent"}
     if newly:
-        registry.set_version_tags(settings, spec.model, version, {UNGATED_TAG: json.dumps(sorted(told | newly))})
+        registry.set_version_tags(settings, model, version, {tag: json.dumps(sorted(told | newly))})
     return sent + skipped
+
+
+def notify_gate_rejected(
+    spec: AlignmentSpec,
+    decided: Mapping[str, Any],
+    *,
+    settings: Settings,
+    retrain_run_id: str | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> list[Delivery]:
+    """Tell the routes listening for ``gate_rejected`` that the gate refused a challenger, once per version and route.
+
+    A challenger the gate rejected (shown less aligned than the last gated
+    version or the champion) or could not judge (``insufficient_evidence``)
+    is not promoted; the champion keeps serving, and retraining did not fix
+    what triggered it, which is what the owner has to hear.
+
+    Parameters
+    ----------
+    spec : AlignmentSpec
+        The model's spec (``governance.notify``).
+    decided : mapping
+        :func:`~alignment_drift.pipeline.promotion.decide_promotion`'s result (``decision``, ``version``,
+        ``reasons``, ``previous_champion``, ``n_needed``).
+    settings : Settings
+        Where the registry is.
+    retrain_run_id : str, optional
+        The retrain run holding the comparison, linked from the alert.
+    context : mapping, optional
+        The task's Airflow context, handed to the notifiers.
+
+    Returns
+    -------
+    list of Delivery
+        Empty when the challenger was not refused or no route listens for ``gate_rejected``; else one per
+        route: ``sent``, ``failed`` (sent again by the task's retry) or ``skipped`` (told of this version
+        before). The routes told are recorded on the version (tag ``gate_rejected_alerted``).
+    """
+    decision = str(decided.get("decision") or "")
+    if decision not in ("rejected", "insufficient_evidence"):
+        return []
+    routes = routes_for(spec, "gate_rejected")
+    if not routes:
+        return []
+    version = str(decided["version"])
+    champion = decided.get("previous_champion")
+    what = "rejected: shown less aligned" if decision == "rejected" else "not promoted: insufficient evidence"
+    reasons = "; ".join(str(r) for r in decided.get("reasons") or []) or "(no reason recorded)"
+    details = [
+        ("Gate decision", decision),
+        ("Serving", f"v{champion} (champion, unchanged)" if champion else "no champion"),
+    ]
+    if decided.get("n_needed"):
+        details.append(("Audit rows needed", str(decided["n_needed"])))
+    alert = gate_alert(
+        spec,
+        event="gate_rejected",
+        model_version=version,
+        reason=f"The challenger was {what}. {reasons}",
+        mlflow_run_id=retrain_run_id,
+        mlflow_run_url=_run_url(settings, spec.model, retrain_run_id),
+        details=details,
+    )
+    return _tell_each_route_once(settings, spec.model, version, GATE_REJECTED_TAG, routes, alert, context)
 
 
 def raise_for_deliveries(deliveries: Sequence[Delivery]) -> None:

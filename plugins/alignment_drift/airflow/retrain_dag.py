@@ -4,11 +4,13 @@
 ``retraining.schedule`` when set, or by hand with a reason)::
 
     request -> assemble -> train -> gate -> decide [-> needs_approval -> approve -> apply_approval]
+                                           decide -> notify_gate_rejected
 
 The gate decides ``promote``, ``reject`` or ``insufficient_evidence``;
 ``decide`` promotes only on ``promote`` and records the other two (an
 ``insufficient_evidence`` challenger is not promoted and says so, with the
-audit size that would resolve it).
+audit size that would resolve it). ``notify_gate_rejected`` tells the spec's
+``gate_rejected`` routes of a refused challenger, once per version and route.
 
 ``alignment_rollback__<model>`` (by hand, with a reason) restores the previous
 champion, or ``to_version``; a version that never passed the gate or was
@@ -175,10 +177,31 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         req = request()
         trained = train(req, assemble(req))  # type: ignore[arg-type]
         decided = decide(trained, gate(trained))  # type: ignore[arg-type]
+        _gate_alert_task(spec, settings, trained, decided)
         if spec.governance.approval == "required":
             _approval_tasks(spec, settings, trained, decided)
 
     return retrain()
+
+
+def _gate_alert_task(spec: AlignmentSpec, settings: Any, trained: Any, decided: Any) -> None:
+    """notify_gate_rejected: the spec's ``gate_rejected`` routes hear of a refused challenger (retried on its own)."""
+
+    @task(retries=3, retry_delay=dt.timedelta(minutes=1))
+    def notify_gate_rejected(trained_out: dict[str, Any], decision: dict[str, Any]) -> list[dict[str, Any]]:
+        from alignment_drift.airflow.notify import notify_gate_rejected, raise_for_deliveries
+
+        deliveries = notify_gate_rejected(
+            spec,
+            decision,
+            settings=settings(),
+            retrain_run_id=trained_out.get("mlflow_run_id"),
+            context=get_current_context(),
+        )
+        raise_for_deliveries(deliveries)
+        return [d.to_dict() for d in deliveries]
+
+    notify_gate_rejected(trained, decided)
 
 
 def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: Any) -> None:

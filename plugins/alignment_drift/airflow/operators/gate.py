@@ -92,6 +92,7 @@ class AlignmentGateOperator(AlignmentOperator):
         self.fail_on_reject = fail_on_reject
 
     def execute(self, context: Any) -> Json:
+        from alignment_drift.airflow.notify import notify_gate_rejected, raise_for_deliveries
         from alignment_drift.integrations.mlflow import registry
         from alignment_drift.pipeline import external, promotion
         from alignment_drift.pipeline import retrain as steps
@@ -126,13 +127,21 @@ class AlignmentGateOperator(AlignmentOperator):
         decided = promotion.decide_promotion(_awaiting_promotion(spec), settings, trained, gated)
         result = {k: v for k, v in gated.items() if k not in ("comparison", "benchmarks")}
         result.update(mlflow_run_id=trained["mlflow_run_id"], recorded=decided["decision"])
+        # the spec's gate_rejected routes hear of a refused challenger (once per version and route)
+        deliveries = notify_gate_rejected(
+            spec, decided, settings=settings, retrain_run_id=trained["mlflow_run_id"], context=context
+        )
+        result["alerts"] = [d.to_dict() for d in deliveries]
+        failed = [f"{d.route}: {d.error}" for d in deliveries if d.status == "failed"]
         if gated["decision"] != "promote" and self.fail_on_reject:
+            unsent = f" {len(failed)} alert(s) could not be sent ({'; '.join(failed)})." if failed else ""
             raise AirflowFailException(
                 f"The gate did not pass {spec.model} version {version} ({gated['decision']}): "
                 f"{'; '.join(gated['reasons'])}. It is recorded on the version (tag gate) and MLflow run "
                 f"{trained['mlflow_run_id']} (gate/comparison_table.json). Nothing downstream may promote it; "
-                "fix the model (or, for insufficient_evidence, enlarge the audit set) and gate a new version."
+                f"fix the model (or, for insufficient_evidence, enlarge the audit set) and gate a new version.{unsent}"
             )
+        raise_for_deliveries(deliveries)  # not failed on the decision: a retry sends what was not sent
         return result
 
 
