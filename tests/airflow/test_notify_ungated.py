@@ -44,7 +44,7 @@ MISALIGNED_ONLY = {"kind": "webhook", "conn_id": "ad_ungated_hook", "endpoint": 
 def test_an_ungated_version_is_told_once_with_what_the_policy_did(
     root: Path, settings: Any, receiver: AlertReceiver
 ) -> None:
-    from alignment_drift.airflow.notify import UNGATED_TAG, notify_ungated
+    from alignment_drift.airflow.gate_alerts import UNGATED_TAG, notify_ungated
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline.policy import check_deployment
 
@@ -85,7 +85,8 @@ def test_an_ungated_version_is_told_once_with_what_the_policy_did(
 def test_a_failed_ungated_alert_is_not_marked_told_and_goes_out_on_the_retry(
     root: Path, settings: Any, receiver: AlertReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from alignment_drift.airflow.notify import UNGATED_TAG, NotificationFailed, notify_ungated, raise_for_deliveries
+    from alignment_drift.airflow.gate_alerts import UNGATED_TAG, notify_ungated
+    from alignment_drift.airflow.notify import NotificationFailed, raise_for_deliveries
     from alignment_drift.integrations.mlflow import registry
     from alignment_drift.pipeline.policy import check_deployment
 

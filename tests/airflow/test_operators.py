@@ -139,7 +139,7 @@ def test_a_worse_challenger_fails_the_gate_is_never_promoted_and_its_owner_is_to
     import yaml
     from airflow.sdk.exceptions import AirflowFailException
 
-    from alignment_drift.airflow.notify import GATE_REJECTED_TAG
+    from alignment_drift.airflow.gate_alerts import GATE_REJECTED_TAG
     from alignment_drift.airflow.operators import AlignmentGateOperator, PromoteOperator
     from alignment_drift.core.training import fit_pipeline
     from alignment_drift.demo.receiver import AlertReceiver

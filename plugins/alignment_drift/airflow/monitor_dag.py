@@ -214,7 +214,8 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         # retried on its own: a failed delivery is sent again, the night is never recorded twice
         @task(priority_weight=TAIL, retries=3, retry_delay=dt.timedelta(minutes=1))
         def notify(recorded: XCom, check: XCom) -> list[Json]:
-            from alignment_drift.airflow.notify import notify_incident, notify_ungated, raise_for_deliveries
+            from alignment_drift.airflow.gate_alerts import notify_ungated
+            from alignment_drift.airflow.notify import notify_incident, raise_for_deliveries
 
             context, where = get_current_context(), settings()
             deliveries = []

@@ -189,7 +189,8 @@ def _gate_alert_task(spec: AlignmentSpec, settings: Any, trained: Any, decided: 
 
     @task(retries=3, retry_delay=dt.timedelta(minutes=1))
     def notify_gate_rejected(trained_out: dict[str, Any], decision: dict[str, Any]) -> list[dict[str, Any]]:
-        from alignment_drift.airflow.notify import notify_gate_rejected, raise_for_deliveries
+        from alignment_drift.airflow.gate_alerts import notify_gate_rejected
+        from alignment_drift.airflow.notify import raise_for_deliveries
 
         deliveries = notify_gate_rejected(
             spec,

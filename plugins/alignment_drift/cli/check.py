@@ -121,7 +121,8 @@ def _notify(spec: Any, settings: Any, night: Any) -> list[dict[str, Any]]:
     """Tell the spec's routes about the night's incident and an ungated version, as the DAG's notify task does."""
     if not spec.governance.notify:
         return []
-    from alignment_drift.airflow.notify import notify_incident, notify_ungated
+    from alignment_drift.airflow.gate_alerts import notify_ungated
+    from alignment_drift.airflow.notify import notify_incident
 
     recorded = night.recorded
     deliveries = []

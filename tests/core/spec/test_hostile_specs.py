@@ -3,7 +3,8 @@
 A corpus of real files written to disk and read by ``load_spec``, as the DAG
 factory, the CLI and the Alignment page read them. Every case must raise
 :class:`SpecError` (never a traceback of another type), in one line that
-names the file and says "Fix", within :data:`SECONDS`.
+names the file and says "Fix", within :data:`SECONDS` of this process's CPU time (what a hostile
+input could make it burn; wall time would also count whatever else the machine is running).
 """
 
 from __future__ import annotations
@@ -94,12 +95,12 @@ def test_a_hostile_spec_ends_in_one_clear_line_quickly(name: str, tmp_path: Path
     make, expected = CASES[name]
     path = tmp_path / "content_safety.yaml"
     path.write_bytes(make())
-    began = time.perf_counter()
+    began = time.process_time()
     with pytest.raises(SpecError) as info:
         load_spec(path)
-    seconds = time.perf_counter() - began
+    seconds = time.process_time() - began
     message = str(info.value)
-    assert seconds < SECONDS, f"{name} took {seconds:.2f} s"
+    assert seconds < SECONDS, f"{name} took {seconds:.2f} s of CPU"
     assert "\n" not in message, message
     assert message.startswith(f"{path}: "), message
     assert "Fix" in message or "name the file" in message, message

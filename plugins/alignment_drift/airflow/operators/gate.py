@@ -92,7 +92,8 @@ class AlignmentGateOperator(AlignmentOperator):
         self.fail_on_reject = fail_on_reject
 
     def execute(self, context: Any) -> Json:
-        from alignment_drift.airflow.notify import notify_gate_rejected, raise_for_deliveries
+        from alignment_drift.airflow.gate_alerts import notify_gate_rejected
+        from alignment_drift.airflow.notify import raise_for_deliveries
         from alignment_drift.integrations.mlflow import registry
         from alignment_drift.pipeline import external, promotion
         from alignment_drift.pipeline import retrain as steps
