@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import json
 import logging
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,6 +133,64 @@ def test_the_record_step_logs_the_report_and_writes_it_to_the_evidence_folder(
     assert set(dists["columns"]) == {c["name"] for c in check["drift"]["columns"]} | {"score", "prediction"}
     assert dists["n_current"] == check["source"]["rows"] and dists["columns"]["toxicity"]["current"]
     assert setup.evidence_report(day).read_text() == logged
+
+
+def _data_docs(setup: Setup, day: dt.date) -> dict[str, str]:
+    """The night's GX Data Docs pages logged with its check run, by artifact path."""
+    import tempfile
+
+    from alignment_drift.integrations.mlflow.store import client
+
+    mlflow_client, run_id, pages = client(setup.settings), setup.run_id(day), {}
+    folders = ["validation/data_docs"]
+    with tempfile.TemporaryDirectory() as tmp:
+        while folders:
+            for entry in mlflow_client.list_artifacts(run_id, folders.pop()):
+                if entry.is_dir:
+                    folders.append(entry.path)
+                else:
+                    pages[entry.path] = Path(mlflow_client.download_artifacts(run_id, entry.path, tmp)).read_text()
+    return pages
+
+
+def _text(page: str) -> str:
+    """A Data Docs page as the words a reader sees (tags dropped, spaces collapsed)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_check_run_has_the_nights_gx_data_docs_and_the_report_links_them(
+    setup: Setup, nights: list[dt.date], tmp_path: Path
+) -> None:
+    from alignment_drift.integrations.gx import load_suite
+
+    day = nights[-1]
+    suite = load_suite(setup.settings.expectations_dir / f"{setup.spec.expectations}.json")
+    pages = _data_docs(setup, day)
+    assert all(p.endswith((".html", ".css")) for p in pages) and "validation/data_docs/index.html" in pages
+    (validation,) = [t for p, t in pages.items() if p.startswith("validation/data_docs/validations/")]
+    index = pages["validation/data_docs/index.html"]
+    assert suite["name"] in index and suite["name"] in validation and f"{day}" in index
+    assert "Status: Succeeded" in _text(validation)
+    assert "score Status Expectation Observed Value values must never be null." in _text(validation)
+    evidence = setup.evidence_report(day).parent
+    on_disk = evidence / "validation" / "data_docs" / "index.html"
+    assert on_disk.read_text() == index  # the same relative path beside the report on disk and in the run
+    for report in (setup.artifact(day, "report.html", tmp_path).read_text(), setup.evidence_report(day).read_text()):
+        assert 'id="data-docs-link" href="validation/data_docs/index.html"' in report
+        assert f"runs:/{setup.run_id(day)}/validation/data_docs/index.html" in report
+
+
+def test_a_quarantined_nights_data_docs_show_the_failed_expectation(setup: Setup, nights: list[dt.date]) -> None:
+    day, log = setup.serve(4)
+    broken = log.copy()
+    broken.loc[1:20, "prediction_id"] = broken.loc[0, "prediction_id"]
+    broken.to_parquet(setup.night_path(day), index=False)
+    assert main(["check", str(setup.spec_path), "--date", f"{day}", "--format", "json"]) == 0
+    (validation,) = [t for p, t in _data_docs(setup, day).items() if "/validations/" in p]
+    shown = _text(validation)
+    assert "Status: Failed" in shown
+    failed = shown[shown.index("prediction_id Status Expectation") :]
+    assert re.match(r"prediction_id Status Expectation Observed Value .*?values must be unique\. 21 unexpected", failed)
 
 
 def test_a_quarantined_night_has_its_report_beside_the_incident(

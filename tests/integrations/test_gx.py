@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -186,6 +187,15 @@ SUITE_FILE_ERRORS = [
         ),
         "severity",
     ),
+    (
+        "name-with-a-slash",
+        lambda d: _write(
+            d / "slash.json",
+            json.dumps({"name": "../x", "expectations": [
+                {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}),
+        ),
+        "must not contain '/'",
+    ),
 ]  # fmt: skip
 
 
@@ -236,3 +246,62 @@ def test_edited_suite_is_reloaded_without_a_new_context(tmp_path: Path) -> None:
     assert after["suite_loads"] == before["suite_loads"] + 1
     assert after["cached_suites"] == before["cached_suites"]
     assert after["context_creations"] == before["context_creations"]
+
+
+def test_validation_runs_through_the_suites_checkpoint_and_keeps_no_result() -> None:
+    import great_expectations as gx
+
+    gxi.validate_dataframe(make_batch(), SUITE)
+    ctx = gxi._get_context()[0]
+    name = gxi.load_suite(SUITE)["name"]
+    checkpoint = ctx.checkpoints.get(name)
+    assert isinstance(checkpoint, gx.Checkpoint) and checkpoint.result_format == "SUMMARY"
+    (definition,) = checkpoint.validation_definitions
+    assert isinstance(definition, gx.ValidationDefinition) and definition.suite.name == name
+    summary, full = gxi.validate_dataframe(make_batch(seed=3), SUITE, run_name="2024-05-01")
+    assert summary.success and full["meta"]["checkpoint_id"] == checkpoint.id
+    assert full["meta"]["run_id"]["run_name"] == "2024-05-01"
+    assert ctx.validation_results_store.list_keys() == []  # a long-lived worker does not grow
+    assert ctx.list_data_docs_sites().keys() <= {"alignment_drift_night"}  # GX's temporary default site is gone
+
+
+def test_data_docs_render_the_failed_expectation_inside_their_folder_only(tmp_path: Path) -> None:
+    from alignment_drift.integrations.gx_docs import DATA_DOCS, site_pages
+
+    folder = tmp_path / "night" / "data_docs"
+    before = {p for p in tmp_path.rglob("*")}
+    summary, _ = gxi.validate_dataframe(_score_above_one(make_batch()), SUITE, data_docs=folder, run_name="2024-05-01")
+    assert not summary.success
+    written = {p for p in tmp_path.rglob("*")} - before
+    assert written and all(p.resolve().is_relative_to(folder.resolve()) for p in written if p != folder.parent)
+    pages = site_pages(folder)
+    index = pages[f"{DATA_DOCS}/index.html"]
+    (validation,) = [text for path, text in pages.items() if path.startswith(f"{DATA_DOCS}/validations/")]
+    assert summary.suite in index and summary.suite in validation and "2024-05-01" in index
+    shown = _text(validation)
+    assert "Status: Failed" in shown
+    # the failed expectation (score within [0, 1]) with its 10 unexpected values of 1.5
+    failed = shown[shown.index("score Status Expectation") :]
+    assert re.match(r"score Status Expectation Observed Value .*? 10 unexpected values found\. 2% of 500 total", failed)
+    assert "Unexpected Value Count 1.5 10" in failed
+    assert all(p.endswith((".html", ".css")) for p in pages)
+    assert sum(len(t) for t in pages.values()) < 1_000_000  # fonts and images are not logged
+
+
+def test_site_pages_follow_no_link_out_of_the_site(tmp_path: Path) -> None:
+    from alignment_drift.integrations.gx_docs import site_pages
+
+    outside = tmp_path / "outside.html"
+    outside.write_text("<p>not of the site</p>")
+    folder = tmp_path / "data_docs"
+    folder.mkdir()
+    (folder / "index.html").write_text("<p>index</p>")
+    (folder / "stolen.html").symlink_to(outside)
+    (folder / "linked").symlink_to(tmp_path, target_is_directory=True)
+    assert site_pages(folder) == {"validation/data_docs/index.html": "<p>index</p>"}
+    assert site_pages(tmp_path / "missing") == {}
+
+
+def _text(page: str) -> str:
+    """A Data Docs page as the words a reader sees (tags dropped, spaces collapsed)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))

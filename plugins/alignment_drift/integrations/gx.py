@@ -1,9 +1,14 @@
 """Validate a night's prediction log with Great Expectations (GX Core 1.x).
 
-GX is called directly and imported lazily (the import costs seconds). The
-ephemeral context, its pandas batch definition and each loaded suite are cached
-per process; suites are keyed by resolved path, mtime and size, so an edited
-suite file is reloaded without a restart. Outcomes and summaries are built by
+A batch is validated the GX way: a ``Checkpoint`` runs the suite's
+``ValidationDefinition`` (result format ``SUMMARY``), and the checkpoint's
+result can be rendered as GX Data Docs (see :mod:`alignment_drift.integrations.gx_docs`).
+GX is imported lazily (the import costs seconds). The ephemeral context, its
+pandas batch definition and, per loaded suite, the suite with its validation
+definition and checkpoint are cached per process; suites are keyed by resolved
+path, mtime and size, so an edited suite file is reloaded without a restart.
+The context keeps no validation result once it is reported, so a long-lived
+worker does not grow. Outcomes and summaries are built by
 :mod:`alignment_drift.integrations.gx_report`.
 """
 
@@ -15,6 +20,7 @@ import datetime as dt
 import json
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +47,21 @@ __all__ = [
 
 _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {"context": None, "batch_definition": None}
-_SUITES: dict[tuple[str, int, int], Any] = {}
+_SUITES: dict[tuple[str, int, int], _Validation] = {}
 _COUNTERS = {"context_creations": 0, "suite_loads": 0}
 
 
 class SuiteLoadError(ValueError):
     """An expectation suite file is missing, unreadable or malformed."""
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """One loaded suite as GX objects of the cached context: the suite, its validation definition, its checkpoint."""
+
+    suite: Any
+    definition: Any
+    checkpoint: Any
 
 
 def load_suite(path: Path) -> dict[str, Any]:
@@ -97,6 +112,8 @@ def _suite_problems(data: Any) -> list[str]:
     problems = []
     if not isinstance(data.get("name"), str) or not data["name"].strip():
         problems.append("'name' must be a non-empty string")
+    elif any(c in data["name"] for c in "/\\") or data["name"].strip(".") == "":
+        problems.append("'name' must not contain '/' or '\\' nor be only dots (GX files its results under it)")
     expectations = data.get("expectations")
     if not isinstance(expectations, list) or not expectations:
         return [*problems, "'expectations' must be a non-empty list"]
@@ -121,6 +138,8 @@ def _get_context() -> tuple[Any, Any]:
 
             ctx = gx.get_context(mode="ephemeral")
             ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+            for site in list(ctx.list_data_docs_sites()):  # GX's default site writes to a temporary folder
+                ctx.delete_data_docs_site(site)
             _STATE["batch_definition"] = (
                 ctx.data_sources.add_pandas("alignment_drift")
                 .add_dataframe_asset("prediction_log")
@@ -131,8 +150,8 @@ def _get_context() -> tuple[Any, Any]:
         return _STATE["context"], _STATE["batch_definition"]
 
 
-def _get_suite(path: Path) -> Any:
-    """Return the cached ``gx.ExpectationSuite`` for ``path``, reloaded on change."""
+def _get_suite(path: Path) -> _Validation:
+    """Return the cached suite of ``path`` with its validation definition and checkpoint, reloaded on change."""
     try:
         stat = path.stat()
     except OSError:
@@ -143,7 +162,7 @@ def _get_suite(path: Path) -> Any:
     with _LOCK:
         if key not in _SUITES:
             data = _prepare(load_suite(path))
-            _get_context()  # GX wants a project context before building suites
+            ctx, batch_definition = _get_context()  # GX wants a project context before building suites
             import great_expectations as gx
 
             try:
@@ -153,11 +172,26 @@ def _get_suite(path: Path) -> Any:
                     f"GX rejected expectation suite {path}: {exc}. Fix: check the "
                     "expectation types and kwargs against the GX 1.x gallery."
                 ) from exc
-            for stale in [k for k in _SUITES if k[0] == resolved]:
-                del _SUITES[stale]
-            _SUITES[key] = suite
+            # one suite of a name in the context: a reloaded file, or another file of the same name, replaces it
+            for stale in [k for k, v in _SUITES.items() if k[0] == resolved or v.suite.name == suite.name]:
+                _forget(ctx, _SUITES.pop(stale))
+            suite = ctx.suites.add(suite)
+            definition = ctx.validation_definitions.add(
+                gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
+            )
+            checkpoint = ctx.checkpoints.add(
+                gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format="SUMMARY")
+            )
+            _SUITES[key] = _Validation(suite, definition, checkpoint)
             _COUNTERS["suite_loads"] += 1
         return _SUITES[key]
+
+
+def _forget(ctx: Any, validation: _Validation) -> None:
+    """Remove a replaced suite's checkpoint, validation definition and suite from the context."""
+    ctx.checkpoints.delete(name=validation.checkpoint.name)
+    ctx.validation_definitions.delete(name=validation.definition.name)
+    ctx.suites.delete(name=validation.suite.name)
 
 
 def _prepare(data: dict[str, Any]) -> dict[str, Any]:
@@ -180,8 +214,10 @@ def cache_info() -> dict[str, int]:
         return {**_COUNTERS, "cached_suites": len(_SUITES)}
 
 
-def validate_dataframe(df: pd.DataFrame, suite_path: Path) -> tuple[ValidationSummary, dict[str, Any]]:
-    """Validate a batch with the suite stored at ``suite_path``.
+def validate_dataframe(
+    df: pd.DataFrame, suite_path: Path, *, data_docs: Path | None = None, run_name: str | None = None
+) -> tuple[ValidationSummary, dict[str, Any]]:
+    """Validate a batch with the suite stored at ``suite_path``, through the suite's GX checkpoint.
 
     Parameters
     ----------
@@ -189,6 +225,12 @@ def validate_dataframe(df: pd.DataFrame, suite_path: Path) -> tuple[ValidationSu
         The batch, e.g. one night's prediction log.
     suite_path : Path
         GX suite JSON file, see :func:`load_suite`.
+    data_docs : Path, optional
+        Folder of a GX Data Docs site to add this validation to (its ``index.html``, the suite's page
+        and the validation's page); nothing is written outside it. A site that cannot be built is
+        logged and left out: the validation stands.
+    run_name : str, optional
+        The GX run name the result (and its Data Docs page) is filed under, e.g. the night's interval.
 
     Returns
     -------
@@ -209,14 +251,26 @@ def validate_dataframe(df: pd.DataFrame, suite_path: Path) -> tuple[ValidationSu
             f"validate_dataframe expects a pandas DataFrame, got {type(df).__name__}. "
             "Fix: load the batch with pandas (e.g. pd.read_parquet) first."
         )
-    suite = _get_suite(Path(suite_path))
+    validation = _get_suite(Path(suite_path))
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
     with _LOCK:
-        batch = _get_context()[1].get_batch(batch_parameters={"dataframe": df})
-        result = batch.validate(suite, result_format="SUMMARY")
+        ctx = _get_context()[0]
+        checkpoint_result = validation.checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
+        try:
+            ((result_id, result),) = checkpoint_result.run_results.items()
+            if data_docs is not None:
+                from alignment_drift.integrations.gx_docs import build_site
+
+                build_site(ctx, Path(data_docs), result_id, validation.suite.name)
+        finally:  # the context keeps no result: a long-lived worker does not grow
+            for key in checkpoint_result.run_results:
+                ctx.validation_results_store.remove_key(key)
     failed = [o for o in map(outcome, result.results) if not o.success]
     critical = tuple(o for o in failed if o.severity == "critical")
     summary = ValidationSummary(
-        suite=str(suite.name),
+        suite=str(validation.suite.name),
         success=not critical,
         evaluated=int(result.statistics["evaluated_expectations"]),
         successful=int(result.statistics["successful_expectations"]),

@@ -357,7 +357,10 @@ def _log_record(
     if planned is not None:
         inputs.log_inputs(mlflow_client, run_id, planned, run)
     for name, payload in artifacts.items():
-        mlflow_client.log_dict(run_id, payload, name)
+        if isinstance(payload, str):  # a page (the GX Data Docs): logged as it is
+            mlflow_client.log_text(run_id, payload, name)
+        else:
+            mlflow_client.log_dict(run_id, payload, name)
     columns = (check.get("drift") or {}).get("columns")
     if columns:
         import pandas as pd

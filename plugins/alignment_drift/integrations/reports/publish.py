@@ -151,6 +151,7 @@ def build_check_report(
         dag_id=dag_id,
         airflow_run_id=airflow_run_id,
     )
+    links.update(_data_docs(settings, mlflow_run_id))
     html = render_report(
         check,
         distributions=dists,
@@ -160,6 +161,20 @@ def build_check_report(
         notes=notes,
     )
     return html, None if dists is None else dict(dists)
+
+
+def _data_docs(settings: Settings, mlflow_run_id: str | None) -> dict[str, str | None]:
+    """The night's GX Data Docs index, relative to the report (both at the check run's root), when logged."""
+    from alignment_drift.integrations.gx_docs import DATA_DOCS
+    from alignment_drift.integrations.mlflow.store import client
+
+    index = f"{DATA_DOCS}/index.html"
+    if mlflow_run_id is None:
+        return {"data_docs": None, "data_docs_uri": None}
+    logged = {a.path for a in client(settings).list_artifacts(mlflow_run_id, DATA_DOCS)}
+    if index not in logged:
+        return {"data_docs": None, "data_docs_uri": None}
+    return {"data_docs": index, "data_docs_uri": f"runs:/{mlflow_run_id}/{index}"}
 
 
 def _write(path: Path, text: str) -> Path:

@@ -27,6 +27,7 @@ from alignment_drift.core.drift.profile import ReferenceProfile
 from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
+from alignment_drift.integrations.gx_docs import DATA_DOCS, site_pages
 from alignment_drift.integrations.incident_tracking import track_incident
 from alignment_drift.integrations.mlflow.checks import find_check_run, list_checks, record_check
 from alignment_drift.integrations.mlflow.spool import is_transient
@@ -139,6 +140,7 @@ def record(
     validation_file = evidence / "validation.json"
     if validation_file.exists():
         artifacts["validation/gx_result.json"] = json.loads(validation_file.read_text())
+    artifacts.update(site_pages(evidence / DATA_DOCS))  # the night's GX Data Docs, as HTML
     if check.drift:
         artifacts["drift/columns.json"] = check.drift["columns"]
     tags = {

@@ -11,6 +11,13 @@ Severity rules
 - The timestamp checks GX cannot express easily are
   :mod:`alignment_drift.integrations.interval_checks`.
 
+GX Data Docs
+------------
+The suite runs through its GX checkpoint, and the night's result is rendered
+as a GX Data Docs site in ``<evidence>/validation/data_docs/`` (one page per
+validated group for a large batch); a rerun of the night replaces it. See
+:mod:`alignment_drift.integrations.gx_docs`.
+
 Large batches
 -------------
 A Parquet folder or glob of more than one group of files is never read whole:
@@ -24,14 +31,17 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from alignment_drift.core.redaction import redact
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
 from alignment_drift.integrations.gx import SuiteLoadError, load_suite, validate_dataframe
+from alignment_drift.integrations.gx_docs import DATA_DOCS
 from alignment_drift.integrations.gx_report import ExpectationOutcome, ValidationSummary, clip, merge_outcomes
 from alignment_drift.integrations.interval_checks import StampCounts, interval_checks, row_count_on_total
 from alignment_drift.integrations.quarantine import interval_key, quarantine_batch
@@ -90,8 +100,9 @@ def assess(
     *,
     connections: ConnectionResolver | None = None,
     now: dt.datetime | None = None,
+    data_docs: Path | None = None,
 ) -> Assessment:
-    """Read and validate a pulled batch without writing anything.
+    """Read and validate a pulled batch, writing nothing but the GX Data Docs site in ``data_docs`` when given.
 
     Raises
     ------
@@ -103,7 +114,7 @@ def assess(
         return Assessment(f"the batch was refused: {pulled.refused}", 0, None, None)
     groups = groups_if_large(settings, pulled, connections)
     if groups is not None:
-        return _assess_groups(spec, settings, pulled, groups, connections=connections, now=now)
+        return _assess_groups(spec, settings, pulled, groups, connections=connections, now=now, data_docs=data_docs)
     try:
         frame = read_batch(pulled.batch(), connections=connections)
     except FileNotFoundError as error:
@@ -115,7 +126,9 @@ def assess(
         return Assessment(f"the batch is empty (0 rows) at {pulled.uri}", 0, None, None, columns)
     suite_path = settings.expectations_dir / f"{spec.expectations}.json"
     try:
-        summary, evidence = validate_dataframe(frame, suite_path)
+        summary, evidence = validate_dataframe(
+            frame, suite_path, data_docs=data_docs, run_name=interval_key(start, end)
+        )
     except SuiteLoadError:
         raise
     except Exception as error:  # GX failing on the batch itself: it cannot be vouched for, so it is not used
@@ -175,7 +188,12 @@ def validate(
     """
     start, end = pulled.interval.bounds()
     evidence = evidence_dir(settings, spec.model, start, end)
-    result = assess(spec, settings, pulled, connections=connections, now=now)
+    data_docs = evidence / DATA_DOCS
+    for stale in (data_docs.parent, data_docs):  # never an earlier run's pages among this night's
+        if stale.is_symlink():
+            stale.unlink()
+    shutil.rmtree(data_docs, ignore_errors=True)
+    result = assess(spec, settings, pulled, connections=connections, now=now, data_docs=data_docs)
     target = evidence / "validation.json"
     if result.evidence is not None:
         staging = target.with_name(f".validation.json.tmp-{uuid.uuid4().hex}")
@@ -271,6 +289,7 @@ def _assess_groups(
     *,
     connections: ConnectionResolver | None,
     now: dt.datetime | None,
+    data_docs: Path | None = None,
 ) -> Assessment:
     """Validate a large batch group by group, one group in memory at a time, and combine the outcomes.
 
@@ -301,7 +320,9 @@ def _assess_groups(
         rows += len(frame)
         columns = columns or tuple(batch_columns(frame))
         try:
-            summary, result = validate_dataframe(frame, suite_path)
+            summary, result = validate_dataframe(
+                frame, suite_path, data_docs=data_docs, run_name=f"{interval_key(start, end)} group {group['index']}"
+            )
         except SuiteLoadError:
             raise
         except Exception as error:
