@@ -305,3 +305,19 @@ def test_site_pages_follow_no_link_out_of_the_site(tmp_path: Path) -> None:
 def _text(page: str) -> str:
     """A Data Docs page as the words a reader sees (tags dropped, spaces collapsed)."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_a_hostile_value_in_the_batch_is_shown_escaped_in_the_data_docs(tmp_path: Path) -> None:
+    """Values of a prediction log reach the pages (unexpected values): they are text there, never markup."""
+    from alignment_drift.integrations.gx_docs import site_pages
+
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    batch = make_batch()
+    batch.loc[:39, "category"] = hostile  # 8 %, outside the suite's value set: listed among the unexpected values
+    folder = tmp_path / "data_docs"
+    summary, _ = gxi.validate_dataframe(batch, SUITE, data_docs=folder, run_name="2024-05-01")
+    assert not summary.success or summary.warnings, "the hostile category must fail its expectation"
+    pages = site_pages(folder)
+    validation = "".join(text for path, text in pages.items() if "/validations/" in path)
+    assert "alert" in validation, "the unexpected value is shown"
+    assert hostile not in validation and "<script>alert" not in validation and "<img src=x" not in validation

@@ -15,6 +15,7 @@ styles from public CDNs and read well without them.
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def build_site(ctx: Any, folder: Path, result_id: Any, suite_name: str) -> bool:
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
     }
     try:
+        _store_escaped(ctx, result_id)
         if SITE_NAME in ctx.list_data_docs_sites():
             ctx.update_data_docs_site(SITE_NAME, config)
         else:
@@ -55,6 +57,34 @@ def build_site(ctx: Any, folder: Path, result_id: Any, suite_name: str) -> bool:
         log.warning("The GX Data Docs in %s could not be built (%s: %s).", folder, type(error).__name__, error)
         return False
     return True
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every string HTML-escaped, in nested dicts and lists (keys too)."""
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_escaped(v) for v in value)
+    return value
+
+
+def _store_escaped(ctx: Any, result_id: Any) -> None:
+    """Put back the stored result with the batch's values escaped: GX's renderer writes them into HTML as they are.
+
+    A prediction log's values (unexpected values, their counts, observed values, exception messages) are data,
+    not markup: a category value ``<script>...`` must show as text in the page, never run. The result the
+    summary and the JSON evidence come from is not changed (this is a copy in the context's store).
+    """
+    import copy
+
+    stored = copy.deepcopy(ctx.validation_results_store.get(result_id))
+    for er in stored.results:
+        er.result = _escaped(er.result or {})
+        if er.exception_info:
+            er.exception_info = _escaped(er.exception_info)
+    ctx.validation_results_store.set(result_id, stored)
 
 
 def site_pages(folder: Path) -> dict[str, str]:
