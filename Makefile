@@ -17,12 +17,13 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: install demo test test-all test-integration lint airflow mlflow-ui clean
+.PHONY: install demo test test-all test-lowest test-integration lint airflow mlflow-ui clean
 
-$(STAMP): setup.cfg pyproject.toml
+# The demo and CI install the locked latest versions (constraints/latest.txt); pyproject.toml holds the ranges.
+$(STAMP): setup.cfg pyproject.toml constraints/latest.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints/latest.txt -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)
@@ -43,10 +44,23 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(BIN)/pytest -m "slow or not slow"
 
+# The default suite on the lowest supported versions (constraints/lowest.txt: every direct dependency at the
+# lower bound of its range), in a venv of its own.
+LOWEST_VENV := .venv-lowest
+LOWEST_STAMP := $(LOWEST_VENV)/.installed
+$(LOWEST_STAMP): setup.cfg pyproject.toml constraints/lowest.txt
+	@test -x $(LOWEST_VENV)/bin/python || $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(LOWEST_VENV)/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[dev]'
+	@touch $@
+
+test-lowest: $(LOWEST_STAMP)
+	$(LOWEST_VENV)/bin/pytest
+
 # The production extras (PostgreSQL, Celery + Redis, S3), installed once into the same venv.
 INTEGRATION_STAMP := $(VENV)/.installed-integration
-$(INTEGRATION_STAMP): $(STAMP) setup.cfg pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev,postgres,celery,s3]'
+$(INTEGRATION_STAMP): $(STAMP) setup.cfg pyproject.toml constraints/latest.txt
+	$(BIN)/python -m pip install --quiet -c constraints/latest.txt -e '.[dev,postgres,celery,s3]'
 	@touch $@
 
 # The production topology as real processes on loopback (PostgreSQL, Redis, CeleryExecutor, mlflow server

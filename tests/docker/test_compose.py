@@ -11,9 +11,9 @@ topology as real processes.
 
 from __future__ import annotations
 
-import configparser
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,17 @@ def airflow_parser() -> Any:
 
 
 @pytest.fixture(scope="module")
-def setup_cfg() -> configparser.ConfigParser:
-    cfg = configparser.ConfigParser()
-    cfg.read(ROOT / "setup.cfg")
-    return cfg
+def project() -> dict[str, Any]:
+    """pyproject.toml's [project] table."""
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        return dict(tomllib.load(file)["project"])
+
+
+def _locked(name: str) -> str:
+    """The version of ``name`` in constraints/latest.txt (what make install and CI install)."""
+    text = (ROOT / "constraints" / "latest.txt").read_text()
+    (version,) = re.findall(rf"^{re.escape(name)}==([\d.]+)$", text, flags=re.MULTILINE)
+    return version
 
 
 def _argv(command: Any) -> list[str]:
@@ -303,22 +310,25 @@ def test_postgres_init_script_creates_the_airflow_and_mlflow_databases(services:
 # ---------------------------------------------------------------------------------------------- Dockerfile
 
 
-def test_dockerfile_extends_the_official_airflow_image_of_the_pinned_version(setup_cfg: Any) -> None:
+def test_dockerfile_extends_the_official_airflow_image_of_the_locked_version(project: dict[str, Any]) -> None:
+    from packaging.requirements import Requirement
+
     lines = _dockerfile_lines()
     (base,) = [ln.split()[1] for ln in lines if ln.upper().startswith("FROM ")]
-    requires = setup_cfg["options"]["install_requires"]
-    (airflow_pin,) = re.findall(r"apache-airflow==([\d.]+)", requires)
-    python = re.search(r">=(3\.\d+),<", setup_cfg["options"]["python_requires"]).group(1)  # type: ignore[union-attr]
-    assert base == f"apache/airflow:{airflow_pin}-python{python}"
+    airflow = _locked("apache-airflow")
+    (requirement,) = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "apache-airflow"]
+    assert airflow in requirement.specifier, (airflow, str(requirement))
+    python = re.search(r">=(3\.\d+)", project["requires-python"]).group(1)  # type: ignore[union-attr]
+    assert base == f"apache/airflow:{airflow}-python{python}"
 
 
-def test_dockerfile_installs_the_package_with_its_production_extras(setup_cfg: Any) -> None:
+def test_dockerfile_installs_the_package_with_its_production_extras(project: dict[str, Any]) -> None:
     lines = _dockerfile_lines()
     (install,) = [ln for ln in lines if ln.startswith("RUN pip install")]
     extras = set(re.search(r"\.\[([a-z0-9,]+)\]", install).group(1).split(","))  # type: ignore[union-attr]
     assert extras == {"postgres", "celery", "s3"}
-    assert extras <= set(setup_cfg["options.extras_require"])
-    assert re.search(r"apache-airflow==([\d.]+)", install).group(1) == "3.3.2"  # type: ignore[union-attr]
+    assert extras <= set(project["optional-dependencies"])
+    assert re.search(r"apache-airflow==([\d.]+)", install).group(1) == _locked("apache-airflow")  # type: ignore[union-attr]
     copied = {ln.split()[-2].rstrip("/") for ln in lines if ln.startswith("COPY")}
     assert {"specs", "expectations", "dags", "plugins"} <= copied, copied
     assert [ln for ln in lines if ln.startswith("USER ")][-1] == "USER airflow", "the image must not run as root"

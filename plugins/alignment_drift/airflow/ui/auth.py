@@ -52,7 +52,8 @@ async def authenticated_user(request: Request) -> Any:
 
     try:
         credentials = await bearer_scheme(request)
-        return await get_user(request, _oauth_token=None, bearer_credentials=credentials)
+        # the OAuth2 token positionally: Airflow 3.3 renamed the parameter ``oauth_token`` to ``_oauth_token``
+        return await get_user(request, None, credentials)
     except HTTPException as error:
         raise NotAuthenticated(error.status_code, str(error.detail)) from error
 
@@ -74,7 +75,16 @@ def may_read_every_dag(user: Any) -> bool:
 
 
 def login_url(next_url: str) -> str:
-    """The auth manager's login page, coming back to ``next_url`` after login."""
+    """The auth manager's login page, coming back to ``next_url`` after login.
+
+    Airflow 3.2's simple auth manager returns its login page without the
+    ``next`` parameter; it is added here then, as later releases add it.
+    """
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
     from airflow.api_fastapi.app import get_auth_manager
 
-    return get_auth_manager().get_url_login(next_url=next_url)
+    url = get_auth_manager().get_url_login(next_url=next_url)
+    if "next" in parse_qs(urlsplit(url).query):
+        return url
+    return f"{url}{'&' if urlsplit(url).query else '?'}{urlencode({'next': next_url})}"
