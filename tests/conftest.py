@@ -27,6 +27,9 @@ SESSION_TRACKING_URI = f"sqlite:///{_TMP / 'mlflow.db'}"
 os.environ["MLFLOW_TRACKING_URI"] = SESSION_TRACKING_URI
 os.environ["ALIGNMENT_DRIFT_ARTIFACT_ROOT"] = str(_TMP / "artifacts")
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
+# GX Data Docs cost about a third of a validation's CPU; the tests that check them turn them on
+# (tests/cli/test_report.py, tests/integrations/test_gx.py), the demo and users have them on by default
+os.environ["ALIGNMENT_DRIFT_GX_DATA_DOCS"] = "0"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "true"
 os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"

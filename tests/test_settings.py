@@ -57,3 +57,15 @@ def test_a_source_root_that_is_relative_or_the_whole_disk_is_refused(
     monkeypatch.setenv("ALIGNMENT_DRIFT_SOURCE_ROOTS", value)
     with pytest.raises(ValueError, match=r"ALIGNMENT_DRIFT_SOURCE_ROOTS.*Fix:"):
         Settings.from_env(tmp_path)
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", True), ("1", True), ("true", True), ("0", False), ("off", False)])
+def test_the_data_docs_switch(value: str, expected: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNMENT_DRIFT_GX_DATA_DOCS", value)
+    assert Settings.from_env().data_docs is expected
+
+
+def test_a_data_docs_switch_that_is_not_a_switch_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALIGNMENT_DRIFT_GX_DATA_DOCS", "sometimes")
+    with pytest.raises(ValueError, match="ALIGNMENT_DRIFT_GX_DATA_DOCS must be 1 or 0"):
+        Settings.from_env()

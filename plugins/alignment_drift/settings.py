@@ -50,6 +50,17 @@ def _positive_int(name: str, default: int) -> int:
     return number
 
 
+def _switch(name: str, *, default: bool) -> bool:
+    value = (os.environ.get(name) or "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"The environment variable {name} must be 1 or 0 (true or false). Got {value!r} instead.")
+
+
 def _path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value).expanduser().resolve() if value else default
@@ -84,6 +95,8 @@ class Settings:
     artifact_root: str
     group_rows: int = DEFAULT_GROUP_ROWS
     source_roots: tuple[Path, ...] = ()
+    #: Render each night's GX Data Docs (``ALIGNMENT_DRIFT_GX_DATA_DOCS=0`` turns them off; the result is kept).
+    data_docs: bool = True
 
     @classmethod
     def from_env(cls, home: Path | str | None = None) -> Settings:
@@ -111,6 +124,7 @@ class Settings:
             artifact_root=artifacts,
             group_rows=_positive_int("ALIGNMENT_DRIFT_GROUP_ROWS", DEFAULT_GROUP_ROWS),
             source_roots=_roots("ALIGNMENT_DRIFT_SOURCE_ROOTS"),
+            data_docs=_switch("ALIGNMENT_DRIFT_GX_DATA_DOCS", default=True),
         )
 
     @property

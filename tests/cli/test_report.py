@@ -93,6 +93,7 @@ def setup(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setu
     with pytest.MonkeyPatch.context() as env:
         env.setenv("ALIGNMENT_DRIFT_DATA_DIR", str(tmp / "data"))
         env.setenv("ALIGNMENT_DRIFT_INCIDENTS_DIR", str(tmp / "incidents"))
+        env.setenv("ALIGNMENT_DRIFT_GX_DATA_DOCS", "1")  # as a user has it (the other tests turn them off)
         settings = Settings.from_env(root)
         spec = load_spec(spec_path)
         platform = ContentPlatform("stable", seed=31, rows_per_night=600, start_date=spec.start_date)

@@ -256,3 +256,20 @@ def test_a_multi_group_batch_is_validated_group_by_group(
     _parts(folder, broken, [500] * 4)
     bad = validate.assess(ws.spec, settings, _pulled(folder), now=NOW)
     assert bad.reason is not None and "toxicity" in bad.reason
+
+
+@pytest.mark.parametrize("docs", [True, False])
+def test_a_nights_data_docs_are_built_unless_turned_off(ws: Any, docs: bool) -> None:
+    """The validate step renders the night's GX Data Docs in its evidence folder; switched off, the result stands."""
+    import dataclasses
+
+    from alignment_drift.integrations.evidence import evidence_dir
+    from alignment_drift.integrations.gx_docs import DATA_DOCS
+    from tests.pipeline.conftest import END, START
+
+    ws.log.to_parquet(ws.batch_path(), index=False)
+    ws.settings = dataclasses.replace(ws.settings, data_docs=docs)
+    _, validation = ws.run()
+    assert validation["status"] == "valid"
+    index = evidence_dir(ws.settings, ws.spec.model, START, END) / DATA_DOCS / "index.html"
+    assert index.exists() is docs

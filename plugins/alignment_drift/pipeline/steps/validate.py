@@ -193,7 +193,9 @@ def validate(
         if stale.is_symlink():
             stale.unlink()
     shutil.rmtree(data_docs, ignore_errors=True)
-    result = assess(spec, settings, pulled, connections=connections, now=now, data_docs=data_docs)
+    result = assess(
+        spec, settings, pulled, connections=connections, now=now, data_docs=data_docs if settings.data_docs else None
+    )
     target = evidence / "validation.json"
     if result.evidence is not None:
         staging = target.with_name(f".validation.json.tmp-{uuid.uuid4().hex}")
