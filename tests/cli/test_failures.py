@@ -132,6 +132,61 @@ def test_ctrl_c_exits_130_with_one_line(root: Path) -> None:
     assert out == ""
 
 
+_SWALLOWED = """
+import gc, signal, sys, time, weakref
+from alignment_drift.cli import _ctrl_c_is_heard
+
+class Thing:
+    pass
+
+def interrupted_in_a_callback(_ref):  # as an import's module-lock callback can be
+    signal.raise_signal(signal.SIGINT)
+
+def night():
+    thing = Thing()
+    keep = weakref.ref(thing, interrupted_in_a_callback)
+    del thing
+    gc.collect()
+    for _ in range(50):  # five seconds of "work" after the swallowed Ctrl-C
+        time.sleep(0.1)
+    return keep
+
+if sys.argv[1] == "heard":
+    with _ctrl_c_is_heard() as heard:
+        try:
+            night()
+            print("finished")
+        except KeyboardInterrupt:
+            heard.set()
+            print("stopped")
+else:
+    try:
+        night()
+        print("finished")
+    except KeyboardInterrupt:
+        print("stopped")
+"""
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("heard", "stopped"), ("plain", "finished")])
+def test_a_ctrl_c_python_swallows_is_delivered_again(mode: str, expected: str) -> None:
+    """CPython ignores a KeyboardInterrupt raised in a weakref callback; the command hears it anyway.
+
+    ``plain`` is Python's own behaviour, shown so the test can fail: the work finishes after Ctrl-C.
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", _SWALLOWED, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a background runner may ignore it
+        check=False,
+    )
+    assert "Exception ignored" in done.stderr and "KeyboardInterrupt" in done.stderr, done.stderr[-2000:]
+    assert done.stdout.strip() == expected, (done.stdout, done.stderr[-2000:])
+
+
 def _real(make: object) -> BaseException:
     try:
         make()  # type: ignore[operator]

@@ -221,3 +221,22 @@ def test_an_archived_copy_never_replaces_the_record_its_writer_kept(settings: An
     nights.keep(mlflow_client, run_id, rerun)
     history = _history(settings, model)
     assert sorted(h["check"]["source"]["rows"] for h in history) == [10, 11], history
+
+
+def test_a_rerun_with_a_smaller_verdict_code_is_the_latest_value_mlflow_shows(settings: Any) -> None:
+    """A quarantined night rerun as aligned (same step, same labels) must chart 0, not the earlier 4."""
+    from alignment_drift.integrations.mlflow.store import client
+
+    model = "rerun_lower"
+    quarantined = {**_check(model, verdict="quarantined"), "verdict_code": 4}
+    first = _record(settings, quarantined)
+    assert client(settings).get_run(first).data.metrics["verdict_code"] == 4
+    again = _record(settings, _check(model, verdict="aligned", rows=11))
+    assert again == first
+    run = client(settings).get_run(again)
+    assert run.data.tags["verdict"] == "aligned"
+    assert run.data.metrics["verdict_code"] == 0 and run.data.metrics["batch.rows"] == 11
+    points = client(settings).get_metric_history(again, "verdict_code")
+    assert len({p.step for p in points}) == 1 and sorted(p.value for p in points) == [0, 4]
+    back = _record(settings, quarantined)  # and back again: each rerun is the latest
+    assert client(settings).get_run(back).data.metrics["verdict_code"] == 4

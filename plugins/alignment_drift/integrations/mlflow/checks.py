@@ -22,7 +22,10 @@ Artifacts: ``check.json``, ``drift/columns.json``, the drift table
 Metric names are listed in :func:`check_metrics` and in the README; every
 metric of a check is logged with ``step`` = the interval's day number
 (days since 1970-01-01) and ``timestamp`` = the interval end, so MLflow's
-charts put the nights in order.
+charts put the nights in order; a rerun of a night logs at the same step, one
+millisecond after the run's latest point, so each metric's latest value is
+the rerun's. A metric the rerun no longer has keeps its earlier value (MLflow
+cannot delete one); ``check.json`` and the ``verdict`` tag are the rerun's.
 """
 
 from __future__ import annotations
@@ -133,6 +136,12 @@ def _interval_step(start_iso: str, end_iso: str, labels_as_of: str | None = None
         end = max(end, dt.datetime.fromisoformat(labels_as_of))
     epoch = dt.datetime(1970, 1, 1, tzinfo=start.tzinfo or dt.UTC)
     return (start - epoch).days, int(end.timestamp() * 1000)
+
+
+def _latest_timestamp(mlflow_client: Any, run_id: str, step: int) -> int:
+    """The latest timestamp the run logged ``verdict_code`` at ``step`` (every check logs it), or -1."""
+    history = mlflow_client.get_metric_history(run_id, "verdict_code")
+    return max((m.timestamp for m in history if m.step == step), default=-1)
 
 
 def _find(settings: Settings, model: str, interval_start: str) -> str | None:
@@ -339,6 +348,11 @@ def _log_record(
     # so a rerun cannot revive a run superseded meanwhile
     all_tags = {k: str(v) for k, v in tags.items() if k != "kind"}
     step, timestamp = _interval_step(interval["start"], interval["end"], (check.get("labels") or {}).get("as_of"))
+    if run is not None:
+        # MLflow's latest value of a metric is the one with the highest (step, timestamp, value): a rerun at
+        # the same step and timestamp would lose to a larger earlier value (a quarantined night rerun as
+        # aligned would still chart 4), so a rerun is logged just after the run's latest point
+        timestamp = max(timestamp, _latest_timestamp(mlflow_client, run_id, step) + 1)
     metrics = [Metric(k, v, timestamp, step) for k, v in check_metrics(check).items()]
     for i in range(0, len(metrics), 900):
         chunk = metrics[i : i + 900]
