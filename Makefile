@@ -37,9 +37,11 @@ demo: $(STAMP) $(AIRFLOW_HOME)/airflow.db
 	@rm -rf .mlflow data
 	$(BIN)/alignment-drift demo --nights 30 || { tail -n 60 $(AIRFLOW_HOME)/demo.log; exit 1; }
 
-# The default suite (slow suites are marked and run by .ci/run).
+# The default suite (slow suites are marked and run by .ci/run), in TEST_WORKERS processes (pytest-xdist; a test
+# file stays in one process, so module fixtures are built once). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-all: $(STAMP)
 	$(BIN)/pytest -m "slow or not slow"

@@ -34,9 +34,21 @@ SAFE_ITEM = {**BASE, "toxicity": 0.10, "sensationalism": 0.10, "report_rate": 0.
 
 
 def _load(uri: str) -> Any:
+    """The policy model, loaded in this process as a user would; this process's ``sys.path`` is put back after.
+
+    MLflow puts a model's ``code_paths`` first on ``sys.path`` and leaves them there: the staged copy of
+    ``alignment_drift`` (its core and the policy module only) would then shadow the installed package for
+    every later subprocess a test starts with this ``sys.path`` (``No module named alignment_drift.cli``).
+    """
+    import sys
+
     import mlflow.pyfunc
 
-    return mlflow.pyfunc.load_model(uri)
+    path = list(sys.path)
+    try:
+        return mlflow.pyfunc.load_model(uri)
+    finally:
+        sys.path[:] = path
 
 
 def test_registration_is_tagged_and_idempotent(settings: Any, content_owner: Owner, content_policy: Any) -> None:
