@@ -127,8 +127,9 @@ def _interval_step(start_iso: str, end_iso: str, labels_as_of: str | None = None
     """The metric step (the interval's day number) and timestamp (its end, or when its latest labels arrived).
 
     A night updated by late labels is logged at the same step with a later
-    timestamp, so MLflow's latest value of each metric is the most informed one
-    and a rerun with the same labels writes the same point again.
+    timestamp, so MLflow's latest value of each metric is the most informed one.
+    A rerun of a run that already has points is logged just after its latest
+    one (see :func:`_log_record`), so the latest values are always the rerun's.
     """
     start = dt.datetime.fromisoformat(start_iso)
     end = dt.datetime.fromisoformat(end_iso)
