@@ -35,6 +35,16 @@ def _check(world: World, night: int) -> dict[str, Any]:
         )
 
 
+def _xcoms(dag_run: Any) -> set[tuple[str, str]]:
+    """(task_id, key) of every XCom the metadata DB holds for ``dag_run``."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel.task_id, XComModel.key).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id)
+        return {(task_id, key) for task_id, key in rows}
+
+
 def test_stable_night_is_aligned_recorded_once_and_requests_nothing(world: World) -> None:
     events_before = retrain_events(_asset_uri(world))
     world.serve_night(1)
@@ -63,6 +73,8 @@ def test_stable_night_is_aligned_recorded_once_and_requests_nothing(world: World
         assert metrics[f"benchmark.{bench}.value"] >= metrics[f"benchmark.{bench}.threshold"]
     assert "output_drift.score.p_value" in metrics
     assert retrain_events(_asset_uri(world)) == events_before
+    # each task's result is one XCom: a dict result is not also stored once per key
+    assert {key for _, key in _xcoms(dag_run)} == {"return_value"}, sorted(_xcoms(dag_run))
 
 
 def test_rerunning_a_night_updates_its_run_never_duplicates_it(world: World) -> None:

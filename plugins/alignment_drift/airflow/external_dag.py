@@ -54,7 +54,7 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
         f"(asset `{asset.name}`); never trains.",
     )
     def retrain() -> None:
-        @task
+        @task(multiple_outputs=False)
         def request() -> dict[str, Any]:
             context = get_current_context()
             req = _request(context)
@@ -62,7 +62,7 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
             req["dag_id"], req["run_id"] = context["dag"].dag_id, context["run_id"]
             return req
 
-        @task
+        @task(multiple_outputs=False)
         def collect_challenger(req: dict[str, Any]) -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -75,14 +75,14 @@ def external_retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) ->
             except steps.ExternalChallengerError as error:
                 raise AirflowFailException(str(error)) from None
 
-        @task
+        @task(multiple_outputs=False)
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
             import alignment_drift.airflow.connections  # noqa: F401
             from alignment_drift.pipeline import retrain as steps
 
             return steps.gate(spec, settings(), trained)
 
-        @task
+        @task(multiple_outputs=False)
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
             import alignment_drift.airflow.connections  # noqa: F401
             from alignment_drift.pipeline import retrain as steps

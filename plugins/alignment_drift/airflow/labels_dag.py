@@ -49,7 +49,7 @@ def labels_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         f"records (labels arrive up to {spec.labels.max_delay_days} days late).",
     )
     def labels() -> None:
-        @task
+        @task(multiple_outputs=False)
         def apply() -> dict[str, Any]:
             from alignment_drift.pipeline import labels as steps
 

@@ -84,7 +84,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         doc_md=f"Nightly alignment check of **{spec.model}**. {spec.description}",
     )
     def monitor() -> None:
-        @task
+        @task(multiple_outputs=False)
         def pull() -> Json:
             from airflow.sdk.exceptions import AirflowFailException
 
@@ -97,7 +97,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             except BatchGone as error:  # a rerun that cannot redo the night; its record stays (not retried)
                 raise AirflowFailException(str(error)) from None
 
-        @task
+        @task(multiple_outputs=False)
         def validate(pulled: XCom) -> Json:
             from alignment_drift.pipeline.night import Pulled
             from alignment_drift.pipeline.steps.validate import validate
@@ -114,7 +114,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             groups = plan(settings(), Pulled.model_validate(pulled), Validation.model_validate(validation))
             return [g.to_xcom() for g in groups]
 
-        @task
+        @task(multiple_outputs=False)
         def profile_partition(pulled: XCom, group: XCom) -> Json:
             from alignment_drift.pipeline.night import Group, Pulled
             from alignment_drift.pipeline.steps.profile import profile_group
@@ -122,7 +122,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             connect()
             return profile_group(spec, settings(), Pulled.model_validate(pulled), Group.model_validate(group)).to_xcom()
 
-        @task
+        @task(multiple_outputs=False)
         def drift(pulled: XCom, validation: XCom, partials: XCom) -> Json:
             from alignment_drift.pipeline.night import Partial, Pulled, Validation
             from alignment_drift.pipeline.steps.drift import drift
@@ -133,7 +133,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 spec, settings(), Pulled.model_validate(pulled), Validation.model_validate(validation), parts
             ).to_xcom()
 
-        @task
+        @task(multiple_outputs=False)
         def benchmarks(pulled: XCom, validation: XCom) -> Json:
             from alignment_drift.pipeline.night import Pulled, Validation
             from alignment_drift.pipeline.steps.benchmarks import benchmarks
@@ -146,7 +146,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         # Nights may run concurrently (catch-up, backfill), but each night's trend reads the nights before it
         # and its record decides the retrain cooldown: this task waits until the previous night's trend and
         # record have finished, so the tails run in night order and every record equals the one-by-one run.
-        @task(depends_on_past=True, wait_for_downstream=True, priority_weight=LIGHT)
+        @task(multiple_outputs=False, depends_on_past=True, wait_for_downstream=True, priority_weight=LIGHT)
         def trend(pulled: XCom, drift_out: XCom, bench_out: XCom) -> Json:
             from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Pulled
             from alignment_drift.pipeline.steps.trend import trend
@@ -159,7 +159,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 BenchmarkResults.model_validate(bench_out),
             ).to_xcom()
 
-        @task(priority_weight=LIGHT)
+        @task(multiple_outputs=False, priority_weight=LIGHT)
         def verdict(pulled: XCom, validation: XCom, drift_out: XCom, bench_out: XCom, trend_out: XCom) -> Json:
             from alignment_drift.pipeline.night import BenchmarkResults, DriftResult, Pulled, TrendResult, Validation
             from alignment_drift.pipeline.steps.verdict import decide
@@ -173,7 +173,7 @@ def monitor_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
                 TrendResult.model_validate(trend_out),
             ).to_xcom()
 
-        @task(priority_weight=TAIL)
+        @task(multiple_outputs=False, priority_weight=TAIL)
         def record(check: XCom, drift_out: XCom) -> Json:
             from alignment_drift.pipeline.night import Check, DriftResult
             from alignment_drift.pipeline.steps.record import record

@@ -113,7 +113,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         "promotes only an at-least-as-aligned challenger.",
     )
     def retrain() -> None:
-        @task
+        @task(multiple_outputs=False)
         def request() -> dict[str, Any]:
             context = get_current_context()
             req = _request(context)
@@ -121,7 +121,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             req["dag_id"], req["run_id"] = context["dag"].dag_id, context["run_id"]
             return req
 
-        @task
+        @task(multiple_outputs=False)
         def assemble(req: dict[str, Any]) -> dict[str, Any]:
             from alignment_drift.pipeline import retrain as steps
 
@@ -131,7 +131,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             as_of = dt.datetime.fromisoformat(end) if end else dt.datetime.now(dt.UTC)
             return steps.assemble(spec, settings(), as_of=as_of, key=req["key"])
 
-        @task
+        @task(multiple_outputs=False)
         def train(req: dict[str, Any], assembled: dict[str, Any]) -> dict[str, Any]:
             from alignment_drift.pipeline import retrain as steps
 
@@ -156,7 +156,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
             except EntrypointError as error:  # the owner's training code: retrying cannot fix it
                 raise AirflowFailException(str(error)) from None
 
-        @task
+        @task(multiple_outputs=False)
         def gate(trained: dict[str, Any]) -> dict[str, Any]:
             from alignment_drift.pipeline import retrain as steps
 
@@ -164,7 +164,7 @@ def retrain_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
 
             return steps.gate(spec, settings(), trained)
 
-        @task
+        @task(multiple_outputs=False)
         def decide(trained: dict[str, Any], gated: dict[str, Any]) -> dict[str, Any]:
             from alignment_drift.pipeline import retrain as steps
 
@@ -226,7 +226,7 @@ def _approval_tasks(spec: AlignmentSpec, settings: Any, trained: Any, decided: A
         retries=0,
     )
 
-    @task
+    @task(multiple_outputs=False)
     def apply_approval(trained_out: dict[str, Any], decision: dict[str, Any], response: Any) -> dict[str, Any]:
         from alignment_drift.pipeline import retrain as steps
 
@@ -271,7 +271,7 @@ def rollback_dag(spec: AlignmentSpec, home: Path | str | None = None) -> DAG:
         "A version that never passed the gate or was misaligned on its last check is refused unless `force`.",
     )
     def rollback() -> None:
-        @task
+        @task(multiple_outputs=False)
         def restore() -> dict[str, Any]:
             from airflow.sdk.exceptions import AirflowFailException
 

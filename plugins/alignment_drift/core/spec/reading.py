@@ -14,11 +14,16 @@ is refused before it can cost time or memory, each with a one-line
   bomb used to cost minutes of CPU in validation);
 - a key repeated in one mapping (YAML would keep the last one silently); both
   line numbers are named.
+
+The same bytes at the same path are parsed once per process (DAG parsing and every task of a night read
+the spec): each caller gets its own copy of the data, so nothing one caller changes reaches another.
 """
 
 from __future__ import annotations
 
 import codecs
+import copy
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +257,13 @@ def read_spec_data(path: Path | str) -> Any:
     the key 'owner' appears twice in one mapping (lines 2 and 3)
     """
     path = Path(path)
-    text = _decode(path, _read_bytes(path))
+    return copy.deepcopy(_parsed(str(path), _read_bytes(path)))
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: str, raw: bytes) -> Any:
+    """The data of ``raw`` read from ``path`` (an error is raised again on every call, never kept)."""
+    text = _decode(Path(path), raw)
     try:
         loader = _LimitedLoader(text)  # the reader refuses control characters here
         try:
@@ -260,4 +271,4 @@ def read_spec_data(path: Path | str) -> Any:
         finally:
             loader.dispose()
     except (yaml.YAMLError, RecursionError) as error:
-        raise _yaml_problem(path, error) from None
+        raise _yaml_problem(Path(path), error) from None
