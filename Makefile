@@ -47,7 +47,7 @@ test-all: $(STAMP)
 	$(BIN)/pytest -m "slow or not slow"
 
 # The default suite on the lowest supported versions (constraints/lowest.txt: every direct dependency at the
-# lower bound of its range), in a venv of its own.
+# lower bound of its range), in a venv of its own (run by .ci/run after make test).
 LOWEST_VENV := .venv-lowest
 LOWEST_STAMP := $(LOWEST_VENV)/.installed
 $(LOWEST_STAMP): setup.cfg pyproject.toml constraints/lowest.txt
@@ -57,7 +57,7 @@ $(LOWEST_STAMP): setup.cfg pyproject.toml constraints/lowest.txt
 	@touch $@
 
 test-lowest: $(LOWEST_STAMP)
-	$(LOWEST_VENV)/bin/pytest
+	$(LOWEST_VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The production extras (PostgreSQL, Celery + Redis, S3), installed once into the same venv.
 INTEGRATION_STAMP := $(VENV)/.installed-integration
