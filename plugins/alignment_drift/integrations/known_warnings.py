@@ -17,7 +17,6 @@ that only tests meet, each with where it comes from.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import re
 import sys
@@ -42,11 +41,11 @@ class KnownWarning:
     comes_from: str
 
     def _category(self) -> type[Warning]:
+        """The category class, looked up among the loaded modules only: a warning of a library that is not
+        loaded cannot have been raised, and importing one here (Airflow sets up its logging on import) would
+        change how warnings are shown while they are being passed on."""
         module, _, name = self.category.rpartition(".")
-        try:
-            found = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):  # the library is not installed: nothing of it to match
-            return _Never
+        found = getattr(sys.modules.get(module), name, None)
         return found if isinstance(found, type) and issubclass(found, Warning) else _Never
 
     def matches(self, caught: warnings.WarningMessage) -> bool:
@@ -93,6 +92,14 @@ KNOWN: tuple[KnownWarning, ...] = (
         message=r"Starting with pandas version 4\.0 all arguments of all will be keyword-only",
         module=r"mlflow\.data\.digest_utils",
         comes_from="MLflow's pandas dataset digest calls DataFrame.all(0) positionally (pandas 3.1)",
+    ),
+    KnownWarning(
+        name="skops ufunc scan of Airflow's deprecated names",
+        category="airflow.utils.deprecation_tools.DeprecatedImportWarning",
+        message=r"The `airflow\.",
+        module=r"skops\.io\._utils",
+        comes_from="the first import of skops.io looks up each numpy and scipy ufunc by name in every loaded module; "
+        "in an Airflow task that reads every deprecated name of Airflow's compatibility modules (1,160 warnings)",
     ),
 )
 

@@ -227,12 +227,21 @@ class SaveFormat:
         return {"format": self.format, "skops_trusted_types": list(self.skops_trusted_types), "why": self.why}
 
 
+def _skops_io() -> Any:
+    """``skops.io``, first imported with the known warnings dropped: in an Airflow task its import-time ufunc scan
+    warns once for every deprecated name of Airflow's modules (see :data:`..known_warnings.KNOWN`)."""
+    from alignment_drift.integrations.known_warnings import known_warnings
+
+    with known_warnings("importing skops"):
+        import skops.io  # type: ignore[import-untyped]  # no type information shipped
+    return skops.io
+
+
 def save_format(model: Any, trusted_types: Sequence[str] = ()) -> SaveFormat:
     """skops when it can serialize ``model`` and every type it reports untrusted is trusted; else cloudpickle."""
-    import skops.io  # type: ignore[import-untyped]  # no type information shipped
-
+    skops_io = _skops_io()
     try:
-        untrusted = list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+        untrusted = list(skops_io.get_untrusted_types(data=skops_io.dumps(model)))
     except Exception as error:  # skops cannot represent some objects
         return SaveFormat("cloudpickle", why=f"skops cannot serialize it ({type(error).__name__}: {error})")
     refused = [t for t in untrusted if not trusted_type(t, trusted_types)]
@@ -320,9 +329,7 @@ def _load_local(folder: Path, uri: str, trusted_types: Sequence[str]) -> LoadedM
     path = folder / str(flavour["pickled_model"])
     try:
         if fmt == "skops":
-            import skops.io  # no type information shipped
-
-            found = list(skops.io.get_untrusted_types(file=str(path)))
+            found = list(_skops_io().get_untrusted_types(file=str(path)))
             refused = [t for t in found if not trusted_type(t, trusted_types)]
             if refused:
                 raise ModelLoadError(
@@ -331,7 +338,7 @@ def _load_local(folder: Path, uri: str, trusted_types: Sequence[str]) -> LoadedM
                     "loaded. Fix: if you trust these classes, list them under registry.trusted_types in the spec "
                     "(alignment-drift init: --trust TYPE)."
                 )
-            estimator = skops.io.load(str(path), trusted=found)
+            estimator = _skops_io().load(str(path), trusted=found)
         elif fmt in ("cloudpickle", "pickle"):
             if not MLFLOW_ALLOW_PICKLE_DESERIALIZATION.get():
                 raise ModelLoadError(
