@@ -77,6 +77,7 @@ class Faults:
     scheduler_restart_s: float | None = None
     scheduler_restarted_during: list[tuple[str, TaskTry]] = field(default_factory=list)
     killed: list[tuple[str, TaskTry]] = field(default_factory=list)
+    killed_at: dt.datetime | None = None  # when the worker was dead (a task in `killed` may end before it)
     kill_target: TaskTry | None = None
     kill_mode: str = ""  # "first run" or "rerun"
     partial_run: tuple[str, str] | None = None  # the night's MLflow run (id, status) as the worker was killed
@@ -318,6 +319,7 @@ class Scenario:
         self.faults.kill_target = target
         self.faults.killed = [(d, t) for d, t in self.active_tries() if t.state == "running"]
         self.topo.kill_worker()
+        self.faults.killed_at = dt.datetime.now(dt.UTC)
         self.faults.worker_restart_s = self.topo.start_worker()
 
     def _recording(self) -> TaskTry | None:

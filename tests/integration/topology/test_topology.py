@@ -168,6 +168,9 @@ def test_a_worker_killed_mid_record_is_retried_by_a_new_worker_and_records_once(
     history = {(t.run_id, t.task_id, t.try_number): t for t in scenario.history()}
     for (_, run_id, task_id), before in killed.items():
         after = now[(run_id, task_id)]
+        ended = after.end is not None and faults.killed_at is not None and after.end <= faults.killed_at
+        if after.try_number == before.try_number and ended:
+            continue  # it was running when the tries were read and finished before the worker was killed
         assert after.state == "success" and after.try_number > before.try_number, (task_id, before, after)
     killed_try = history.get((target.run_id, "record", target.try_number))
     assert killed_try is not None and killed_try.state in ("failed", "up_for_retry"), killed_try
