@@ -38,11 +38,16 @@ def test_blocks_of_resamples_give_the_same_values_as_one_matrix(monkeypatch: pyt
     assert evaluate_metric_floor(RECALL, rows, None).ci_low == pytest.approx(blocked.ci_low, rel=1e-12)
 
 
-def test_a_300k_row_benchmark_bootstrap_allocates_tens_of_megabytes_not_gigabytes() -> None:
+@pytest.mark.parametrize(
+    "bench",
+    [RECALL, MetricFloor(name="log_loss", metric="log_loss", ceiling=5.0)],
+    ids=["recall, pooled", "log_loss, rows in blocks"],
+)
+def test_a_300k_row_benchmark_bootstrap_allocates_tens_of_megabytes_not_gigabytes(bench: MetricFloor) -> None:
     rows = _rows(300_000)
     tracemalloc.start()
     try:
-        result = evaluate_metric_floor(RECALL, rows, None)
+        result = evaluate_metric_floor(bench, rows, None)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import bootstrap, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, interval, pool_rows
 from alignment_drift.core.benchmarks.multiclass import normalised
 from alignment_drift.core.benchmarks.regression import interval_coverage
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
@@ -111,9 +111,13 @@ def _coverage(bench: Calibration, rows: Scored) -> tuple[float | None, Interval,
         return None, (None, None), n, f"only {n} labelled {bench.evaluated_on} rows with an interval", {}
     y, low, high, level = rows.target[known], rows.lower[known], rows.upper[known], rows.level
     coverage = float(interval_coverage(y, low, high, np.ones((1, n)))[0])
-    c_low, c_high = interval(
-        bootstrap(lambda w: interval_coverage(y, low, high, w), n, bench.resamples), bench.confidence
-    )
+    pool = pool_rows([(low <= y) & (y <= high)])
+    if pool is None:
+        boot = bootstrap(lambda w: interval_coverage(y, low, high, w), n, bench.resamples)
+    else:  # a row counts only through whether it is covered: pooled exactly
+        y_g, low_g, high_g = pool.first(y), pool.first(low), pool.first(high)
+        boot = pool.resample(lambda w: interval_coverage(y_g, low_g, high_g, w), bench.resamples)
+    c_low, c_high = interval(boot, bench.confidence)
     ci: Interval = (None, None)
     text = f"interval coverage {coverage:.3f} against nominal {level:.3f}"
     if c_low is not None and c_high is not None:
@@ -144,6 +148,27 @@ def _bias_corrected(plug_in: float, boot: np.ndarray, ci: Interval) -> tuple[flo
     return max(0.0, plug_in - bias), corrected, evidence
 
 
+def _resampled_ece(
+    bench: Calibration, rows: Scored, ece: Callable[[np.ndarray], np.ndarray], value: float | None
+) -> np.ndarray:
+    """The ECE under ``bench.resamples`` resamples of the rows; of their groups when a large batch pools.
+
+    A binary row enters the ECE through its target, its score's bin and its
+    score (a top-label one through whether it is right, and its confidence):
+    pooled by the first two and the score's quantile levels within them,
+    anchored at the rows' own ECE. A class-wise ECE is not pooled.
+    """
+    pool = None
+    if value is not None and (rows.task == "binary" or (rows.task == "multiclass" and bench.method != "classwise")):
+        y = rows.target if rows.task == "binary" else (rows.target == rows.prediction).astype(float)
+        which = np.clip((rows.score * bench.bins).astype(int), 0, bench.bins - 1)
+        pool = pool_rows([y, which], rows.score)
+    if pool is None:
+        return bootstrap(ece, len(rows), bench.resamples)
+    y, s = pool.first(y), pool.mean(rows.score)
+    return pool.resample(lambda w: expected_calibration_error(y, s, w, bins=bench.bins), bench.resamples, anchor=value)
+
+
 def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int, str, dict[str, Any], str]:
     """A classifier's ECE on the labelled rows, its bootstrap interval, n, a detail, evidence and the metric's name."""
     known = ~np.isnan(rows.target)
@@ -161,7 +186,7 @@ def _ece(bench: Calibration, rows: Scored) -> tuple[float | None, Interval, int,
     if ece is None:
         return None, (None, None), n, f"{metric} needs class probabilities, and these rows have none", {}, metric
     value = finite(float(ece(np.ones((1, n)))[0]))
-    boot = bootstrap(ece, n, bench.resamples)
+    boot = _resampled_ece(bench, rows.subset(known), ece, value)
     ci = interval(boot, bench.confidence)
     if metric == "classwise_ece" and value is not None:
         value, ci, evidence = _bias_corrected(value, boot, ci)

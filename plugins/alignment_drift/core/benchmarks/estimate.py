@@ -11,12 +11,13 @@ its mean. A regression has no label-free estimate (the spec refuses one).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from alignment_drift.core.benchmarks.measure import labelled, measure
-from alignment_drift.core.benchmarks.metrics import bootstrap, interval
+from alignment_drift.core.benchmarks.metrics import bootstrap, interval, pool_rows
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import PerformanceEstimate
 
@@ -74,7 +75,7 @@ def evaluate_performance_estimate(
             return estimate_performance(bench.metric, rows.score, rows.prediction, w, task=rows.task)
 
         value = finite(float(expected(np.ones((1, n)))[0]))
-        ci = interval(bootstrap(expected, n, 500), bench.confidence)
+        ci = interval(_resampled(bench, rows, expected, value), bench.confidence)
         known = labelled(rows)
         if known.sum() >= 30:
             realised = float(measure(bench.metric, rows.subset(known), np.ones((1, int(known.sum()))))[0])
@@ -99,3 +100,23 @@ def evaluate_performance_estimate(
         on="batch",
         evidence=evidence,
     )
+
+
+RESAMPLES = 500
+"""Resamples of the estimate's bootstrap interval."""
+
+
+def _resampled(
+    bench: PerformanceEstimate, rows: Scored, expected: Callable[[np.ndarray], np.ndarray], value: float | None
+) -> np.ndarray:
+    """The estimate under :data:`RESAMPLES` resamples of the rows; of their groups when a large batch pools.
+
+    A row enters the estimate through its decision and its score: pooled by
+    the decision and the score's quantile levels, anchored at the rows' own
+    estimate.
+    """
+    pool = None if value is None else pool_rows([rows.prediction], rows.score)
+    if pool is None:
+        return bootstrap(expected, len(rows.score), RESAMPLES)
+    s, p = pool.mean(rows.score), pool.first(rows.prediction)
+    return pool.resample(lambda w: estimate_performance(bench.metric, s, p, w, task=rows.task), RESAMPLES, anchor=value)

@@ -8,17 +8,18 @@ percentile bootstrap over rows as a binary one.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import METRICS, weighted_metric
+from alignment_drift.core.benchmarks.metrics import METRICS, Pool, pool_rows, weighted_metric
 from alignment_drift.core.benchmarks.multiclass import multiclass_metric
 from alignment_drift.core.benchmarks.regression import regression_metric
 from alignment_drift.core.benchmarks.result import Scored
 from alignment_drift.core.spec import label_key
 
-__all__ = ["class_position", "labelled", "measure", "unavailable"]
+__all__ = ["class_position", "labelled", "measure", "pooled", "unavailable"]
 
 
 def class_position(rows: Scored, label: Any) -> int | None:
@@ -52,6 +53,67 @@ def unavailable(metric: str, rows: Scored, *, label: Any = None, k: int | None =
     if metric == "interval_coverage" and (rows.lower is None or rows.upper is None):
         return "these rows have no logged prediction interval (columns.interval)"
     return None
+
+
+_DECISIONS = {
+    "binary": ("recall", "precision", "accuracy", "f1", "specificity", "fpr", "fnr"),
+    "multiclass": ("recall", "precision", "accuracy", "macro_f1"),
+}
+
+
+def pooled(metric: str, rows: Scored) -> tuple[Pool, Scored] | None:
+    """``rows`` pooled for ``metric``'s bootstrap (:func:`~.metrics.pool_rows`), with one row per group; or None.
+
+    A metric of decisions reads a row only through its (target, prediction):
+    pooled by those, exactly. A binary AUC reads the score too, a
+    regression's MAE or RMSE the error: pooled by their quantile levels, so
+    the pool is not exact (anchor its resamples). Interval coverage reads
+    only whether the target is inside. Any other metric is not pooled.
+    """
+    task = rows.task
+    columns: dict[str, np.ndarray] = {}
+    if metric in _DECISIONS.get(task, ()):
+        pool = pool_rows([rows.target, rows.prediction])
+    elif task == "binary" and metric == "roc_auc":
+        pool = pool_rows([rows.target], rows.score)
+        if pool is not None:
+            columns = {"score": pool.mean(rows.score)}
+    elif task == "regression" and metric in ("mae", "rmse"):
+        error = rows.target.astype(float) - rows.prediction.astype(float)
+        reads = np.abs(error) if metric == "mae" else error**2
+        pool = pool_rows([], reads)
+        if pool is not None:
+            # a group's target is the value whose error against a prediction of 0 keeps the group's sum
+            per_group = pool.mean(reads)
+            columns = {
+                "target": per_group if metric == "mae" else np.sqrt(per_group),
+                "prediction": np.zeros(len(per_group)),
+            }
+    elif task == "regression" and metric == "interval_coverage" and rows.lower is not None and rows.upper is not None:
+        pool = pool_rows([(rows.lower <= rows.target) & (rows.target <= rows.upper)])
+        if pool is not None:
+            columns = {"lower": pool.first(rows.lower), "upper": pool.first(rows.upper)}
+    else:
+        return None
+    return None if pool is None else (pool, _one_per_group(rows, pool, **columns))
+
+
+def _one_per_group(rows: Scored, pool: Pool, **columns: np.ndarray) -> Scored:
+    """One row per group: a group's own value of each column given, else of any of its rows."""
+    grouped = replace(
+        rows,
+        target=pool.first(rows.target),
+        score=pool.first(rows.score),
+        prediction=pool.first(rows.prediction),
+        proxy=None,
+        frame=None,
+        exposure=None,
+        proba=None,
+        lower=None,
+        upper=None,
+        exposed_rows=None,
+    )
+    return replace(grouped, **columns)  # type: ignore[arg-type]
 
 
 def measure(

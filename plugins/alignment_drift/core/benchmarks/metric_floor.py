@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from alignment_drift.core.benchmarks.measure import labelled, measure, unavailable
+from alignment_drift.core.benchmarks.measure import labelled, measure, pooled, unavailable
 from alignment_drift.core.benchmarks.metrics import bootstrap, direction_of, interval
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import MetricFloor
@@ -55,7 +57,7 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
             if value is None:
                 detail = f"{name} is undefined on the {n} labelled {bench.evaluated_on} rows"
             else:
-                ci = interval(bootstrap(at, n, bench.resamples), bench.confidence)
+                ci = interval(_resampled(bench, kept, at, value), bench.confidence)
     status = judge(value, ci, threshold, direction)
     if value is not None:
         word = "floor" if direction == "higher_is_better" else "ceiling"
@@ -76,3 +78,16 @@ def evaluate_metric_floor(bench: MetricFloor, rows: Scored | None, baseline: flo
         direction=direction,
         on=bench.evaluated_on,
     )
+
+
+def _resampled(bench: MetricFloor, rows: Scored, at: Callable[[np.ndarray], np.ndarray], value: float) -> np.ndarray:
+    """The metric under ``bench.resamples`` resamples of the rows: of their groups when they pool (a large batch)."""
+    found = pooled(bench.metric, rows)
+    if found is None:
+        return bootstrap(at, len(rows), bench.resamples)
+    pool, groups = found
+
+    def on_groups(w: np.ndarray) -> np.ndarray:
+        return measure(bench.metric, groups, w, label=bench.class_, k=bench.k, average=bench.average)
+
+    return pool.resample(on_groups, bench.resamples, anchor=None if pool.exact else value)

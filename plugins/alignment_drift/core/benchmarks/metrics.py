@@ -9,11 +9,17 @@ Every metric is computed from a matrix of row weights ``W`` (resamples x
 rows): the point estimate uses one row of ones, a bootstrap uses
 multinomial counts (a seeded resample of the rows each), so a 500-resample
 interval costs a few matrix products, not 500 metric calls.
+
+Above :data:`POOL_MIN_ROWS` rows a benchmark may pool its rows first
+(:func:`pool_rows`): rows a statistic cannot tell apart form one group, and a
+resample of the rows is drawn as multinomial counts of the groups, so a
+bootstrap costs O(resamples x groups) instead of O(resamples x rows).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -26,11 +32,15 @@ __all__ = [
     "CLASSIFICATION_METRICS",
     "LOWER_IS_BETTER",
     "METRICS",
+    "POOL_LEVELS",
+    "POOL_MIN_ROWS",
+    "Pool",
     "bootstrap",
     "bootstrap_weights",
     "classification_metric",
     "direction_of",
     "interval",
+    "pool_rows",
     "weighted_metric",
 ]
 
@@ -117,6 +127,124 @@ def bootstrap(statistic: Callable[[np.ndarray], np.ndarray], n: int, resamples: 
         rows = min(block, resamples - start)
         parts.append(np.asarray(statistic(_counts(rng.integers(0, n, size=(rows, n)), n)), dtype=float))
     return np.concatenate(parts)
+
+
+POOL_MIN_ROWS = 50_000
+"""Rows from which :func:`pool_rows` pools; below it every bootstrap resamples the rows themselves."""
+
+POOL_LEVELS = 1_024
+"""Equal-frequency levels a continuous column is cut into by :func:`pool_rows` (per discrete group)."""
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Rows pooled into groups, for a bootstrap whose cost does not grow with the rows.
+
+    ``inverse[i]`` is the group of row ``i``, ``counts[g]`` the rows in
+    group ``g`` and ``rows[g]`` the first of them. Drawing ``n`` rows with replacement puts
+    Multinomial(n, counts / n) rows into the groups, so when a statistic
+    reads a row only through its group's values, resampling the groups'
+    counts *is* the row bootstrap (the same distribution, not the same draws).
+    """
+
+    inverse: np.ndarray
+    counts: np.ndarray
+    rows: np.ndarray
+    exact: bool
+
+    @property
+    def n(self) -> int:
+        return int(self.counts.sum())
+
+    def first(self, values: np.ndarray) -> np.ndarray:
+        """The first row's value of each group (the group's value for a column the groups were formed by)."""
+        return values[self.rows]
+
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """Each group's mean of ``values`` (a group's sum is its count times its mean, as on the rows)."""
+        return np.bincount(self.inverse, weights=values.astype(float), minlength=len(self.counts)) / self.counts
+
+    def resample(
+        self,
+        statistic: Callable[[np.ndarray], np.ndarray],
+        resamples: int,
+        *,
+        seed: int = 0,
+        anchor: float | None = None,
+    ) -> np.ndarray:
+        """``statistic`` of the groups under ``resamples`` seeded multinomial resamples of the rows.
+
+        ``statistic`` maps a (k x groups) matrix of counts to k values. With
+        ``anchor`` (the statistic on the rows themselves) the values are
+        shifted by the anchor minus the statistic at the groups' own counts:
+        a pooled continuous column moves the centre by its rounding, not the
+        spread.
+        """
+        n = self.n
+        if resamples <= 0 or n == 0:
+            return np.zeros(0)
+        rng = np.random.default_rng(seed)
+        block = max(1, BOOTSTRAP_CELLS // len(self.counts))
+        share = self.counts / n
+        parts = []
+        for start in range(0, resamples, block):
+            drawn = rng.multinomial(n, share, size=min(block, resamples - start)).astype(float)
+            parts.append(np.asarray(statistic(drawn), dtype=float))
+        values = np.concatenate(parts)
+        if anchor is not None:
+            centre = float(np.asarray(statistic(self.counts[None, :]), dtype=float)[0])
+            if np.isfinite(centre) and np.isfinite(anchor):
+                values = values + (anchor - centre)
+        return values
+
+
+def pool_rows(
+    discrete: Sequence[np.ndarray],
+    continuous: np.ndarray | None = None,
+    *,
+    levels: int | None = None,
+    min_rows: int | None = None,
+) -> Pool | None:
+    """Group rows by their ``discrete`` values and ``levels`` quantile bins of ``continuous`` (:data:`POOL_LEVELS`).
+
+    None when pooling would not pay: fewer than ``min_rows`` rows (default
+    :data:`POOL_MIN_ROWS`), groups more than an eighth of the rows, or a
+    non-finite continuous value. With
+    ``continuous`` the pool is not ``exact``: a statistic of the groups reads
+    each row's continuous value as its group's mean (:meth:`Pool.mean`, which
+    keeps every group's sum), so pair such a pool with an ``anchor``.
+
+    Examples
+    --------
+    >>> y = np.tile([0.0, 1.0], 50_000); p = np.repeat([0.0, 1.0], 50_000)
+    >>> pool = pool_rows([y, p])
+    >>> pool.counts.astype(int).tolist(), pool.exact
+    ([25000, 25000, 25000, 25000], True)
+    """
+    levels = POOL_LEVELS if levels is None else levels
+    min_rows = POOL_MIN_ROWS if min_rows is None else min_rows
+    n = len(discrete[0]) if discrete else (0 if continuous is None else len(continuous))
+    if n < max(min_rows, 1):
+        return None
+    key = np.zeros(n, dtype=np.int64)
+    width = 1
+    for column in discrete:
+        _, codes = np.unique(column, return_inverse=True)
+        codes = codes.reshape(-1).astype(np.int64)
+        width *= int(codes.max()) + 1
+        if width > n:
+            return None
+        key = key * (int(codes.max()) + 1) + codes
+    if continuous is not None:
+        values = np.asarray(continuous, dtype=float)
+        if not np.isfinite(values).all():
+            return None
+        edges = np.unique(np.quantile(values, np.linspace(0.0, 1.0, levels + 1)[1:-1]))
+        key = key * (len(edges) + 1) + np.searchsorted(edges, values, side="right")
+    _, rows, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
+    if len(counts) * 8 > n:
+        return None
+    return Pool(inverse=inverse.reshape(-1), counts=counts.astype(float), rows=rows, exact=continuous is None)
 
 
 def _counts(drawn: np.ndarray, n: int) -> np.ndarray:

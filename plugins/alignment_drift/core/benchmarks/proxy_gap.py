@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from alignment_drift.core.benchmarks.metrics import bootstrap, classification_metric, interval, weighted_metric
+from alignment_drift.core.benchmarks.metrics import (
+    bootstrap,
+    classification_metric,
+    interval,
+    pool_rows,
+    weighted_metric,
+)
 from alignment_drift.core.benchmarks.result import BenchmarkResult, Scored, finite, judge
 from alignment_drift.core.spec import ProxyTargetGap
 
@@ -58,11 +66,7 @@ def evaluate_proxy_target_gap(bench: ProxyTargetGap, batch: Scored | None, basel
         assert batch.proxy is not None
         s, p = batch.score[both], batch.prediction[both]
         proxy, target = batch.proxy[both], batch.target[both]
-        boot = bootstrap(
-            lambda w: weighted_metric("roc_auc", proxy, s, p, w) - weighted_metric("roc_auc", target, s, p, w),
-            n,
-            bench.resamples,
-        )
+        boot = _resampled_gap(proxy, target, s, p, bench.resamples, value)
         ci = interval(boot, bench.confidence)
         evidence = {
             "proxy_auc": finite(classification_metric("roc_auc", batch.proxy[both], s, p)),
@@ -90,3 +94,23 @@ def evaluate_proxy_target_gap(bench: ProxyTargetGap, batch: Scored | None, basel
         on="batch",
         evidence=evidence,
     )
+
+
+def _resampled_gap(
+    proxy: np.ndarray, target: np.ndarray, s: np.ndarray, p: np.ndarray, resamples: int, value: float
+) -> np.ndarray:
+    """The gap under ``resamples`` resamples of the rows (both AUCs on each), of their groups when they pool.
+
+    A row enters both AUCs through its two labels and its score: a large
+    batch is pooled by the labels and the score's quantile levels, anchored at
+    the rows' own gap.
+    """
+
+    def gap(proxy: np.ndarray, target: np.ndarray, s: np.ndarray, p: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda w: weighted_metric("roc_auc", proxy, s, p, w) - weighted_metric("roc_auc", target, s, p, w)
+
+    pool = pool_rows([proxy, target], s)
+    if pool is None:
+        return bootstrap(gap(proxy, target, s, p), len(s), resamples)
+    on_groups = gap(pool.first(proxy), pool.first(target), pool.mean(s), pool.first(p))
+    return pool.resample(on_groups, resamples, anchor=value)
