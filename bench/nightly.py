@@ -70,7 +70,7 @@ from alignment_drift.settings import Settings
 spec_path, day, batch = sys.argv[1], dt.date.fromisoformat(sys.argv[2]), sys.argv[3]
 spec = load_spec(spec_path)
 settings = Settings.from_env()
-start, end = interval_for(spec.schedule, day)
+start, end = interval_for(spec.night_schedule, day)
 stages = {}
 
 
@@ -182,19 +182,42 @@ def run_stages(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ign
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+LAUNCHER = r"""
+import json, os, sys, time
+out, err, command = sys.argv[1], sys.argv[2], sys.argv[3:]
+flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+files = [(os.POSIX_SPAWN_OPEN, 1, out, flags, 0o644), (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o644)]
+began = time.perf_counter()
+pid = os.posix_spawn(command[0], command, os.environ, file_actions=files)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - began
+print(json.dumps({"seconds": seconds, "max_rss_kb": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status)}))
+"""
+
+
 def run_command(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
+    """The command as a user runs it: its wall time and peak RSS, started from a small launcher process.
+
+    Linux counts the memory of the process that spawns a child in the child's
+    ``ru_maxrss`` (the child starts on its parent's pages until it ``exec``s),
+    and this script holds the batch it wrote; so a minimal interpreter spawns
+    the command and reports its ``wait4`` usage.
+    """
     command = [sys.executable, "-m", "alignment_drift.cli", "check", str(SPEC), "--date", day, "--batch", str(batch)]
     out_path, err_path = batch.parent / f"{batch.name}.out", batch.parent / f"{batch.name}.err"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        began = time.perf_counter()
-        child = subprocess.Popen([*command, "--format", "json"], stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
-        seconds = time.perf_counter() - began
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"alignment-drift check failed ({code}):\n{err_path.read_text()[-3000:]}")
+    launched = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", LAUNCHER, str(out_path), str(err_path), *command, "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    if launched.returncode != 0:
+        raise SystemExit(f"the launcher failed ({launched.returncode}):\n{launched.stderr[-3000:]}")
+    usage = json.loads(launched.stdout)
+    if usage["code"] not in (0, 1):
+        raise SystemExit(f"alignment-drift check failed ({usage['code']}):\n{err_path.read_text()[-3000:]}")
     verdict = json.loads(out_path.read_text())["verdict"]
-    return {"seconds": seconds, "max_rss_mb": usage.ru_maxrss / 1024, "verdict": verdict}
+    return {"seconds": usage["seconds"], "max_rss_mb": usage["max_rss_kb"] / 1024, "verdict": verdict}
 
 
 def main() -> None:
