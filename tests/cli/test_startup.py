@@ -21,3 +21,37 @@ def test_help_imports_no_heavy_library() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert "usage: alignment-drift" in done.stdout
     assert done.stdout.splitlines()[-1] == "IMPORTED="
+
+
+def test_drift_against_a_profile_imports_no_model_library(tmp_path) -> None:
+    """A column test against a saved profile needs no scikit-learn, scipy.stats, MLflow, GX or the spec.
+
+    70,000 rows: beyond ``DRIFT_BINS`` distinct values, so the batch's summary is compressed and tested
+    through Kolmogorov's distribution (an exact small batch is tested as rows, by ``scipy.stats``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=70_000), "c": rng.choice(["a", "b", "c"], size=70_000)})
+    frame.to_parquet(tmp_path / "ref.parquet", index=False)
+    frame.assign(x=frame["x"] + 1.0).to_parquet(tmp_path / "cur.parquet", index=False)
+    from alignment_drift.cli import main
+
+    assert main(["profile", str(tmp_path / "ref.parquet"), "-o", str(tmp_path / "ref.profile.parquet")]) == 0
+    code = (
+        "import sys\n"
+        "from alignment_drift.cli import main\n"
+        f"code = main(['drift', {str(tmp_path / 'ref.profile.parquet')!r}, {str(tmp_path / 'cur.parquet')!r}, "
+        "'--multivariate', 'off', '--format', 'json', '--output', " + repr(str(tmp_path / "out.json")) + "])\n"
+        "heavy = ('sklearn', 'scipy.stats', 'mlflow', 'great_expectations', 'airflow', 'alignment_drift.core.spec')\n"
+        "print('IMPORTED=' + ','.join(m for m in heavy if m in sys.modules), code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines()[-1] == "IMPORTED= 0"
+    import json
+
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["drift"] is True  # a one-sd shift of x is found on this lean path
+    assert "KS" in {c["name"]: c["note"] for c in result["columns"]}["x"]  # through the summaries' bound
+    assert {c["name"]: c["drift"] for c in result["columns"]}["x"] is True

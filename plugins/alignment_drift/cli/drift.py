@@ -113,18 +113,20 @@ def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: boo
 
     The rows are CURRENT's own (in order) up to :data:`KEEP_ROWS`, else a uniform
     reservoir of :data:`JOINT_SAMPLE_ROWS` (see :mod:`alignment_drift.core.drift.reservoir`);
-    None when ``joint`` is off. Memory holds one chunk, the profiles being merged and those rows.
+    None when ``joint`` is off. The next chunk is read while one is profiled
+    (:func:`~alignment_drift.integrations.sources.stream.read_ahead`): memory holds three chunks at
+    most, the profiles being merged and those rows.
     """
-    from alignment_drift.core.drift.profile import ReferenceProfile
+    from alignment_drift.core.drift.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES, ReferenceProfile
+    from alignment_drift.integrations.sources.stream import read_ahead
     from alignment_drift.integrations.tables import iter_batches
-    from alignment_drift.pipeline.steps.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES
 
     kept: list[Any] = []
     seen = 0
 
     def chunks() -> Any:
         nonlocal seen
-        for chunk in iter_batches(arg, columns=[*numeric, *cats], rows=CHUNK_ROWS):
+        for chunk in read_ahead(iter_batches(arg, columns=[*numeric, *cats], rows=CHUNK_ROWS)):
             if len(chunk) == 0:
                 continue
             seen += len(chunk)

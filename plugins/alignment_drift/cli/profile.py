@@ -61,6 +61,7 @@ def register(verbs: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.core.drift.reservoir import MAX_RESERVOIR_ROWS
+    from alignment_drift.integrations.sources.stream import read_ahead
     from alignment_drift.integrations.tables import TableError, iter_batches
     from alignment_drift.progress import Progress
 
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--reservoir-rows must be in [0, {MAX_RESERVOIR_ROWS}]. Got {args.reservoir_rows} instead.")
     began = time.perf_counter()
     try:
-        chunks = iter_batches(args.reference, columns=columns or None, rows=args.chunk_rows)
+        chunks = read_ahead(iter_batches(args.reference, columns=columns or None, rows=args.chunk_rows))
         first = next(chunks, None)
         if first is None or first.empty:
             raise UsageError(f"{args.reference}: the reference has no rows.")

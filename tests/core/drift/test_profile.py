@@ -180,3 +180,37 @@ def test_profile_of_the_wrong_kind_is_refused() -> None:
         DriftDetector(profile, numeric=["c"])
     with pytest.raises(ValueError, match="cannot test column 'zz' as numeric: it is absent"):
         DriftDetector(profile, numeric=["zz"])
+
+
+def test_a_large_frame_summarised_in_threads_equals_the_column_by_column_fit(monkeypatch) -> None:
+    """Above ``PARALLEL_MIN_ROWS`` rows the columns and the reservoir are profiled side by side: the same profile."""
+    from alignment_drift.core.drift import profile as module
+
+    rng = np.random.default_rng(3)
+    n = 60_000
+    frame = pd.DataFrame(
+        {
+            **{f"x{i}": rng.standard_t(3, size=n) * (i + 1) for i in range(6)},
+            "ints": rng.integers(0, 50, size=n).astype(float),
+            "c": rng.choice(list("abcde"), size=n),
+        }
+    )
+    frame.loc[rng.random(n) < 0.01, "x2"] = np.nan
+    numeric = [c for c in frame.columns if c != "c"]
+    assert n >= module.PARALLEL_MIN_ROWS
+    threaded = ReferenceProfile.fit(frame, numeric=numeric, categorical=["c"], bins=512, reservoir_rows=1_000)
+    monkeypatch.setattr(module, "PARALLEL_MIN_ROWS", 10**12)
+    serial = ReferenceProfile.fit(frame, numeric=numeric, categorical=["c"], bins=512, reservoir_rows=1_000)
+    assert list(threaded.columns) == list(serial.columns) == [*numeric, "c"]
+    for name in numeric:
+        a, b = threaded.columns[name], serial.columns[name]
+        assert (a.n, a.missing) == (b.n, b.missing)
+        assert a.summary is not None and b.summary is not None
+        np.testing.assert_array_equal(a.summary.values, b.summary.values)
+        np.testing.assert_array_equal(a.summary.weights, b.summary.weights)
+        assert a.summary.rank_error == b.summary.rank_error
+    assert threaded.columns["x2"].missing > 0
+    assert threaded.columns["c"].counts == serial.columns["c"].counts
+    assert threaded.reservoir is not None and serial.reservoir is not None
+    pd.testing.assert_frame_equal(threaded.reservoir.rows, serial.reservoir.rows)
+    np.testing.assert_array_equal(threaded.reservoir.keys, serial.reservoir.keys)

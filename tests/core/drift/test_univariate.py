@@ -10,6 +10,8 @@ from scipy import stats
 
 from alignment_drift.core.drift.univariate import (
     MAX_UNSEEN_LISTED,
+    MIN_EXPECTED,
+    categorical_counts_drift,
     categorical_drift,
     missing_rate_drift,
     numeric_drift,
@@ -242,3 +244,32 @@ def test_missing_rate_validation(counts: tuple[int, ...], match: str) -> None:
 def test_two_dimensional_input_rejected() -> None:
     with pytest.raises(ValueError, match=r"The 'reference' parameter must be 1-D\."):
         numeric_drift(np.zeros((3, 2)), np.zeros(3))
+
+
+@pytest.mark.parametrize("test", ["chi2", "g_test"])
+def test_the_homogeneity_test_is_scipys_chi2_contingency(test) -> None:
+    """The statistic and p-value computed without ``scipy.stats`` equal ``chi2_contingency`` on many tables."""
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(7)
+    lambda_ = "log-likelihood" if test == "g_test" else None
+    for _ in range(200):
+        k = int(rng.integers(2, 30))
+        probs = rng.dirichlet(np.ones(k))
+        ref = rng.multinomial(int(rng.integers(2_000, 50_000)), probs)
+        cur = rng.multinomial(int(rng.integers(2_000, 50_000)), rng.dirichlet(probs * 200 + 0.1))
+        keep = (ref + cur) > 0
+        table = np.array([ref[keep], cur[keep]], dtype=float)
+        expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+        if expected.min() < MIN_EXPECTED or table.shape[1] < 2:
+            continue
+        out = categorical_counts_drift(
+            {str(i): int(v) for i, v in enumerate(table[0])},
+            {str(i): int(v) for i, v in enumerate(table[1])},
+            test=test,
+        )
+        want = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
+        assert out.statistic == pytest.approx(want.statistic, rel=1e-9)
+        assert out.p_value == pytest.approx(want.pvalue, rel=1e-9, abs=1e-300)
+        freqs = table / table.sum(axis=1, keepdims=True)
+        assert out.effect == pytest.approx(float(jensenshannon(freqs[0], freqs[1], base=2.0)), rel=1e-9, abs=1e-12)

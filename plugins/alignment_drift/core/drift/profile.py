@@ -30,7 +30,9 @@ the padding.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -44,10 +46,25 @@ from alignment_drift.core.drift.reservoir import MAX_RESERVOIR_ROWS, RESERVOIR_R
 from alignment_drift.core.drift.sketch import QuantileSummary
 from alignment_drift.core.drift.univariate import as_float
 
-__all__ = ["OTHER", "PROFILE_SCHEMA", "ColumnProfile", "ReferenceProfile", "numeric_values"]
+__all__ = [
+    "DRIFT_BINS",
+    "DRIFT_MAX_CATEGORIES",
+    "OTHER",
+    "PROFILE_SCHEMA",
+    "ColumnProfile",
+    "ReferenceProfile",
+    "numeric_values",
+]
 
 PROFILE_SCHEMA = "alignment-drift/profile@1"
 OTHER = "__other__"
+#: Points of a batch-side numeric summary (exact up to this many distinct values): the drift step's and the
+#: ``drift`` command's profile of a batch.
+DRIFT_BINS = 65_536
+#: Categories kept per batch-side column (more fold into ``__other__``).
+DRIFT_MAX_CATEGORIES = 10_000
+#: A frame of at least this many rows has its columns (and its reservoir) profiled in threads, side by side.
+PARALLEL_MIN_ROWS = 50_000
 _META_KEY = b"alignment_drift.profile"
 _KEY_COLUMN = "reservoir_key"
 _ROW_PREFIX = "reservoir:"
@@ -170,21 +187,36 @@ class ReferenceProfile:
         missing_cols = [c for c in (*numeric, *categorical) if c not in frame.columns]
         if missing_cols:
             raise ValueError(f"Columns {missing_cols} are not in the reference data; fix the column names.")
-        kept = None
-        if reservoir_rows:
-            kept = Reservoir.sample(
+
+        def reservoir() -> Reservoir | None:
+            if not reservoir_rows:
+                return None
+            return Reservoir.sample(
                 frame, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
             )
-        columns: dict[str, ColumnProfile] = {}
-        for name in numeric:
+
+        def numeric_column(name: str) -> ColumnProfile:
             values, missing = numeric_values(frame[name])
             summary = QuantileSummary.fit(values, capacity=bins)
-            columns[name] = ColumnProfile(name, "numeric", len(frame), missing, summary=summary)
-        for name in categorical:
+            return ColumnProfile(name, "numeric", len(frame), missing, summary=summary)
+
+        def categorical_column(name: str) -> ColumnProfile:
             counts, missing = _category_counts(frame[name])
-            columns[name] = ColumnProfile(
-                name, "categorical", len(frame), missing, counts=_fold(counts, max_categories)
-            )
+            return ColumnProfile(name, "categorical", len(frame), missing, counts=_fold(counts, max_categories))
+
+        columns: dict[str, ColumnProfile] = {}
+        if len(frame) >= PARALLEL_MIN_ROWS and len(numeric) + len(categorical) + bool(reservoir_rows) > 1:
+            # sorts, hashing and counting release the GIL: the parts of a large chunk are computed side by side
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+                sampled = pool.submit(reservoir)
+                parts = [pool.submit(numeric_column, name) for name in numeric]
+                parts += [pool.submit(categorical_column, name) for name in categorical]
+                columns.update((part.name, part) for part in (future.result() for future in parts))
+                kept = sampled.result()
+        else:
+            kept = reservoir()
+            columns.update((name, numeric_column(name)) for name in numeric)
+            columns.update((name, categorical_column(name)) for name in categorical)
         return cls(columns, len(frame), bins, max_categories, kept)
 
     @classmethod

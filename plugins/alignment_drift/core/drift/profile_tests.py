@@ -44,7 +44,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from alignment_drift.core.drift.profile import OTHER, ColumnProfile
 from alignment_drift.core.drift.sketch import QuantileSummary
@@ -125,7 +125,13 @@ def ks_p_value(d: float, en: float) -> float:
         warnings.simplefilter("ignore", RuntimeWarning)
         # kstwo is exact for the one-sample statistic at size en but costs ~1 s at en = 500k;
         # beyond 10k its limit, Kolmogorov's distribution, agrees to 1e-6 (checked in the tests)
-        dist = stats.kstwobign.sf(d * np.sqrt(en)) if en > 10_000 else stats.kstwo.sf(d, np.round(en))
+        # (Kolmogorov's survival function is scipy.special.kolmogorov, what stats.kstwobign.sf computes)
+        if en > 10_000:
+            dist = special.kolmogorov(d * np.sqrt(en))
+        else:
+            from scipy import stats
+
+            dist = stats.kstwo.sf(d, np.round(en))
         return float(np.clip(dist, 0.0, 1.0))
 
 

@@ -23,8 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.spatial.distance import jensenshannon
+from scipy import special
 
 from .exact import MC_MAX_DRAWS, fisher_two_sided, monte_carlo_homogeneity
 
@@ -172,6 +171,8 @@ def numeric_drift(
     if ref.size < 2 or cur.size < 2:
         return _skipped("ks", "wasserstein_iqr")
 
+    from scipy import stats  # here, not at import: a profile's column tests do not need it
+
     method: Literal["auto", "asymp"] = "auto" if max(ref.size, cur.size) <= EXACT_KS_MAX_N else "asymp"
     with warnings.catch_warnings():
         # "auto" may fall back from exact to asymp with a RuntimeWarning.
@@ -286,9 +287,8 @@ def categorical_counts_drift(
     if table.shape[1] >= 2:  # one shared category only: nothing can differ
         expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
         if expected.min() >= MIN_EXPECTED:
-            lambda_: Literal["log-likelihood"] | None = "log-likelihood" if test == "g_test" else None
-            chi2 = stats.chi2_contingency(table, correction=False, lambda_=lambda_)
-            statistic, p_value, min_p = float(chi2.statistic), _clip_p(chi2.pvalue), 0.0
+            statistic, p_value = _homogeneity(table, expected, test)
+            min_p = 0.0
         else:
             statistic, p_value, draws = monte_carlo_homogeneity(table, test=test)
             min_p = 1.0 / (MC_MAX_DRAWS + 1)
@@ -298,7 +298,7 @@ def categorical_counts_drift(
             )
             note = f"{note}; {mc_note}" if note else mc_note
         freqs = table / table.sum(axis=1, keepdims=True)
-        distance = float(jensenshannon(freqs[0], freqs[1], base=2.0))
+        distance = _jensen_shannon(freqs[0], freqs[1])
         effect = min(max(distance, 0.0), 1.0) if math.isfinite(distance) else 0.0
     return UnivariateOutcome(
         test=test,
@@ -310,6 +310,24 @@ def categorical_counts_drift(
         note=note,
         min_p_value=min_p,
     )
+
+
+def _homogeneity(table: np.ndarray, expected: np.ndarray, test: Literal["chi2", "g_test"]) -> tuple[float, float]:
+    """Pearson's (``chi2``) or the log-likelihood-ratio (``g_test``) statistic of a 2 x K table and its
+    chi-square p-value on K - 1 degrees of freedom (``scipy.stats.chi2_contingency`` without correction)."""
+    if test == "g_test":
+        statistic = 2.0 * float(special.xlogy(table, table / expected).sum())
+    else:
+        statistic = float(((table - expected) ** 2 / expected).sum())
+    return statistic, _clip_p(special.chdtrc(table.shape[1] - 1, statistic))
+
+
+def _jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """The base-2 Jensen-Shannon distance between two frequency vectors (``scipy.spatial.distance.jensenshannon``)."""
+    p, q = p / p.sum(), q / q.sum()
+    m = (p + q) / 2.0
+    divergence = (special.rel_entr(p, m).sum() + special.rel_entr(q, m).sum()) / 2.0
+    return float(np.sqrt(divergence / np.log(2.0)))
 
 
 def missing_rate_drift(

@@ -15,12 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
 from alignment_drift.core.redaction import register_mapping_secrets, register_uri_secrets
-from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.sources.base import (
     Batch,
     BatchReadError,
@@ -36,6 +35,9 @@ from alignment_drift.integrations.sources.connections import (
     resolve_resolver,
 )
 from alignment_drift.settings import Settings
+
+if TYPE_CHECKING:
+    from alignment_drift.core.spec import AlignmentSpec
 
 __all__ = [
     "Batch",

@@ -15,12 +15,16 @@ a folder of parts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+import queue
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import pandas as pd
 
-__all__ = ["READ_BUFFER_BYTES", "iter_parquet", "parquet_file", "row_group_slices"]
+__all__ = ["READ_BUFFER_BYTES", "iter_parquet", "parquet_file", "read_ahead", "row_group_slices"]
+
+T = TypeVar("T")
 
 #: Bytes a streaming Parquet reader buffers per column read.
 READ_BUFFER_BYTES = 1 << 20
@@ -52,8 +56,60 @@ def iter_parquet(
     chosen = None if row_groups is None else list(range(int(row_groups[0]), int(row_groups[1])))
     if chosen is not None and not chosen:
         return
-    for record_batch in reader.iter_batches(batch_size=rows, row_groups=chosen, columns=wanted, use_threads=False):
+    for record_batch in reader.iter_batches(batch_size=rows, row_groups=chosen, columns=wanted, use_threads=True):
         yield record_batch.to_pandas()
+
+
+def read_ahead(items: Iterable[T], *, depth: int = 1) -> Iterator[T]:
+    """``items`` in order, the next ``depth`` of them read by a background thread while the caller works on one.
+
+    Reading a chunk (decompression, decoding; pyarrow releases the GIL) overlaps with what
+    the caller does with the previous one; memory holds at most ``depth + 2`` items (the
+    caller's, those queued and the one being read). An error raised while reading is
+    raised here, at the item it stopped; closing this generator early stops the reader.
+
+    Examples
+    --------
+    >>> list(read_ahead(iter(range(5))))
+    [0, 1, 2, 3, 4]
+    """
+    if depth < 1:
+        raise ValueError(f"The 'depth' parameter must be >= 1. Got {depth} instead.")
+    ready: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put(("item", item)):
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            put(("error", error))
+            return
+        put(("done", None))
+
+    reader = threading.Thread(target=read, name="alignment-drift-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        reader.join(timeout=5)
 
 
 def row_group_slices(metadata: Any, *, max_rows: int, max_bytes: int, size: int) -> list[tuple[int, int, int, int]]:

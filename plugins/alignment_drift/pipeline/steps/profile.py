@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from alignment_drift.core.drift.output import output_columns
-from alignment_drift.core.drift.profile import ReferenceProfile
+from alignment_drift.core.drift.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES, ReferenceProfile
 from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.integrations.evidence import evidence_dir
 from alignment_drift.integrations.sources.connections import ConnectionResolver
@@ -34,11 +34,6 @@ from alignment_drift.pipeline.night import Group, Partial, Pulled, Validation
 from alignment_drift.settings import Settings
 
 __all__ = ["DRIFT_BINS", "DRIFT_MAX_CATEGORIES", "drift_columns", "merge_partials", "plan", "profile_group"]
-
-#: Points of a batch-side numeric summary (exact up to this many distinct values).
-DRIFT_BINS = 65_536
-#: Categories kept per batch-side column (more fold into ``__other__``).
-DRIFT_MAX_CATEGORIES = 10_000
 
 
 def drift_columns(spec: AlignmentSpec) -> tuple[list[str], list[str]]:
