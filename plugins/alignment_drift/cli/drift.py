@@ -20,6 +20,9 @@ joint tests subsample anyway).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -230,6 +233,19 @@ def no_rows(args: argparse.Namespace) -> str:
     )
 
 
+def _preload(module: str) -> threading.Thread:
+    """Import ``module`` in a background thread: its Python code runs while the batch is read and sorted
+    (pyarrow and numpy release the GIL). A failure is left for the real import to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="alignment-drift-preload", daemon=True)
+    thread.start()
+    return thread
+
+
 def run(args: argparse.Namespace) -> int:
     from alignment_drift.core.drift import DriftDetector
     from alignment_drift.core.drift.budget import alpha_budget
@@ -244,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
         from_profile = profile is not None
         joint = args.multivariate != "off" and rows is not None
+        loading = _preload("alignment_drift.core.drift.multivariate") if joint else None
         current_profile, current = _stream_current(args.current, numeric, cats, joint=joint)
         if args.multivariate == "on" and rows is None:
             raise UsageError(f"--multivariate on needs reference rows: {no_rows(args)}.")
@@ -273,6 +290,8 @@ def run(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "alpha_budget": budget.to_dict()}
     if joint:
         step = time.perf_counter()
+        if loading is not None:
+            loading.join()
         source = f"profile reservoir ({len(rows)} of {profile.n_rows} rows)" if from_profile else "data"
         try:
             payload["multivariate"] = _multivariate(rows, current, numeric, cats, budget.joint_tests, args.seed, source)

@@ -355,3 +355,25 @@ def test_result_to_dict_is_json_and_the_result_is_frozen(detector: type) -> None
     assert as_dict["drift"] is (as_dict["p_value"] <= as_dict["alpha"])
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.drift = True  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_folds_fitted_side_by_side_give_cross_val_predicts_scores(monkeypatch, threads) -> None:
+    """The domain classifier's out-of-fold scores equal scikit-learn's ``cross_val_predict``, whatever the threads."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits
+
+    from alignment_drift.core.drift import multivariate
+
+    monkeypatch.setattr(multivariate, "FOLD_THREADS", threads)
+    rng = np.random.default_rng(threads)
+    n = 600
+    x = np.vstack([rng.normal(size=(n, 6)), rng.normal(0.2, 1.3, size=(n, 6))])
+    labels = np.repeat([0, 1], n)
+    model = HistGradientBoostingClassifier(max_iter=20, max_depth=3, early_stopping=False, random_state=11)
+    folds = StratifiedKFold(5, shuffle=True, random_state=11)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        expected = cross_val_predict(model, x, labels, cv=folds, method="predict_proba")[:, 1]
+    got = multivariate.out_of_fold_scores(model, x, labels, folds)
+    np.testing.assert_array_equal(got, expected)
