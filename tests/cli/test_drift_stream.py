@@ -143,3 +143,24 @@ def test_an_empty_current_batch_exits_two(tmp_path: Path, capsys: pytest.Capture
     frame.iloc[:0].to_parquet(cur_path, index=False)
     assert main(["drift", str(ref_path), str(cur_path)]) == 2
     assert "the current batch has no rows" in capsys.readouterr().err
+
+
+def test_an_unreadable_or_incomplete_current_batch_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not "no rows": a truncated file names the read error; a batch without a tested column names the column."""
+    rng = np.random.default_rng(0)
+    frame = realistic_frame(300, rng)
+    ref_path = tmp_path / "reference.parquet"
+    frame.to_parquet(ref_path, index=False)
+    full = tmp_path / "full.parquet"
+    frame.to_parquet(full, index=False)
+    truncated = tmp_path / "truncated.parquet"
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    assert main(["drift", str(ref_path), str(truncated)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read as a table" in err and "no rows" not in err
+    partial = tmp_path / "partial.parquet"
+    frame.drop(columns=[NUMERIC[0]]).to_parquet(partial, index=False)
+    assert main(["drift", str(ref_path), str(partial)]) == 2
+    err = capsys.readouterr().err
+    assert NUMERIC[0] in err and "no rows" not in err
+    assert "Traceback" not in err

@@ -122,7 +122,7 @@ def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: boo
     """
     from alignment_drift.core.drift.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES, ReferenceProfile
     from alignment_drift.integrations.sources.stream import read_ahead
-    from alignment_drift.integrations.tables import iter_batches
+    from alignment_drift.integrations.tables import TableError, iter_batches
 
     kept: list[Any] = []
     seen = 0
@@ -148,6 +148,8 @@ def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: boo
             max_categories=DRIFT_MAX_CATEGORIES,
             reservoir_rows=JOINT_SAMPLE_ROWS if joint else 0,
         )
+    except TableError:
+        raise  # unreadable, or lacking a tested column: its own message
     except ValueError:
         if seen:
             raise
