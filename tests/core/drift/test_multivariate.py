@@ -16,11 +16,11 @@ import pytest
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from alignment_drift.core.drift.joint_kernels import mmd_permutation_test
 from alignment_drift.core.drift.multivariate import (
     DomainClassifierDrift,
     MMDDrift,
     MultivariateDrift,
-    _mmd_permutation_test,
 )
 
 DETECTORS = [
@@ -148,7 +148,7 @@ def test_mmd_permutation_count_matches_a_brute_force_recount(m: int, n: int, per
     squared = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
     kernel = np.exp(-squared / 2)
     np.fill_diagonal(kernel, 0.0)
-    observed, k = _mmd_permutation_test(kernel, m, permutations, [0, 3])
+    observed, k = mmd_permutation_test(kernel, m, permutations, [0, 3])
 
     assert observed == pytest.approx(_unbiased_mmd2(kernel, np.arange(m), np.arange(m, m + n)), rel=1e-12)
     draws = np.random.default_rng([0, 3])
@@ -364,9 +364,9 @@ def test_folds_fitted_side_by_side_give_cross_val_predicts_scores(monkeypatch, t
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from threadpoolctl import threadpool_limits
 
-    from alignment_drift.core.drift import multivariate
+    from alignment_drift.core.drift import joint_kernels
 
-    monkeypatch.setattr(multivariate, "FOLD_THREADS", threads)
+    monkeypatch.setattr(joint_kernels, "FOLD_THREADS", threads)
     rng = np.random.default_rng(threads)
     n = 600
     x = np.vstack([rng.normal(size=(n, 6)), rng.normal(0.2, 1.3, size=(n, 6))])
@@ -375,5 +375,5 @@ def test_folds_fitted_side_by_side_give_cross_val_predicts_scores(monkeypatch, t
     folds = StratifiedKFold(5, shuffle=True, random_state=11)
     with threadpool_limits(limits=1, user_api="openmp"):
         expected = cross_val_predict(model, x, labels, cv=folds, method="predict_proba")[:, 1]
-    got = multivariate.out_of_fold_scores(model, x, labels, folds)
+    got = joint_kernels.out_of_fold_scores(model, x, labels, folds)
     np.testing.assert_array_equal(got, expected)
