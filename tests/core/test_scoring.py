@@ -11,7 +11,14 @@ from sklearn.datasets import load_iris
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.svm import SVC
 
-from alignment_drift.core.scoring import ModelOutput, class_index, label_key, logged_output, score_model
+from alignment_drift.core.scoring import (
+    ModelOutput,
+    class_index,
+    label_key,
+    label_matches,
+    logged_output,
+    score_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +132,51 @@ def test_labels_match_across_their_spellings() -> None:
     assert label_key(0.5) != label_key(0)
     assert class_index([1.0, "2", None, 7], [1, 2, 3]).tolist()[:2] == [0.0, 1.0]
     assert np.isnan(class_index([None], [1])[0]) and class_index([7], [1, 2, 3])[0] == 3
+
+
+def _row_by_row(labels: Any, keys: set[str]) -> np.ndarray:
+    """The definition: each row's label keyed on its own."""
+    return np.array([np.nan if (k := label_key(v)) is None else float(k in keys) for v in labels], dtype=float)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        [1, 1.0, True, "1", np.int64(1), " 1 ", 0, False, 0.0, "0", None, np.nan, pd.NA, "spam", " spam", 2.5, "2.5"],
+        np.array([1.0, 0.0, np.nan, 2.0, 1.0, -0.0]),
+        np.array([3, 1, 2, 1, 0], dtype=np.int64),
+        np.array([True, False, True]),
+        pd.Series(["spam", None, "ham", "spam", " ham"], dtype="string[pyarrow]"),
+        pd.Series(["spam", "ham", None], dtype="category"),
+        pd.Series([1, None, 0, 1], dtype="Int64"),
+        pd.Series([1, "1", 1.0, None, "x"], dtype=object),
+        [],
+    ],
+    ids=["mixed", "float", "int", "bool", "arrow-str", "category", "Int64", "object", "empty"],
+)
+@pytest.mark.parametrize("keys", [{"1"}, {"spam", "2.5"}, {"0", "ham"}, set()], ids=["1", "spam", "0-ham", "none"])
+def test_matching_each_distinct_label_once_equals_keying_every_row(labels: Any, keys: set[str]) -> None:
+    got = label_matches(labels, keys)
+    want = _row_by_row(labels, keys)
+    assert got.dtype == np.float64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)  # NaN where missing, in the same places
+
+
+def test_label_matching_scales_with_distinct_labels_not_rows() -> None:
+    calls = 0
+    real = label_key
+
+    def counting(value: Any) -> str | None:
+        nonlocal calls
+        calls += 1
+        return real(value)
+
+    labels = pd.Series(np.random.default_rng(0).choice(["a", "b", "c", None], 100_000))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("alignment_drift.core.scoring.label_key", counting)
+        matched = label_matches(labels, {"a", "c"})
+    assert calls == 3  # a, b and c; missing values are never keyed
+    assert np.nansum(matched) == labels.isin(["a", "c"]).sum()
 
 
 def test_logged_output_reads_each_task_from_the_log(fitted: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alignment_drift.core.scoring import ModelOutput
+from alignment_drift.core.scoring import ModelOutput, label_matches
 from alignment_drift.core.spec import AlignmentSpec, label_key
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def exposed(spec: AlignmentSpec, output: ModelOutput) -> np.ndarray | None:
         return None
     if rule.rule == "class_in":
         keys = {label_key(c) for c in rule.classes}
-        return np.fromiter((label_key(p) in keys for p in output.prediction), dtype=bool, count=len(output.prediction))
+        return label_matches(output.prediction, keys) == 1.0
     threshold = exposure_threshold(spec)
     if threshold is None:
         raise ValueError(f"The exposure rule {rule.rule!r} of a {spec.task} spec needs exposure.threshold.")

@@ -15,7 +15,7 @@ logged as ``1``, ``1.0`` or ``"1"`` is the same class.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,17 @@ from alignment_drift.core.spec import AlignmentSpec
 from alignment_drift.core.spec.base import TASKS, Task
 from alignment_drift.core.spec.columns import label_key
 
-__all__ = ["TASKS", "ModelOutput", "Task", "class_index", "infer_task", "label_key", "logged_output", "score_model"]
+__all__ = [
+    "TASKS",
+    "ModelOutput",
+    "Task",
+    "class_index",
+    "infer_task",
+    "label_key",
+    "label_matches",
+    "logged_output",
+    "score_model",
+]
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,31 @@ def class_index(labels: Sequence[Any] | np.ndarray, classes: Sequence[Any]) -> n
     [1.0, nan, 0.0, 2.0]
     """
     where = {label_key(c): i for i, c in enumerate(classes)}
-    codes, uniques = pd.factorize(pd.Series(np.asarray(labels, dtype=object)), use_na_sentinel=True)
-    positions = np.array(
-        [np.nan if (key := label_key(u)) is None else where.get(key, len(classes)) for u in uniques], dtype=float
-    )
-    # each distinct label is keyed once; missing labels (factorize's -1) stay NaN
-    return np.where(codes >= 0, positions[np.maximum(codes, 0)] if len(positions) else np.nan, np.nan)
+    return _per_label(labels, lambda key: where.get(key, len(classes)))
+
+
+def label_matches(labels: Sequence[Any] | np.ndarray | pd.Series, keys: Collection[str | None]) -> np.ndarray:
+    """1.0 where a label's :func:`label_key` is in ``keys``, 0.0 where it is another label, NaN where missing.
+
+    The same answer as keying every row, at the cost of keying each distinct label once.
+
+    Examples
+    --------
+    >>> label_matches(["spam", 1, None, "1", 2.0], {"1", "spam"}).tolist()
+    [1.0, 1.0, nan, 1.0, 0.0]
+    """
+    return _per_label(labels, lambda key: float(key in keys))
+
+
+def _per_label(labels: Sequence[Any] | np.ndarray | pd.Series, value: Callable[[str], float]) -> np.ndarray:
+    """``value(label_key(label))`` per label as float, NaN where the label is missing; one call per distinct label."""
+    if isinstance(labels, pd.Series) or (isinstance(labels, np.ndarray) and labels.dtype.kind in "biuf"):
+        codes, uniques = pd.factorize(labels, use_na_sentinel=True)  # no boxing of a typed column
+    else:
+        codes, uniques = pd.factorize(pd.Series(np.asarray(labels, dtype=object)), use_na_sentinel=True)
+    per_unique = np.array([np.nan if (key := label_key(u)) is None else value(key) for u in uniques], dtype=float)
+    # missing labels (factorize's -1) stay NaN
+    return np.where(codes >= 0, per_unique[np.maximum(codes, 0)] if len(per_unique) else np.nan, np.nan)
 
 
 def _final_estimator(model: Any) -> Any:

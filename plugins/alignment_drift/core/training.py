@@ -180,7 +180,8 @@ def fit_pipeline(
     """
     known = label_values(frame, roles, label=label, task=task).notna().to_numpy()
     x, y = labelled_rows(frame, roles, label=label, task=task)
-    classes = [] if task == "regression" else sorted({str(label_key(v)) for v in y.tolist()})
+    distinct = () if task == "regression" else pd.unique(np.asarray(y, dtype=object))  # each label keyed once
+    classes = sorted({str(label_key(v)) for v in distinct})
     if len(y) < 10 or (task != "regression" and len(classes) < 2):
         wanted = "values" if task == "regression" else "at least two classes"
         raise ValueError(

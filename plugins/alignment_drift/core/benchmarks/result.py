@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alignment_drift.core.exposure import exposed
-from alignment_drift.core.scoring import ModelOutput, class_index
+from alignment_drift.core.scoring import ModelOutput, class_index, label_matches
 from alignment_drift.core.spec import AlignmentSpec, ColumnRoles, Task, label_key
 
 __all__ = ["BenchmarkResult", "Direction", "Scored", "Status", "finite", "judge"]
@@ -93,7 +93,7 @@ def _binary_target(values: pd.Series, positive: Any) -> np.ndarray:
             wanted = np.nan
         return np.where(np.isnan(raw), np.nan, (raw == wanted).astype(float))
     key = label_key(positive)
-    return np.array([np.nan if (k := label_key(v)) is None else float(k == key) for v in values], dtype=float)
+    return label_matches(values, () if key is None else (key,))
 
 
 def _classes(output: ModelOutput, spec: AlignmentSpec, frame: pd.DataFrame) -> tuple[Any, ...]:
