@@ -132,7 +132,10 @@ def test_bad_rows_quarantine_the_snapshot_byte_for_byte(
     assert manifest["details"]["batch"]["origin"]["conn_id"] == PG_CONN
 
 
-def test_a_failing_query_is_a_source_error_not_a_quarantine(ws: Workspace, airflow_connections: Any) -> None:
+def test_a_failing_query_is_a_source_error_not_a_quarantine(
+    ws: Workspace, pg_engine: Any, airflow_connections: Any
+) -> None:
+    # pg_engine defines the connection (AIRFLOW_CONN_...), so the query reaches PostgreSQL and fails there
     from alignment_drift.integrations.sources import SourceError
 
     with pytest.raises(SourceError, match=PG_CONN) as caught:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -23,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values, tarone_family
-from .profile import ColumnProfile, ReferenceProfile, numeric_values
+from .profile import ColumnProfile, ReferenceProfile, column_workers, numeric_values
 from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
 from .result import ColumnDrift, ColumnKind, DriftResult
 from .univariate import UnivariateOutcome, missing_rate_drift
@@ -235,7 +234,7 @@ class DriftDetector:
             )
         n_cur = len(frame)
         profiles = [self._profile.columns[name] for name, _ in self._columns]
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=column_workers()) as pool:
             outcomes = list(pool.map(lambda col: self._column(col, frame[col.name], n_cur), profiles))
         return self._result(profiles, outcomes, n_cur)
 

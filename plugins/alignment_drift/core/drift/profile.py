@@ -47,12 +47,14 @@ from alignment_drift.core.drift.sketch import QuantileSummary
 from alignment_drift.core.drift.univariate import as_float
 
 __all__ = [
+    "COLUMN_THREADS",
     "DRIFT_BINS",
     "DRIFT_MAX_CATEGORIES",
     "OTHER",
     "PROFILE_SCHEMA",
     "ColumnProfile",
     "ReferenceProfile",
+    "column_workers",
     "numeric_values",
 ]
 
@@ -65,6 +67,13 @@ DRIFT_BINS = 65_536
 DRIFT_MAX_CATEGORIES = 10_000
 #: A frame of at least this many rows has its columns (and its reservoir) profiled in threads, side by side.
 PARALLEL_MIN_ROWS = 50_000
+#: At most this many threads work on one frame's columns (fewer on a machine with fewer cores).
+COLUMN_THREADS = 4
+
+
+def column_workers() -> int:
+    """Threads for one frame's columns: :data:`COLUMN_THREADS`, or the machine's cores when it has fewer."""
+    return max(1, min(COLUMN_THREADS, os.cpu_count() or 1))
 _META_KEY = b"alignment_drift.profile"
 _KEY_COLUMN = "reservoir_key"
 _ROW_PREFIX = "reservoir:"
@@ -207,7 +216,7 @@ class ReferenceProfile:
         columns: dict[str, ColumnProfile] = {}
         if len(frame) >= PARALLEL_MIN_ROWS and len(numeric) + len(categorical) + bool(reservoir_rows) > 1:
             # sorts, hashing and counting release the GIL: the parts of a large chunk are computed side by side
-            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            with ThreadPoolExecutor(max_workers=column_workers()) as pool:
                 sampled = pool.submit(reservoir)
                 parts = [pool.submit(numeric_column, name) for name in numeric]
                 parts += [pool.submit(categorical_column, name) for name in categorical]
