@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from nightly import store_env  # noqa: E402  (the same throw-away store as the nightly benchmark)
 
 
 def main() -> None:
@@ -36,18 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="alignment-drift-many-"))
-    os.environ.update(
-        {
-            "ALIGNMENT_DRIFT_HOME": str(ROOT),
-            "ALIGNMENT_DRIFT_DATA_DIR": str(work / "data"),
-            "ALIGNMENT_DRIFT_ARTIFACT_ROOT": str(work / "artifacts"),
-            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-            "GX_ANALYTICS_ENABLED": "false",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-    )
+    os.environ.update(store_env(work))
     sys.path.insert(0, str(ROOT / "plugins"))
     import logging
 

@@ -173,6 +173,21 @@ def write_batch(  # type: ignore[no-untyped-def]
         batch.iloc[start : start + part_rows].to_parquet(path / f"part-{i:05d}.parquet", index=False)
 
 
+def store_env(work: Path, home: Path = ROOT) -> dict[str, str]:
+    """The environment of a throw-away night in ``work``: data, artifacts and a SQLite MLflow store there."""
+    return {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
+        "ALIGNMENT_DRIFT_HOME": str(home),
+        "ALIGNMENT_DRIFT_DATA_DIR": str(work / "data"),
+        "ALIGNMENT_DRIFT_ARTIFACT_ROOT": str(work / "artifacts"),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+
+
 def run_stages(day: str, batch: Path, env: dict[str, str]) -> dict:  # type: ignore[type-arg]
     done = subprocess.run(
         [sys.executable, "-c", STAGES, str(SPEC), day, str(batch)], capture_output=True, text=True, env=env
@@ -232,18 +247,7 @@ def main() -> None:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="alignment-drift-nightly-"))
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "plugins"), str(ROOT)]),
-        "ALIGNMENT_DRIFT_HOME": str(ROOT),
-        "ALIGNMENT_DRIFT_DATA_DIR": str(work / "data"),
-        "ALIGNMENT_DRIFT_ARTIFACT_ROOT": str(work / "artifacts"),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}",
-        "GX_ANALYTICS_ENABLED": "false",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    }
+    env = {**os.environ, **store_env(work)}
     os.environ.update(env)
     sys.path.insert(0, str(ROOT / "plugins"))
     import logging

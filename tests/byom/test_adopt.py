@@ -199,6 +199,11 @@ def _spec_variant(binary_spec: Path, change: Any) -> Path:
         ),
         ("models:/owner_diabetes_ridge/1", None, "the model is a regressor, but the spec's task is 'binary'"),
         ("models:/owner_wine_rf/1", None, "a multiclass classifier (classes [0, 1, 2])"),
+        (
+            "models:/owner_content_hgb/1",
+            lambda d: d["columns"].update(positive_class="spam"),
+            "the model's classes are [0, 1]; the spec's positive class is 'spam'",
+        ),
     ],
     ids=[
         "unknown-version",
@@ -211,6 +216,7 @@ def _spec_variant(binary_spec: Path, change: Any) -> Path:
         "extra-column",
         "regressor-for-binary",
         "multiclass-for-binary",
+        "positive-class-not-a-class",
     ],
 )
 def test_adopt_refuses_with_a_clear_message_and_exit_2(
@@ -266,3 +272,80 @@ def test_adopted_models_load_only_the_types_the_spec_trusts(owned_models: dict[s
     with pytest.raises(ModelLoadError, match=r"not trusted: \['tests\.byom\.custom_steps\.Winsorizer'\]"):
         load_from_registry(project.settings, owned.uri)  # the artifact's own MLmodel list is not used
     assert load_from_registry(project.settings, owned.uri, trusted_types=owned.trusted_types).format == "skops"
+
+
+def test_a_binary_model_with_string_labels_is_initialised_adopted_and_checked(
+    project: Project, tmp_path: Path, capsys: Any
+) -> None:
+    """Labels ``"malignant"`` / ``"benign"``: ``init`` names the positive class, ``adopt`` takes it, a night checks."""
+    import os
+
+    import mlflow
+    import mlflow.sklearn
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from alignment_drift.core.scoring import score_model
+    from alignment_drift.core.spec import load_spec
+    from alignment_drift.integrations.mlflow import registry
+
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    x.columns = [c.replace(" ", "_") for c in x.columns]
+    y = y.map({0: "malignant", 1: "benign"})
+    fit = np.random.default_rng(4).random(len(x)) < 0.4
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x[fit], y[fit])
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_experiment("owner-team-models")
+    with mlflow.start_run():
+        info = mlflow.sklearn.log_model(
+            model, name="model", registered_model_name="owner_cancer_lr", input_example=x.head(3),
+            serialization_format="skops",
+        )  # fmt: skip
+    uri = f"models:/owner_cancer_lr/{info.registered_model_version}"
+    reference = tmp_path / "cancer-reference.parquet"
+    x[~fit].assign(diagnosis=y[~fit].to_numpy()).to_parquet(reference, index=False)
+    args = ["init", "--model-uri", uri, "--reference", str(reference), "--target", "diagnosis", "--name", "cancer_lr"]
+    assert main([*args, "--start-date", "2026-02-01"]) == 0
+    spec_path = project.settings.specs_dir / "cancer_lr.yaml"
+    spec = load_spec(spec_path)
+    # scikit-learn's order: classes_ = ['benign', 'malignant'], predict_proba[:, 1] is P('malignant')
+    assert spec.columns.positive_class == "malignant"
+    assert main(["adopt", str(spec_path), "--model-uri", uri]) == 0
+    champion = registry.champion(project.settings, "cancer_lr")
+    assert champion is not None
+    baselines = registry.load_reference(project.settings, "cancer_lr", champion).baselines
+    assert baselines and all(v is not None for v in baselines.values()), baselines
+
+    # a night of the owner's serving: the training rows scored by the champion, labels logged as strings
+    roles = spec.columns
+    rows = pd.read_parquet(project.settings.resolve_data(spec.reference.training_data))
+    rows = rows.sample(400, replace=True, random_state=0).reset_index(drop=True)
+    out = score_model(
+        registry.load_model(project.settings, "cancer_lr", champion.version),
+        rows,
+        task="binary",
+        features=roles.feature_names,
+        threshold=spec.retraining.training.decision_threshold,
+        positive=roles.positive_class,
+    )
+    log = rows[list(roles.feature_names)].assign(
+        **{
+            roles.id: [f"p{i:05d}" for i in range(len(rows))],
+            roles.timestamp: pd.Timestamp("2026-02-01T08:00:00Z") + pd.to_timedelta(np.arange(len(rows)), unit="s"),
+            roles.prediction: out.prediction,
+            roles.score: out.score,
+            roles.target: rows[roles.target].astype("str").to_numpy(),
+        }
+    )
+    log[roles.timestamp] = log[roles.timestamp].astype("datetime64[us, UTC]")
+    batch = tmp_path / "night.parquet"
+    log.to_parquet(batch, index=False)
+    capsys.readouterr()
+    code = main(["check", str(spec_path), "--date", "2026-02-01", "--batch", str(batch), "--format", "json"])
+    result = __import__("json").loads(capsys.readouterr().out)
+    assert code == 0 and result["verdict"] == "aligned", result["reasons"]
+    statuses = {b["name"]: b["status"] for b in result["benchmarks"]}
+    assert statuses and set(statuses.values()) == {"pass"}, statuses

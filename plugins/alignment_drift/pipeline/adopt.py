@@ -78,7 +78,7 @@ def check_compatible(spec: AlignmentSpec, model: Any, inputs: tuple[str, ...] | 
     AdoptError
         Naming the missing or extra columns, or the task the model performs.
     """
-    from alignment_drift.core.scoring import infer_task
+    from alignment_drift.core.scoring import infer_task, label_key
 
     task = spec.task
     found, classes = infer_task(model)
@@ -87,10 +87,12 @@ def check_compatible(spec: AlignmentSpec, model: Any, inputs: tuple[str, ...] | 
             f"the model is {_describe(found, classes)}, but the spec's task is {task!r}. Fix: adopt a model of the "
             f"spec's task, or write a spec for this model (alignment-drift init --model-uri ...)."
         )
-    if task == "binary" and 1 not in (classes or ()):
+    positive = spec.columns.positive_class
+    if task == "binary" and label_key(positive) not in {label_key(c) for c in classes or ()}:
         raise AdoptError(
-            f"the model's classes are {list(classes or ())}; a binary spec's positive class is 1 (columns.score is "
-            "P(target = 1)). Fix: train the model on 0/1 labels."
+            f"the model's classes are {list(classes or ())}; the spec's positive class is {positive!r} "
+            f"(columns.score is P(target = {positive!r})). Fix: set columns.positive_class to the model's class that "
+            "matters (the one a missed case of is costly), or adopt a model that predicts that class."
         )
     features = spec.columns.feature_names
     if inputs is not None:
