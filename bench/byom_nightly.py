@@ -208,6 +208,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of each night's batch")
     parser.add_argument("--tasks", nargs="+", default=["binary", "multiclass", "regression"])
     parser.add_argument("--repeats", type=int, default=1, help="runs of the command per model")
+    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder and the batches")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="alignment-drift-byom-"))
     for sub in ("specs", "expectations", "data"):
@@ -232,9 +233,10 @@ def main() -> None:
             write_batch(spec_path, args.rows, batch)
             results[task] = [run_check(spec_path, batch, env) for _ in range(args.repeats)]
             print(json.dumps({task: results[task]}), flush=True)
-            batch.unlink()
+            if not args.keep:
+                batch.unlink()
     finally:
-        if os.environ.get("BYOM_KEEP"):
+        if args.keep:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)

@@ -10,7 +10,7 @@ chunks, and summarised the way the product does:
   monitor's reference of held-out rows; needs the column in memory);
 - **batch, summary path** (the monitor's partition-mapped path): groups of
   ``DEFAULT_GROUP_ROWS`` (5M) rows, each profiled by ``ReferenceProfile.fit_chunks``
-  over ``READ_BATCH_ROWS`` (1M) chunks with ``DRIFT_BINS`` bins and saved as
+  over ``PROFILE_CHUNK_ROWS`` (250k) chunks with ``DRIFT_BINS`` bins and saved as
   ``profile_group`` saves it, merged by ``merge_partials``, then tested by
   ``numeric_summary_drift``;
 - **batch, row path** (``DriftDetector.test`` on rows, up to ``--row-max``
@@ -57,9 +57,13 @@ from alignment_drift.core.drift.profile_tests import (  # noqa: E402
     numeric_profile_drift,
     numeric_summary_drift,
 )
-from alignment_drift.integrations.sources.partitions import READ_BATCH_ROWS  # noqa: E402
 from alignment_drift.pipeline.night import Partial  # noqa: E402
-from alignment_drift.pipeline.steps.profile import DRIFT_BINS, DRIFT_MAX_CATEGORIES, merge_partials  # noqa: E402
+from alignment_drift.pipeline.steps.profile import (  # noqa: E402
+    DRIFT_BINS,
+    DRIFT_MAX_CATEGORIES,
+    PROFILE_CHUNK_ROWS,
+    merge_partials,
+)
 from alignment_drift.settings import DEFAULT_GROUP_ROWS  # noqa: E402
 
 REF_CHUNK_ROWS = 250_000  # alignment-drift profile --chunk-rows default
@@ -109,7 +113,7 @@ def one_run(kind: str, n: int, run: int, args: argparse.Namespace, folder: Path)
     partials = []
     for g, start in enumerate(range(0, n, DEFAULT_GROUP_ROWS)):
         rows = min(DEFAULT_GROUP_ROWS, n - start)
-        group = list(chunks(kind, rows, READ_BATCH_ROWS, (*seed, 1, g), shift))
+        group = list(chunks(kind, rows, PROFILE_CHUNK_ROWS, (*seed, 1, g), shift))
         if keep_rows:
             kept += group
         profile = ReferenceProfile.fit_chunks(

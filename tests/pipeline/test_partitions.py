@@ -208,6 +208,43 @@ def test_merged_partials_stay_within_the_stated_bound_when_compressed(
     assert "summary bounds" in approx.note
 
 
+def test_a_group_profiled_chunk_by_chunk_equals_the_single_pass_while_summaries_are_exact(
+    ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(profile, "PROFILE_CHUNK_ROWS", 300)  # 2,000 rows of one file: 7 chunks, read ahead
+    path = ws.data / "night.parquet"
+    night.to_parquet(path, index=False)
+    (partial,) = _profile_groups(ws, _pulled(path), max_rows=10_000)
+    merged = profile.merge_partials([partial])
+    numeric, categorical = profile.drift_columns(ws.spec)
+    single = ReferenceProfile.fit(
+        night, numeric=numeric, categorical=categorical, bins=profile.DRIFT_BINS, max_categories=10_000
+    )
+    assert merged is not None and merged.n_rows == single.n_rows == len(night)
+    for name, col in single.columns.items():
+        got = merged.columns[name]
+        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
+        if col.summary is not None:
+            assert got.summary is not None and got.summary.exact
+            np.testing.assert_array_equal(got.summary.values, col.summary.values)
+            np.testing.assert_array_equal(got.summary.weights, col.summary.weights)
+
+
+def test_sampling_in_small_chunks_draws_the_same_seeded_sample(
+    ws: Any, night: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alignment_drift.integrations.sources import partitions
+
+    path = ws.data / "night.parquet"
+    night.to_parquet(path, index=False)
+    batch = _pulled(path).batch()
+    large, rows = read_columns(batch, ["score", "toxicity"], max_rows=400, seed=3)
+    monkeypatch.setattr(partitions, "SAMPLE_READ_ROWS", 7)  # 286 chunks: one random stream across them
+    small, again = read_columns(batch, ["score", "toxicity"], max_rows=400, seed=3)
+    assert rows == again == len(night) and 250 < len(small) < 550
+    pd.testing.assert_frame_equal(small, large)
+
+
 def test_a_skipped_group_profiles_nothing(ws: Any) -> None:
     pulled = _pulled(ws.data / "missing.parquet")
     skipped = profile.profile_group(ws.spec, ws.settings, pulled, Group(index=0, skip=True))

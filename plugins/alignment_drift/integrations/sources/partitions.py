@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_GROUP_BYTES",
     "DEFAULT_GROUP_ROWS",
     "READ_BATCH_ROWS",
+    "SAMPLE_READ_ROWS",
     "VALIDATE_GROUP_ROWS",
     "batch_rows",
     "members",
@@ -50,6 +51,8 @@ VALIDATE_GROUP_ROWS = 1_000_000
 DEFAULT_GROUP_BYTES = 512 * 1024 * 1024
 #: Rows read at once: bounds a task's memory.
 READ_BATCH_ROWS = 1_000_000
+#: Rows read at once while a batch is sampled (only the sample is kept, so small chunks cost no copy).
+SAMPLE_READ_ROWS = 250_000
 
 
 def members(batch: Batch, connections: ConnectionResolver | None) -> tuple[list[tuple[str, str]], Any]:
@@ -212,7 +215,8 @@ def read_columns(
     rng = np.random.default_rng(seed)
     frames: list[pd.DataFrame] = []
     seen = 0
-    for chunk in read_chunks(batch, files, columns, connections, row_groups=row_groups):
+    rows = READ_BATCH_ROWS if share == 1.0 else SAMPLE_READ_ROWS
+    for chunk in read_chunks(batch, files, columns, connections, rows=rows, row_groups=row_groups):
         seen += len(chunk)
         if share < 1.0:
             chunk = chunk.iloc[np.flatnonzero(rng.random(len(chunk)) < share)]
