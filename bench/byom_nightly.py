@@ -17,7 +17,8 @@ champion and written as one Parquet file with the columns the spec names; a
 quarter of the rows carry their label. The command runs as a user runs it,
 spawned by a minimal launcher (see ``bench/nightly.py``: the parent's pages are
 not counted in the child's peak); wall seconds of the whole process and its
-``ru_maxrss``.
+``ru_maxrss``. Before it, the check's steps run one by one in another fresh
+process, each timed with its peak RSS (``bench/nightly.py``'s stage timer).
 
     .venv/bin/python bench/byom_nightly.py                     # 1M rows, each model
     .venv/bin/python bench/byom_nightly.py --rows 100000 --tasks multiclass
@@ -46,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from nightly import LAUNCHER, store_env  # noqa: E402  (the same launcher and store as the demo's night)
+from nightly import LAUNCHER, STAGES, store_env  # noqa: E402  (the same launcher, stages and store as the demo's)
 
 DAY = dt.date(2026, 1, 1)
 LABELLED = 0.25  # share of the night's rows whose label has arrived
@@ -203,6 +204,20 @@ def run_check(spec_path: Path, batch: Path, env: dict[str, str]) -> dict[str, An
     }
 
 
+def run_stages(spec_path: Path, batch: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The check's steps one by one in a fresh process (``bench/nightly.py``'s stage timer): seconds, peak MiB."""
+    done = subprocess.run(
+        [sys.executable, "-c", STAGES, str(spec_path), DAY.isoformat(), str(batch)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the stages' process failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1])["stages"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of each night's batch")
@@ -226,13 +241,15 @@ def main() -> None:
     logging.disable(logging.WARNING)
     warnings.filterwarnings("ignore")
     results: dict[str, list[dict[str, Any]]] = {}
+    stages: dict[str, dict[str, Any]] = {}
     try:
         for task in args.tasks:
             spec_path = adopt_owner(task, work, env)
             batch = work / f"batch_{task}.parquet"
             write_batch(spec_path, args.rows, batch)
+            stages[task] = run_stages(spec_path, batch, env)
             results[task] = [run_check(spec_path, batch, env) for _ in range(args.repeats)]
-            print(json.dumps({task: results[task]}), flush=True)
+            print(json.dumps({task: {"stages": stages[task], "command": results[task]}}), flush=True)
             if not args.keep:
                 batch.unlink()
     finally:
@@ -244,6 +261,13 @@ def main() -> None:
         f"\nOwner models' nights, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
         f"{platform.machine()}; Python {platform.python_version()}; {args.rows:,} rows a night\n"
     )
+    names = list(next(iter(stages.values()))) if stages else []
+    print("| stage | " + " | ".join(f"{t} s | {t} peak MiB" for t in stages) + " |")
+    print("|---|" + "---|---|" * len(stages))
+    for name in names:
+        cells = " | ".join(f"{s[name]['seconds']:.1f} | {s[name]['peak_rss_mb']:,.0f}" for s in stages.values())
+        print(f"| {name} | {cells} |")
+    print()
     print("| model | `check` wall s (each run) | peak RSS MiB | verdict | benchmarks |")
     print("|---|---|---|---|---|")
     for task, runs in results.items():
