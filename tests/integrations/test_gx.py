@@ -265,6 +265,23 @@ def test_validation_runs_through_the_suites_checkpoint_and_keeps_no_result() -> 
     assert ctx.list_data_docs_sites().keys() <= {"alignment_drift_night"}  # GX's temporary default site is gone
 
 
+@pytest.mark.parametrize("valid", [True, False], ids=["valid", "failing"])
+def test_the_context_keeps_no_reference_to_the_validated_batch(valid: bool) -> None:
+    """A worker's cached GX context must not hold last night's frame (hundreds of MB at 1M rows)."""
+    import gc
+    import weakref
+
+    batch = make_batch(seed=5)
+    if not valid:
+        batch.loc[0, "toxicity"] = 7.0  # out of range: a critical failure
+    gone = weakref.ref(batch)
+    summary, _ = gxi.validate_dataframe(batch, SUITE)
+    assert summary.success is valid
+    del batch
+    gc.collect()
+    assert gone() is None, [type(r).__name__ for r in gc.get_referrers(gone())]
+
+
 def test_data_docs_render_the_failed_expectation_inside_their_folder_only(tmp_path: Path) -> None:
     from alignment_drift.integrations.gx_docs import DATA_DOCS, site_pages
 

@@ -187,6 +187,20 @@ def _get_suite(path: Path) -> _Validation:
         return _SUITES[key]
 
 
+def _release_batch() -> None:
+    """Drop the validated frame from the cached context's execution engine (GX keeps the last batch's data).
+
+    Without this the whole batch stayed alive for the rest of the process: at 1M rows the night's
+    later steps ran with the validated frame (hundreds of MB) still held.
+    """
+    batch_definition = _STATE["batch_definition"]
+    if batch_definition is None:
+        return
+    manager = batch_definition.data_asset.datasource.get_execution_engine().batch_manager
+    manager.batch_data_cache.clear()
+    manager.reset_batch_cache()
+
+
 def _forget(ctx: Any, validation: _Validation) -> None:
     """Remove a replaced suite's checkpoint, validation definition and suite from the context."""
     ctx.checkpoints.delete(name=validation.checkpoint.name)
@@ -267,6 +281,7 @@ def validate_dataframe(
         finally:  # the context keeps no result: a long-lived worker does not grow
             for key in checkpoint_result.run_results:
                 ctx.validation_results_store.remove_key(key)
+            _release_batch()
     failed = [o for o in map(outcome, result.results) if not o.success]
     critical = tuple(o for o in failed if o.severity == "critical")
     summary = ValidationSummary(
