@@ -157,6 +157,17 @@ def _profile_groups(ws: Any, pulled: Pulled, max_rows: int) -> list[Partial]:
     ]
 
 
+def _assert_same_exact_profile(merged: ReferenceProfile, single: ReferenceProfile) -> None:
+    """Every column of ``merged`` equals ``single``'s: counts, missing, and exact summaries point by point."""
+    for name, col in single.columns.items():
+        got = merged.columns[name]
+        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
+        if col.summary is not None:
+            assert got.summary is not None and got.summary.exact
+            np.testing.assert_array_equal(got.summary.values, col.summary.values)
+            np.testing.assert_array_equal(got.summary.weights, col.summary.weights)
+
+
 def test_merged_partials_equal_the_single_pass_exactly_while_summaries_are_exact(ws: Any, night: pd.DataFrame) -> None:
     folder = ws.data / "batch"
     _parts(folder, night, [300, 500, 200, 700, 300])
@@ -168,13 +179,7 @@ def test_merged_partials_equal_the_single_pass_exactly_while_summaries_are_exact
         night, numeric=numeric, categorical=categorical, bins=profile.DRIFT_BINS, max_categories=10_000
     )
     assert merged is not None and merged.n_rows == single.n_rows
-    for name, col in single.columns.items():
-        got = merged.columns[name]
-        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
-        if col.summary is not None:
-            assert got.summary is not None and got.summary.exact
-            np.testing.assert_array_equal(got.summary.values, col.summary.values)
-            np.testing.assert_array_equal(got.summary.weights, col.summary.weights)
+    _assert_same_exact_profile(merged, single)
 
     # and the drift tests on the merged profile equal the tests on the rows
     roles = ws.spec.columns
@@ -221,13 +226,7 @@ def test_a_group_profiled_chunk_by_chunk_equals_the_single_pass_while_summaries_
         night, numeric=numeric, categorical=categorical, bins=profile.DRIFT_BINS, max_categories=10_000
     )
     assert merged is not None and merged.n_rows == single.n_rows == len(night)
-    for name, col in single.columns.items():
-        got = merged.columns[name]
-        assert (got.n, got.missing, got.counts) == (col.n, col.missing, col.counts), name
-        if col.summary is not None:
-            assert got.summary is not None and got.summary.exact
-            np.testing.assert_array_equal(got.summary.values, col.summary.values)
-            np.testing.assert_array_equal(got.summary.weights, col.summary.weights)
+    _assert_same_exact_profile(merged, single)
 
 
 def test_sampling_in_small_chunks_draws_the_same_seeded_sample(

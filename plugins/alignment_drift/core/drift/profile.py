@@ -69,14 +69,14 @@ DRIFT_MAX_CATEGORIES = 10_000
 PARALLEL_MIN_ROWS = 50_000
 #: At most this many threads work on one frame's columns (fewer on a machine with fewer cores).
 COLUMN_THREADS = 4
+_META_KEY = b"alignment_drift.profile"
+_KEY_COLUMN = "reservoir_key"
+_ROW_PREFIX = "reservoir:"
 
 
 def column_workers() -> int:
     """Threads for one frame's columns: :data:`COLUMN_THREADS`, or the machine's cores when it has fewer."""
     return max(1, min(COLUMN_THREADS, os.cpu_count() or 1))
-_META_KEY = b"alignment_drift.profile"
-_KEY_COLUMN = "reservoir_key"
-_ROW_PREFIX = "reservoir:"
 
 
 def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
