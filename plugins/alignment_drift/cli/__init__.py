@@ -78,9 +78,10 @@ def _ctrl_c_is_heard() -> Iterator[threading.Event]:
     runs (an import's module-lock callback, say) is printed as "Exception
     ignored" and the program goes on, so an interrupted night would finish.
     While the verb runs, SIGINT raises as usual and, until the ``except`` in
-    :func:`main` has heard it, is sent again every half second. Nothing is
-    changed when SIGINT is not Python's default (a runner that ignores it), or
-    off the main thread.
+    :func:`main` has heard it, is sent again every half second; the swallowed
+    one is not printed (no traceback: the user sees the one-line message once
+    the signal is heard). Nothing is changed when SIGINT is not Python's
+    default (a runner that ignores it), or off the main thread.
     """
     heard = threading.Event()
     if threading.current_thread() is not threading.main_thread() or (
@@ -100,12 +101,21 @@ def _ctrl_c_is_heard() -> Iterator[threading.Event]:
             timer.start()
         raise KeyboardInterrupt
 
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info: Any) -> None:
+        if isinstance(info.exc_value, KeyboardInterrupt) and not heard.is_set():
+            return  # swallowed by Python; delivered again by the timer above
+        previous_hook(info)
+
     signal.signal(signal.SIGINT, on_sigint)
+    sys.unraisablehook = unraisable
     try:
         yield heard
     finally:
         heard.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.unraisablehook = previous_hook
 
 
 def main(argv: Sequence[str] | None = None) -> int:
