@@ -17,7 +17,7 @@ export GX_ANALYTICS_ENABLED := false
 export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 
-.PHONY: install demo test test-all test-lowest test-integration lint airflow mlflow-ui clean
+.PHONY: install install-lowest demo test test-all test-lowest test-integration lint airflow mlflow-ui clean
 
 # The demo and CI install the locked latest versions (constraints/latest.txt); pyproject.toml holds the ranges.
 $(STAMP): setup.cfg pyproject.toml constraints/latest.txt
@@ -55,6 +55,8 @@ $(LOWEST_STAMP): setup.cfg pyproject.toml constraints/lowest.txt
 	$(LOWEST_VENV)/bin/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(LOWEST_VENV)/bin/python -m pip install --quiet -c constraints/lowest.txt -e '.[dev]'
 	@touch $@
+
+install-lowest: $(LOWEST_STAMP)
 
 test-lowest: $(LOWEST_STAMP)
 	$(LOWEST_VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile

@@ -243,7 +243,7 @@ def main() -> None:
     )
     parser.add_argument("--row-group", default="1048576", help="rows per row group of the one file (default 1048576)")
     parser.add_argument("--part-rows", default="250k", help="rows per file of a folder of parts (default 250k)")
-    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder")
+    parser.add_argument("--keep", action="store_true", help="keep the throw-away folder and its batches")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="alignment-drift-nightly-"))
@@ -274,7 +274,8 @@ def main() -> None:
                 command = run_command(day, batch, env)
                 results[name] = {"stages": stages, "command": command, "load": os.getloadavg()[0]}
                 print(json.dumps({name: results[name]}), flush=True)
-                shutil.rmtree(batch) if batch.is_dir() else batch.unlink()
+                if not args.keep:  # --keep keeps the batches too, to run the command again by hand
+                    shutil.rmtree(batch) if batch.is_dir() else batch.unlink()
         print(report(results, day))
     finally:
         if args.keep:
