@@ -112,7 +112,7 @@ def _modules_by_file() -> dict[str, str]:
 
     Built once per block: an Airflow task has thousands of modules loaded, and a block can record
     thousands of warnings (skops' first import records 1,160 in one), so looking each warning's module
-    up in ``sys.modules`` on its own cost seconds per block (13.6 s in a retrain task on Airflow 3.2).
+    up in ``sys.modules`` on its own cost seconds per block (about 8 s of a retrain task on Airflow 3.2).
     """
     names: dict[str, str] = {}
     for name, module in list(sys.modules.items()):
