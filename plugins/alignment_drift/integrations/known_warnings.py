@@ -48,10 +48,10 @@ class KnownWarning:
         found = getattr(sys.modules.get(module), name, None)
         return found if isinstance(found, type) and issubclass(found, Warning) else _Never
 
-    def matches(self, caught: warnings.WarningMessage, modules: dict[str, str] | None = None) -> bool:
+    def matches(self, caught: warnings.WarningMessage, modules: dict[str, str]) -> bool:
         """Whether ``caught`` is this warning: same category (or a subclass), message and module.
 
-        ``modules``: the loaded modules' names by file (:func:`_modules_by_file`), when the caller has it.
+        ``modules``: the loaded modules' names by file (:func:`_modules_by_file`), built once per block.
         """
         return (
             issubclass(caught.category, self._category())
@@ -122,12 +122,9 @@ def _modules_by_file() -> dict[str, str]:
     return names
 
 
-def _module_of(filename: str, modules: dict[str, str] | None = None) -> str:
+def _module_of(filename: str, modules: dict[str, str]) -> str:
     """The name of the loaded module whose file is ``filename`` (what a warnings filter's module is matched against)."""
-    found = (_modules_by_file() if modules is None else modules).get(filename)
-    if found is not None:
-        return found
-    return filename[:-3] if filename.endswith(".py") else filename
+    return modules.get(filename) or (filename[:-3] if filename.endswith(".py") else filename)
 
 
 #: Where warnings passed on are remembered, so that a warning repeated in a loop is shown once (filter ``default``).
