@@ -255,14 +255,44 @@ def test_validation_runs_through_the_suites_checkpoint_and_keeps_no_result() -> 
     ctx = gxi._get_context()[0]
     name = gxi.load_suite(SUITE)["name"]
     checkpoint = ctx.checkpoints.get(name)
-    assert isinstance(checkpoint, gx.Checkpoint) and checkpoint.result_format == "SUMMARY"
+    assert isinstance(checkpoint, gx.Checkpoint) and checkpoint.result_format == "BASIC"
+    details = ctx.checkpoints.get(f"{name} (details)")
+    assert isinstance(details, gx.Checkpoint) and details.result_format == "SUMMARY"
     (definition,) = checkpoint.validation_definitions
     assert isinstance(definition, gx.ValidationDefinition) and definition.suite.name == name
+    assert [d.name for d in details.validation_definitions] == [definition.name]
     summary, full = gxi.validate_dataframe(make_batch(seed=3), SUITE, run_name="2024-05-01")
     assert summary.success and full["meta"]["checkpoint_id"] == checkpoint.id
     assert full["meta"]["run_id"]["run_name"] == "2024-05-01"
     assert ctx.validation_results_store.list_keys() == []  # a long-lived worker does not grow
     assert ctx.list_data_docs_sites().keys() <= {"alignment_drift_night"}  # GX's temporary default site is gone
+
+
+def test_a_failing_batch_is_reported_in_detail_and_a_passing_one_is_validated_once(tmp_path: Path) -> None:
+    """SUMMARY (unexpected counts and row indices) only where something failed; one BASIC run otherwise."""
+    gxi.validate_dataframe(make_batch(), SUITE)
+    ctx = gxi._get_context()[0]
+    name = gxi.load_suite(SUITE)["name"]
+    basic, details = ctx.checkpoints.get(name), ctx.checkpoints.get(f"{name} (details)")
+
+    summary, full = gxi.validate_dataframe(make_batch(seed=4), SUITE, data_docs=tmp_path / "ok")
+    assert summary.success and full["success"] and full["meta"]["checkpoint_id"] == basic.id
+    assert all("partial_unexpected_index_list" not in (r["result"] or {}) for r in full["results"])
+
+    batch = make_batch(seed=4)
+    batch.loc[[3, 7, 11], "score"] = 1.5
+    summary, full = gxi.validate_dataframe(batch, SUITE, data_docs=tmp_path / "bad")
+    assert not summary.success and full["meta"]["checkpoint_id"] == details.id
+    (failed,) = [r for r in full["results"] if not r["success"]]
+    assert failed["expectation_config"]["kwargs"]["column"] == "score"
+    assert failed["result"]["unexpected_count"] == 3
+    assert failed["result"]["partial_unexpected_index_list"] == [3, 7, 11]
+    assert failed["result"]["partial_unexpected_counts"] == [{"value": 1.5, "count": 3}]
+    assert [o.column for o in summary.critical_failures] == ["score"]
+    assert ctx.validation_results_store.list_keys() == []
+    (page,) = (tmp_path / "bad" / "validations").rglob("*.html")
+    cells = re.sub(r"<[^>]+>|\s+", " ", page.read_text(encoding="utf-8"))
+    assert re.search(r"Unexpected Value\s+Count\s+1\.5\s+3\b", cells)  # GX's table of counts, not of samples
 
 
 @pytest.mark.parametrize("valid", [True, False], ids=["valid", "failing"])

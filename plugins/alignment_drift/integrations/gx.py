@@ -1,8 +1,15 @@
 """Validate a night's prediction log with Great Expectations (GX Core 1.x).
 
 A batch is validated the GX way: a ``Checkpoint`` runs the suite's
-``ValidationDefinition`` (result format ``SUMMARY``), and the checkpoint's
-result can be rendered as GX Data Docs (see :mod:`alignment_drift.integrations.gx_docs`).
+``ValidationDefinition`` (result format ``BASIC``: pass/fail, counts and a
+sample of unexpected values), and the checkpoint's result can be rendered as
+GX Data Docs (see :mod:`alignment_drift.integrations.gx_docs`). A batch on
+which an expectation fails is validated again through a second checkpoint of
+the suite with result format ``SUMMARY``, whose result (with the unexpected
+values' counts and row indices) is the one reported. ``SUMMARY`` on every
+batch cost GX a copy of the whole frame per column expectation (its
+unexpected-index metrics filter every column); on a batch that passes there is
+nothing for them to show.
 GX is imported lazily (the import costs seconds). The ephemeral context, its
 pandas batch definition and, per loaded suite, the suite with its validation
 definition and checkpoint are cached per process; suites are keyed by resolved
@@ -57,11 +64,16 @@ class SuiteLoadError(ValueError):
 
 @dataclass(frozen=True)
 class _Validation:
-    """One loaded suite as GX objects of the cached context: the suite, its validation definition, its checkpoint."""
+    """One loaded suite as GX objects of the cached context: the suite, its validation definition, its checkpoints.
+
+    ``checkpoint`` validates every batch (``BASIC``); ``details`` validates again a batch on which an
+    expectation failed (``SUMMARY``).
+    """
 
     suite: Any
     definition: Any
     checkpoint: Any
+    details: Any
 
 
 def load_suite(path: Path) -> dict[str, Any]:
@@ -180,9 +192,14 @@ def _get_suite(path: Path) -> _Validation:
                 gx.ValidationDefinition(name=suite.name, data=batch_definition, suite=suite)
             )
             checkpoint = ctx.checkpoints.add(
-                gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format="SUMMARY")
+                gx.Checkpoint(name=suite.name, validation_definitions=[definition], result_format="BASIC")
             )
-            _SUITES[key] = _Validation(suite, definition, checkpoint)
+            details = ctx.checkpoints.add(
+                gx.Checkpoint(
+                    name=_details_name(suite.name), validation_definitions=[definition], result_format="SUMMARY"
+                )
+            )
+            _SUITES[key] = _Validation(suite, definition, checkpoint, details)
             _COUNTERS["suite_loads"] += 1
         return _SUITES[key]
 
@@ -201,9 +218,14 @@ def _release_batch() -> None:
     manager.reset_batch_cache()
 
 
+def _details_name(suite_name: str) -> str:
+    return f"{suite_name} (details)"
+
+
 def _forget(ctx: Any, validation: _Validation) -> None:
-    """Remove a replaced suite's checkpoint, validation definition and suite from the context."""
+    """Remove a replaced suite's checkpoints, validation definition and suite from the context."""
     ctx.checkpoints.delete(name=validation.checkpoint.name)
+    ctx.checkpoints.delete(name=validation.details.name)
     ctx.validation_definitions.delete(name=validation.definition.name)
     ctx.suites.delete(name=validation.suite.name)
 
@@ -251,7 +273,8 @@ def validate_dataframe(
     summary : ValidationSummary
         Pass/fail by severity with readable messages.
     full_result : dict
-        GX's ``to_json_dict()`` of the validation result, made strictly JSON-safe.
+        GX's ``to_json_dict()`` of the validation result, made strictly JSON-safe: result format
+        ``BASIC`` when every expectation passed, else ``SUMMARY`` (the batch validated again).
 
     Raises
     ------
@@ -271,15 +294,19 @@ def validate_dataframe(
     run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.UTC))
     with _LOCK:
         ctx = _get_context()[0]
-        checkpoint_result = validation.checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id)
+        results: list[Any] = []
         try:
-            ((result_id, result),) = checkpoint_result.run_results.items()
+            for checkpoint in (validation.checkpoint, validation.details):
+                results.append(checkpoint.run(batch_parameters={"dataframe": df}, run_id=run_id))
+                ((result_id, result),) = results[-1].run_results.items()
+                if result.success:  # nothing failed: the details would show nothing more
+                    break
             if data_docs is not None:
                 from alignment_drift.integrations.gx_docs import build_site
 
                 build_site(ctx, Path(data_docs), result_id, validation.suite.name)
         finally:  # the context keeps no result: a long-lived worker does not grow
-            for key in checkpoint_result.run_results:
+            for key in {key for checkpoint_result in results for key in checkpoint_result.run_results}:
                 ctx.validation_results_store.remove_key(key)
             _release_batch()
     failed = [o for o in map(outcome, result.results) if not o.success]
