@@ -58,6 +58,8 @@ class Exposure:
 class Selection:
     """Who selected tonight's exposed items: the deployed model against the reference version, on the same items.
 
+    ``rows`` items were compared (a seeded sample when the batch, of
+    ``batch_rows``, is larger; None in checks recorded before the sample).
     ``proxy_on_exposed_share`` is the share of proxy (feedback) labels observed
     on exposed items: 1.0 means the feedback the platform learns from exists
     only where the model chose to expose.
@@ -67,6 +69,7 @@ class Selection:
     reference_model_exposure_rate: float | None
     rows: int
     proxy_on_exposed_share: float | None = None
+    batch_rows: int | None = None
 
     @property
     def change(self) -> float:
