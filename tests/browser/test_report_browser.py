@@ -214,7 +214,7 @@ def _watch(page: Any) -> dict[str, list[str]]:
 
 def _images(page: Any) -> list[dict[str, Any]]:
     return page.evaluate(
-        "() => Array.from(document.images).map(i => ({src: i.getAttribute('src').slice(0, 22), "
+        "() => Array.from(document.images).map(i => ({src: i.getAttribute('src').slice(0, 26), "
         "complete: i.complete, width: i.naturalWidth, height: i.naturalHeight}))"
     )
 
@@ -241,7 +241,7 @@ def test_the_report_shows_its_verdict_benchmarks_and_charts(
 
     images = _images(page)
     assert len(images) >= 11  # 7 inputs, score and decision, and the two trend charts
-    assert all(i["src"] == "data:image/png;base64," and i["complete"] and i["width"] > 0 for i in images)
+    assert all(i["src"] == "data:image/svg+xml;base64," and i["complete"] and i["width"] == 720 for i in images)
     assert page.locator("#trends img").first.is_visible()
 
     assert console_errors == []
@@ -267,7 +267,7 @@ def test_hostile_names_show_as_text_and_never_run(page: Any, console_errors: lis
 
     assert seen["dialogs"] == []
     assert page.evaluate("() => document.querySelectorAll('script').length") == 0
-    assert page.evaluate("() => document.querySelectorAll('img:not([src^=\"data:image/png\"]), svg').length") == 0
+    assert page.evaluate("() => document.querySelectorAll('img:not([src^=\"data:image/svg+xml\"]), svg').length") == 0
     assert all(i["complete"] and i["width"] > 0 for i in _images(page))
     assert console_errors == []
     assert all(url.startswith(("file://", "data:")) for url in seen["requests"]), seen["requests"]

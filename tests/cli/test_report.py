@@ -265,7 +265,7 @@ def test_report_without_stored_distributions_reads_the_batch_again(
     stored.unlink()  # a run recorded before reports existed
     output = tmp_path / "again.html"
     assert main(["report", str(setup.spec_path), "--date", f"{day}", "--output", str(output)]) == 0
-    assert "could not be read again" not in output.read_text() and output.read_text().count("data:image/png") >= 9
+    assert "could not be read again" not in output.read_text() and output.read_text().count("data:image/svg+xml") >= 9
     batch = setup.night_path(day)
     saved = tmp_path / "saved.parquet"
     shutil.copy(batch, saved)
@@ -330,7 +330,7 @@ def test_drift_format_html_writes_the_drift_only_report(
     page = output.read_text()
     assert page.startswith("<!doctype html>") and HOSTILE not in page and "<b>w" not in page
     assert f"<code>{html.escape(HOSTILE)}</code>" in page and "Drift in 2 of 3 columns" in page
-    assert page.count('src="data:image/png;base64,') == 3 and 'id="benchmark-table"' not in page
+    assert page.count('src="data:image/svg+xml;base64,') == 3 and 'id="benchmark-table"' not in page
     assert main(["drift", str(reference), str(current), "--format", "html", "--fail-on-drift"]) == 1
     assert capsys.readouterr().out.startswith("<!doctype html>")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import base64
 import html
 import re
-import struct
 import time
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +41,9 @@ ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script>"
 HOSTILE_CATEGORY = "<img src=x onerror=alert(1)>"
 UNSEEN = "<svg onload=alert(1)>"
-MATH = "$\\frac{$"  # not mathtext: matplotlib would fail to parse it
+MATH = "$\\frac{$ & ]]> \x00"  # markup-like and XML-illegal text for a chart's label
 TAG = "tag"
+SVG_ELEMENTS = {"svg", "rect", "path", "circle", "text", "clipPath"}
 
 
 @dataclass
@@ -197,7 +198,23 @@ def page(scene: Scene, check: dict[str, Any]) -> str:
 
 
 def _images(page: str) -> list[bytes]:
-    return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)]
+    return [base64.b64decode(m) for m in re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)]
+
+
+def _svg(document: bytes) -> ET.Element:
+    """The chart as parsed XML; it must be an SVG document with nothing that runs, links or fetches."""
+    root = ET.fromstring(document)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    for element in root.iter():
+        assert element.tag.split("}")[-1] in SVG_ELEMENTS, element.tag
+        for name, value in element.attrib.items():
+            assert not name.lower().startswith("on") and "href" not in name.lower(), name
+            assert "url(" not in value or re.fullmatch(r"url\(#[\w-]+\)", value), value
+    return root
+
+
+def _texts(root: ET.Element) -> list[str]:
+    return ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
 
 
 def test_every_section_is_there(page: str, check: dict[str, Any]) -> None:
@@ -213,14 +230,22 @@ def test_every_section_is_there(page: str, check: dict[str, Any]) -> None:
     assert all(html.escape(name) in page for name in names)
 
 
-def test_charts_are_pngs_one_per_column_plus_trends(page: str, check: dict[str, Any]) -> None:
+def test_charts_are_svg_images_one_per_column_plus_trends(page: str, check: dict[str, Any]) -> None:
     images = _images(page)
     columns = len(check["drift"]["columns"]) + len(check["output_drift"]["columns"])
     assert len(images) == columns + 2  # the verdict/drift trend and the benchmark trends
-    for png in images:
-        assert png[:8] == b"\x89PNG\r\n\x1a\n"
-        width, height = struct.unpack(">II", png[16:24])
-        assert width > 300 and height > 50
+    for document in images:
+        root = _svg(document)
+        assert int(root.attrib["width"]) == 720 and int(root.attrib["height"]) > 50
+        assert len(root) > 10  # drawn: axes, marks and labels
+
+
+def test_chart_text_from_the_data_is_escaped_text_of_the_image(page: str) -> None:
+    texts = [text for document in _images(page) for text in _texts(_svg(document))]
+    assert "reference" in texts and "batch" in texts and "missing rate" in texts
+    assert HOSTILE_CATEGORY[:13] in " ".join(texts)  # the category, shortened, as text of its chart
+    assert "$\\frac{$ & ]]> " in texts  # markup-like text kept as text; the NUL XML cannot hold dropped
+    assert not any("\x00" in t for t in texts)
 
 
 def test_the_drift_table_is_sorted_by_effect(page: str, check: dict[str, Any]) -> None:
@@ -254,7 +279,7 @@ def test_nothing_is_fetched_from_anywhere(page: str) -> None:
     assert "<script" not in lowered and "<link" not in lowered and "@import" not in lowered
     assert not re.search(r"url\(", lowered)
     sources = re.findall(r'src="([^"]*)"', page)
-    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert sources and all(s.startswith("data:image/svg+xml;base64,") for s in sources)
     assert "default-src 'none'; img-src data:" in page  # the browser refuses anything else
 
 
@@ -415,3 +440,48 @@ def test_without_distributions_or_history_the_tables_stand_alone(check: dict[str
     assert "No distributions to plot (the batch's profile was not available)." in page
     assert "No recorded nights to plot." in page and _images(page) == []
     assert "— (not run by Airflow)" in page
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        {"kind": "numeric", "edges": [], "reference": [], "current": None, "quantiles": None},
+        {
+            "kind": "numeric",
+            "edges": [1e300, 1.5e300, 2e300],
+            "reference": [0.5, 0.5],
+            "current": [1.0, 0.0],
+            "quantiles": {"p": [0.0, 1.0], "reference": [1e300, 2e300], "current": [float("nan"), 2e300]},
+            "reference_stats": {"missing_rate": 0.0},
+            "current_stats": {"missing_rate": 1.0},
+        },
+        {"kind": "categorical", "categories": [], "reference": [], "current": None},
+        {"kind": "categorical", "categories": ["x" * 500] * 9, "reference": [0.0] * 9, "current": [0.0] * 9},
+    ],
+    ids=["no-values", "huge-values", "no-categories", "long-labels"],
+)
+def test_a_degenerate_distribution_still_draws_a_well_formed_chart(dist: dict[str, Any]) -> None:
+    from alignment_drift.integrations.reports.charts import distribution_chart
+
+    root = _svg(base64.b64decode(distribution_chart(dist).split(",", 1)[1]))
+    assert all(len(t) <= 24 for t in _texts(root))  # labels shortened
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[None, None], [0.5], [0.7, 0.7, 0.7], [-1e12, 3e12], [float("nan"), 0.2, float("inf")]],
+    ids=["no-values", "one-night", "constant", "huge", "nan-and-inf"],
+)
+def test_a_trend_of_odd_values_still_draws_a_well_formed_chart(values: list[Any]) -> None:
+    from alignment_drift.integrations.reports.charts import benchmark_trend_chart, signal_trend_chart
+
+    history = [
+        {"date": f"2026-01-{i + 1:02d}", "verdict": "aligned", "metrics": {"v": v, "t": 0.5, "a": i == 0}}
+        for i, v in enumerate(values)
+    ]
+    signals = [{"title": HOSTILE, "value_key": "v", "threshold_key": "t", "alarm_key": "a", "failed": lambda r: True}]
+    for chart in (benchmark_trend_chart(history, signals), signal_trend_chart(history, signals)):
+        root = _svg(base64.b64decode(chart.split(",", 1)[1]))
+        assert HOSTILE in _texts(root)  # the title, as text
+        numbers = re.findall(r"-?\d+(?:\.\d+)?", " ".join(e.attrib.get("d", "") for e in root.iter()))
+        assert all(abs(float(n)) < 10_000 for n in numbers)  # every point inside the canvas' scale

@@ -9,10 +9,11 @@ model's output scores and decisions; trend charts of the key signals over the
 last nights with their thresholds; the data-validation summary; links to the
 MLflow run and the Airflow run.
 
-Self-contained: inline CSS, charts as base64 PNG, no script, and a
+Self-contained: inline CSS, charts as base64 SVG images, no script, and a
 Content-Security-Policy that forbids any fetch, so it opens from MLflow's
 artifact view, a mail attachment or a file share with no network. Every value
-from the data is escaped (Jinja2 autoescape; chart text is pixels).
+from the data is escaped (Jinja2 autoescape; chart text is XML-escaped inside
+each chart's own image document, where a browser runs nothing).
 
 Size budget: at most 2 MB (:data:`REPORT_BUDGET_BYTES`), whatever the batch
 size: charts are drawn from the profiles' bins (never rows), each at a fixed
@@ -20,7 +21,7 @@ pixel size, and at most 24 column charts are drawn (the table lists every
 column).
 
 Modules: :mod:`.distributions` (bins from profiles), :mod:`.charts`
-(matplotlib, Agg), :mod:`.history` (MLflow nights and links),
+(the charts) on :mod:`.svg` (SVG drawing), :mod:`.history` (MLflow nights and links),
 :mod:`.sections` (what each section shows), :mod:`.render` (Jinja2) and
 :mod:`.publish` (a recorded check's report: build, log, write).
 """

@@ -1,28 +1,28 @@
-"""The report's charts: matplotlib figures drawn on the Agg canvas, embedded as base64 PNG data URIs.
+"""The report's charts: small SVG documents (see :mod:`.svg`), embedded as base64 ``data:image/svg+xml`` URIs.
 
-Figures are built with :class:`matplotlib.figure.Figure` and
-:class:`~matplotlib.backends.backend_agg.FigureCanvasAgg` directly, so no
-global pyplot state or backend switch is involved and drawing is safe in any
-process (Airflow workers have no display). PNG keeps text from the data
-(column names, categories) as pixels: nothing from the data becomes markup,
-and each chart's size is bounded by its pixel size, whatever the batch's.
+Each chart is one SVG document shown through an ``<img>``: a browser draws an
+image's SVG without running anything in it and without letting it fetch
+anything, and the page's Content-Security-Policy allows images only from
+``data:``. Text from the data (column names, categories, benchmark names) is
+shortened and XML-escaped into ``<text>`` nodes of that image document; it
+never becomes markup of the page. Each chart's size is bounded by its number
+of panels and points (bins, a 101-point ECDF, at most the nights shown),
+whatever the batch's size.
 
-Every chart is drawn from bins and nightly values (see
-:mod:`.distributions` and :mod:`.history`), never from rows.
+Every chart is drawn from bins and nightly values (see :mod:`.distributions`
+and :mod:`.history`), never from rows. Drawing one takes about a millisecond
+(matplotlib took about 0.1 s a chart, most of a report's time).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from alignment_drift.integrations.reports.svg import Panel, finite, grid, svg_data_uri
 
-__all__ = ["VERDICT_COLOURS", "benchmark_trend_chart", "distribution_chart", "png_data_uri", "signal_trend_chart"]
+__all__ = ["VERDICT_COLOURS", "benchmark_trend_chart", "distribution_chart", "signal_trend_chart"]
 
 REFERENCE, CURRENT, THRESHOLD, ALARM = "#8c959f", "#0969da", "#cf222e", "#bf3989"
 VERDICT_COLOURS = {
@@ -32,108 +32,86 @@ VERDICT_COLOURS = {
     "misaligned": "#cf222e",
     "quarantined": "#6e7781",
 }
-_DPI = 80
-_FONT = 8
 
 
 def _label(text: Any, limit: int = 24) -> str:
-    """Text from the data as a plain label: shortened, and ``$`` kept literal (no mathtext)."""
-    text = str(text).replace("\n", " ")
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.replace("$", r"\$")
+    """Text from the data as a plain label: one line, shortened."""
+    text = str(text).replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _figure(width: float, height: float, **margins: float) -> Figure:
-    """A figure on the Agg canvas with fixed margins (inches), so drawing needs no layout pass."""
-    fig = Figure(figsize=(width, height), dpi=_DPI)
-    FigureCanvasAgg(fig)
-    left, right = margins.get("left", 0.5), margins.get("right", 0.1)
-    top, bottom = margins.get("top", 0.3), margins.get("bottom", 0.35)
-    fig.subplots_adjust(
-        left=left / width,
-        right=1 - right / width,
-        top=1 - top / height,
-        bottom=bottom / height,
-        wspace=margins.get("wspace", 0.3),
-        hspace=margins.get("hspace", 0.3),
-    )
-    return fig
+def _upper(values: Iterable[Any], floor: float = 0.0, pad: float = 1.05) -> float:
+    top = max(finite(values), default=0.0)
+    return max(top * pad, floor) or 1.0
 
 
-def _style(ax: Any, title: str = "") -> None:
-    ax.tick_params(labelsize=_FONT - 1, length=2)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    if title:
-        # y fixed at the top: no axis here has ticks on top, so matplotlib's automatic title placement
-        # would put it there too, after laying out every tick (the same pixels, ~10 % of a chart's time)
-        ax.set_title(title, fontsize=_FONT, loc="left", y=1.0)
+def _legend_items(current: Any) -> list[tuple[str, str]]:
+    return [("reference", REFERENCE), ("batch", CURRENT)] if current is not None else [("reference", REFERENCE)]
 
 
-def _legend(ax: Any) -> None:
-    """The legend above the plot, right-aligned, so it never covers a bar."""
-    ax.legend(fontsize=_FONT - 1, frameon=False, ncols=2, loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0)
-
-
-def png_data_uri(fig: Figure) -> str:
-    """``data:image/png;base64,...`` of a figure (no metadata, so the bytes depend on the pixels only)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _missing(ax: Any, dist: dict[str, Any]) -> None:
+def _missing(panel: Panel, dist: dict[str, Any]) -> None:
     ref = (dist.get("reference_stats") or {}).get("missing_rate")
     cur = (dist.get("current_stats") or {}).get("missing_rate")
-    values = [0.0 if ref is None else ref, 0.0 if cur is None else cur]
-    ax.bar([0, 1], values, color=[REFERENCE, CURRENT], width=0.6)
+    values = [0.0 if ref is None else float(ref), 0.0 if cur is None else float(cur)]
+    panel.xlim, panel.ylim = (-0.5, 1.5), (0.0, max(0.05, max(values) * 1.3))
+    panel.bars([0, 1], values, 0.6, [REFERENCE, CURRENT])
     for x, value, known in ((0, values[0], ref is not None), (1, values[1], cur is not None)):
-        ax.annotate(f"{value:.1%}" if known else "n/a", (x, value), ha="center", va="bottom", fontsize=_FONT - 1)
-    ax.set_xticks([0, 1], labels=["reference", "batch"])
-    ax.set_ylim(0, max(0.05, max(values) * 1.3))
-    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    _style(ax, "missing rate")
+        panel.note(x, value, f"{value:.1%}" if known else "n/a")
+    panel.frame()
+    panel.xticks([0, 1], ["reference", "batch"])
+    panel.yticks(percent=True, count=4)
+    panel.title("missing rate")
 
 
-def _numeric(fig: Figure, dist: dict[str, Any]) -> None:
-    hist, ecdf, missing = fig.subplots(1, 3, width_ratios=[3, 3, 1.2])
+def _numeric(panels: list[Panel], dist: dict[str, Any]) -> None:
+    hist, ecdf, missing = panels
     edges = dist["edges"]
     if edges:
+        low, high = float(edges[0]), float(edges[-1])
+        current = dist.get("current")
+        hist.xlim = ecdf.xlim = (low, high)
+        hist.ylim = (0.0, _upper([*(dist["reference"] or []), *(current or [])]))
         if dist["reference"]:
-            hist.stairs(dist["reference"], edges, fill=True, color=REFERENCE, alpha=0.55, label="reference")
-        if dist.get("current") is not None:
-            hist.stairs(dist["current"], edges, color=CURRENT, linewidth=1.6, label="batch")
-        _legend(hist)
-        hist.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+            hist.stairs(dist["reference"], edges, REFERENCE, fill=True)
+        if current is not None:
+            hist.stairs(current, edges, CURRENT, fill=False)
+        hist.legend(_legend_items(current))
         quantiles = dist["quantiles"]
         if quantiles["reference"]:
-            ecdf.step(quantiles["reference"], quantiles["p"], where="post", color=REFERENCE, linewidth=1.6)
+            ecdf.step_post(quantiles["reference"], quantiles["p"], REFERENCE, 1.6)
         if quantiles.get("current") is not None:
-            ecdf.step(quantiles["current"], quantiles["p"], where="post", color=CURRENT, linewidth=1.4)
-        ecdf.set_ylim(0, 1)
-        ecdf.set_xlim(edges[0], edges[-1])  # the histogram's range: the 0.5-99.5 % quantiles
-    _style(hist, "share per bin")
-    _style(ecdf, "ECDF")
+            ecdf.step_post(quantiles["current"], quantiles["p"], CURRENT, 1.4)
+        for panel in (hist, ecdf):
+            panel.frame()
+            panel.xticks()
+        hist.yticks(percent=True, count=4)
+        ecdf.yticks(count=5)
+    else:
+        hist.frame()
+        ecdf.frame()
+    hist.title("share per bin")
+    ecdf.title("ECDF")
     _missing(missing, dist)
 
 
-def _categorical(fig: Figure, dist: dict[str, Any]) -> None:
-    bars, missing = fig.subplots(1, 2, width_ratios=[6, 1.2])
+def _categorical(panels: list[Panel], dist: dict[str, Any]) -> None:
+    bars, missing = panels
     categories = dist["categories"]
+    current = dist.get("current")
     positions = list(range(len(categories)))
-    bars.bar([p - 0.2 for p in positions], dist["reference"], width=0.4, color=REFERENCE, label="reference")
-    if dist.get("current") is not None:
-        bars.bar([p + 0.2 for p in positions], dist["current"], width=0.4, color=CURRENT, label="batch")
-    rotate = len(categories) > 5
-    bars.set_xticks(
-        positions,
-        labels=[_label(c, 14 if rotate else 24) for c in categories],
-        rotation=30 if rotate else 0,
-        ha="right" if rotate else "center",
-    )
-    bars.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
-    _legend(bars)
-    _style(bars, "share per category")
+    bars.xlim = (-0.6, max(len(categories), 1) - 0.4)
+    bars.ylim = (0.0, _upper([*(dist["reference"] or []), *(current or [])]))
+    bars.bars([p - 0.2 for p in positions], dist["reference"], 0.4, [REFERENCE] * len(positions))
+    if current is not None:
+        bars.bars([p + 0.2 for p in positions], current, 0.4, [CURRENT] * len(positions))
+    bars.frame()
+    if len(categories) > 5:
+        bars.rotated_xticks(positions, [_label(c, 14) for c in categories])
+    else:
+        bars.xticks(positions, [_label(c, 24) for c in categories])
+    bars.yticks(percent=True, count=4)
+    bars.legend(_legend_items(current))
+    bars.title("share per category")
     _missing(missing, dist)
 
 
@@ -143,39 +121,65 @@ def distribution_chart(dist: dict[str, Any]) -> str:
     Numeric: histogram, ECDF and missing rate side by side; categorical: bars per category and missing rate.
     """
     rotate = dist["kind"] == "categorical" and len(dist["categories"]) > 5
-    fig = _figure(9.0, 2.6 if rotate else 2.3, bottom=0.75 if rotate else 0.35, wspace=0.25)
-    (_numeric if dist["kind"] == "numeric" else _categorical)(fig, dist)
-    return png_data_uri(fig)
+    height = 2.6 if rotate else 2.3
+    ratios = [3.0, 3.0, 1.2] if dist["kind"] == "numeric" else [6.0, 1.2]
+    (panels,) = grid(9.0, height, [1.0], ratios, bottom=0.75 if rotate else 0.35, wspace=0.25)
+    (_numeric if dist["kind"] == "numeric" else _categorical)(panels, dist)
+    return svg_data_uri(9.0, height, panels)
 
 
-def _ticks(ax: Any, dates: Sequence[str]) -> None:
+def _date_ticks(panel: Panel, dates: Sequence[str]) -> None:
     step = max(1, math.ceil(len(dates) / 8))
     positions = list(range(0, len(dates), step))
-    ax.set_xticks(positions, labels=[dates[i][5:] for i in positions])
-    ax.set_xlim(-0.5, len(dates) - 0.5)
+    panel.xticks(positions, [dates[i][5:] for i in positions])
 
 
 def _series(history: Sequence[dict[str, Any]], key: str) -> list[float]:
-    return [math.nan if row["metrics"].get(key) is None else float(row["metrics"][key]) for row in history]
+    out = []
+    for row in history:
+        value = row["metrics"].get(key)
+        out.append(float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan)
+    return out
 
 
-def _panel(ax: Any, history: Sequence[dict[str, Any]], signal: dict[str, Any], title_limit: int) -> None:
+def _limits(values: Sequence[float]) -> tuple[float, float]:
+    present = finite(values)
+    if not present:
+        return 0.0, 1.0
+    low, high = min(present), max(present)
+    if high == low:
+        pad = abs(low) * 0.05 or 0.05
+        return low - pad, high + pad
+    pad = (high - low) * 0.05
+    return low - pad, high + pad
+
+
+def _panel(panel: Panel, history: Sequence[dict[str, Any]], signal: dict[str, Any], title_limit: int) -> None:
     dates = [row["date"] for row in history]
-    x = list(range(len(dates)))
     values = _series(history, signal["value_key"])
-    ax.plot(x, values, marker="o", markersize=3, color=CURRENT, linewidth=1.3)
+    threshold: list[float] = []
     if signal.get("threshold_key"):
         threshold = _series(history, signal["threshold_key"])
-        ax.step(x, threshold, where="mid", color=THRESHOLD, linestyle="--", linewidth=1.1)
     elif signal.get("threshold") is not None:
-        ax.axhline(signal["threshold"], color=THRESHOLD, linestyle="--", linewidth=1.1)
+        threshold = [float(signal["threshold"])]
+    panel.xlim = (-0.5, len(dates) - 0.5)
+    panel.ylim = _limits([*values, *threshold])
+    panel.line(values, CURRENT, markers=True)
+    if signal.get("threshold_key"):
+        panel.step_mid(threshold, THRESHOLD)
+    elif threshold and math.isfinite(threshold[0]):
+        panel.hline(threshold[0], THRESHOLD)
     failed: Callable[[dict[str, Any]], bool] = signal.get("failed") or (lambda row: False)
-    bad = [i for i, row in enumerate(history) if failed(row) and not math.isnan(values[i])]
-    ax.plot(bad, [values[i] for i in bad], "o", markersize=6, markerfacecolor="none", color=THRESHOLD)
-    alarms = [i for i, row in enumerate(history) if signal.get("alarm_key") and row["metrics"].get(signal["alarm_key"])]
-    ax.plot(alarms, [values[i] for i in alarms], "v", markersize=6, color=ALARM)
-    _ticks(ax, dates)
-    _style(ax, _label(signal["title"], title_limit))
+    bad = [i for i, row in enumerate(history) if failed(row) and math.isfinite(values[i])]
+    panel.rings(bad, [values[i] for i in bad], THRESHOLD)
+    alarm_key = signal.get("alarm_key")
+    alarms = [i for i, row in enumerate(history) if alarm_key and row["metrics"].get(alarm_key)]
+    alarms = [i for i in alarms if math.isfinite(values[i])]
+    panel.triangles(alarms, [values[i] for i in alarms], ALARM)
+    panel.frame()
+    _date_ticks(panel, dates)
+    panel.yticks(count=4)
+    panel.title(_label(signal["title"], title_limit))
 
 
 def benchmark_trend_chart(history: Sequence[dict[str, Any]], signals: Sequence[dict[str, Any]]) -> str:
@@ -186,31 +190,30 @@ def benchmark_trend_chart(history: Sequence[dict[str, Any]], signals: Sequence[d
     """
     columns = 3
     rows = max(1, math.ceil(len(signals) / columns))
-    fig = _figure(9.0, 1.75 * rows, top=0.25, bottom=0.3, hspace=0.6, wspace=0.3)
-    axes = fig.subplots(rows, columns, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        if i < len(signals):
-            _panel(ax, history, signals[i], 42)
-        else:
-            ax.set_visible(False)
-    return png_data_uri(fig)
+    height = 1.75 * rows
+    layout = grid(9.0, height, [1.0] * rows, [1.0] * columns, top=0.25, bottom=0.3, hspace=0.6, wspace=0.3)
+    panels = [p for row in layout for p in row][: len(signals)]
+    for panel, signal in zip(panels, signals, strict=True):
+        _panel(panel, history, signal, 42)
+    return svg_data_uri(9.0, height, panels)
 
 
 def signal_trend_chart(history: Sequence[dict[str, Any]], signals: Sequence[dict[str, Any]]) -> str:
     """The verdict of each night as a coloured strip, then one panel per drift signal, as a data URI."""
-    fig = _figure(9.0, 0.7 + 1.6 * len(signals), top=0.25, bottom=0.3, hspace=0.7)
-    axes = fig.subplots(1 + len(signals), 1, height_ratios=[0.45] + [1.6] * len(signals), squeeze=False)[:, 0]
-    strip = axes[0]
+    height = 0.7 + 1.6 * len(signals)
+    layout = grid(9.0, height, [0.45] + [1.6] * len(signals), [1.0], top=0.25, bottom=0.3, hspace=0.7)
+    strip, panels = layout[0][0], [row[0] for row in layout[1:]]
     dates = [row["date"] for row in history]
-    strip.bar(
-        range(len(history)),
-        [1] * len(history),
-        width=0.9,
-        color=[VERDICT_COLOURS.get(row["verdict"], "#d0d7de") for row in history],
+    strip.xlim, strip.ylim = (-0.5, len(history) - 0.5), (0.0, 1.0)
+    strip.bars(
+        list(range(len(history))),
+        [1.0] * len(history),
+        0.9,
+        [VERDICT_COLOURS.get(row["verdict"], "#d0d7de") for row in history],
     )
-    strip.set_yticks([])
-    _ticks(strip, dates)
-    _style(strip, "verdict per night (green aligned, yellow watch, orange drifting, red misaligned, grey quarantined)")
-    for ax, signal in zip(axes[1:], signals, strict=True):
-        _panel(ax, history, signal, 110)
-    return png_data_uri(fig)
+    strip.frame()
+    _date_ticks(strip, dates)
+    strip.title("verdict per night (green aligned, yellow watch, orange drifting, red misaligned, grey quarantined)")
+    for panel, signal in zip(panels, signals, strict=True):
+        _panel(panel, history, signal, 110)
+    return svg_data_uri(9.0, height, [strip, *panels])

@@ -2,7 +2,7 @@
 
 Jinja2 with autoescape on renders ``templates/report.html.j2``; every value
 from the data is escaped there. The page fetches nothing: CSS is inline,
-charts are base64 PNG data URIs, there is no script, and a
+charts are base64 SVG data URIs shown as images, there is no script, and a
 Content-Security-Policy (``default-src 'none'; img-src data:``) makes the
 browser refuse anything else. Size stays within :data:`REPORT_BUDGET_BYTES`
 (2 MB): charts are drawn from bins with a fixed pixel size and their number
