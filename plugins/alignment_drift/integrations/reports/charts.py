@@ -106,7 +106,7 @@ def _categorical(panels: list[Panel], dist: dict[str, Any]) -> None:
         bars.bars([p + 0.2 for p in positions], current, 0.4, [CURRENT] * len(positions))
     bars.frame()
     if len(categories) > 5:
-        bars.rotated_xticks(positions, [_label(c, 14) for c in categories])
+        bars.xticks(positions, [_label(c, 14) for c in categories], rotate=True)
     else:
         bars.xticks(positions, [_label(c, 24) for c in categories])
     bars.yticks(percent=True, count=4)

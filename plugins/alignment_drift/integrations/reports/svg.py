@@ -128,7 +128,10 @@ class Panel:
                 f"{xml_text(_tick_text(t, ticks, percent))}</text>"
             )
 
-    def xticks(self, positions: Sequence[float] | None = None, labels: Sequence[str] | None = None) -> None:
+    def xticks(
+        self, positions: Sequence[float] | None = None, labels: Sequence[str] | None = None, *, rotate: bool = False
+    ) -> None:
+        """Ticks at ``positions`` labelled ``labels`` (default: round values of the x range); ``rotate``: 30 degrees."""
         if positions is None:
             ticks = nice_ticks(*self.xlim)
             positions = [t for t in ticks if self.xlim[0] - 1e-12 <= t <= self.xlim[1] + 1e-12]
@@ -138,20 +141,12 @@ class Panel:
         for position, label in zip(positions, labels, strict=True):
             x = self.px(position)
             self.axes.append(f'<path d="M{_f(x)} {_f(bottom)}V{_f(bottom + 2)}" stroke="{_AXIS}" stroke-width="0.8"/>')
-            self.axes.append(
-                f'<text x="{_f(x)}" y="{_f(bottom + 11)}" text-anchor="middle" font-size="{_TICK_FONT}">'
-                f"{xml_text(label)}</text>"
+            place = (
+                f'transform="translate({_f(x + 3)} {_f(bottom + 8)}) rotate(-30)" text-anchor="end"'
+                if rotate
+                else f'x="{_f(x)}" y="{_f(bottom + 11)}" text-anchor="middle"'
             )
-
-    def rotated_xticks(self, positions: Sequence[float], labels: Sequence[str]) -> None:
-        bottom = self.y + self.height
-        for position, label in zip(positions, labels, strict=True):
-            x = self.px(position)
-            self.axes.append(f'<path d="M{_f(x)} {_f(bottom)}V{_f(bottom + 2)}" stroke="{_AXIS}" stroke-width="0.8"/>')
-            self.axes.append(
-                f'<text transform="translate({_f(x + 3)} {_f(bottom + 8)}) rotate(-30)" text-anchor="end" '
-                f'font-size="{_TICK_FONT}">{xml_text(label)}</text>'
-            )
+            self.axes.append(f'<text {place} font-size="{_TICK_FONT}">{xml_text(label)}</text>')
 
     def title(self, text: str) -> None:
         self.axes.append(
