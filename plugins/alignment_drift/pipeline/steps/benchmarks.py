@@ -39,8 +39,8 @@ __all__ = ["BENCHMARK_MAX_ROWS", "SELECTION_MAX_ROWS", "benchmarks", "join_arriv
 BENCHMARK_MAX_ROWS = 1_000_000
 #: Items on which the selection evidence compares the deployed model with the reference version at most: the
 #: reference version re-scores them, so a larger batch is compared on a seeded uniform sample of this size.
-#: The exposure rates' difference is then known within about sqrt(1 / 100,000) = 0.003 (one standard error
-#: at the worst, every item disagreeing half the time), a tenth of the verdict's default minimum change (0.03).
+#: The exposure rates' difference is then known within sqrt(1 / 100,000) = 0.003 (its standard error at
+#: most: each item's difference is -1, 0 or 1), a tenth of the verdict's default minimum change (0.03).
 SELECTION_MAX_ROWS = 100_000
 _SELECTION_SEED = 20_260_101
 
