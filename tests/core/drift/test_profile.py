@@ -127,6 +127,38 @@ def test_save_and_load_round_trip_is_plain_parquet_with_json_metadata(tmp_path) 
             assert other.summary.rank_error == col.summary.rank_error
 
 
+def test_a_file_whose_rows_are_not_grouped_by_column_loads_the_same(tmp_path) -> None:
+    """Rows of one column need not be contiguous: each column's rows are found by name, in file order."""
+    import pyarrow as pa
+
+    profile = ReferenceProfile.fit(_frame(20_000, 6), numeric=["x", "k", "m"], categorical=["c"], bins=256)
+    path = profile.save(tmp_path / "profile.parquet")
+    table = pq.read_table(path)
+    summary = table.select(["column", "kind", "value", "category", "weight"])
+    names = summary.column("column").to_numpy(zero_copy_only=False)
+    rank = np.full(len(names), 2.0)  # the reservoir's padding rows (no column) stay last
+    for name in profile.columns:  # each row's place within its own column, from 0 to 1
+        rows = np.flatnonzero(names == name)
+        rank[rows] = np.arange(len(rows)) / len(rows)
+    interleaved = np.argsort(rank, kind="stable")  # the columns' rows dealt like cards, each column's order kept
+    assert (names[interleaved][:4] != names[interleaved][0]).any()  # not grouped by column any more
+    shuffled = pa.table(
+        {
+            name: table.column(name).take(pa.array(interleaved)) if name in summary.column_names else table.column(name)
+            for name in table.column_names  # the reservoir's columns as they were
+        }
+    )
+    pq.write_table(shuffled.replace_schema_metadata(table.schema.metadata), tmp_path / "interleaved.parquet")
+    loaded = ReferenceProfile.load(tmp_path / "interleaved.parquet")
+    for name, col in profile.columns.items():
+        other = loaded.columns[name]
+        assert (other.kind, other.n, other.missing, other.counts) == (col.kind, col.n, col.missing, col.counts)
+        assert list(other.counts) == list(col.counts)
+        if col.summary is not None:
+            np.testing.assert_array_equal(other.summary.values, col.summary.values)
+            np.testing.assert_array_equal(other.summary.weights, col.summary.weights)
+
+
 def test_loading_something_else_says_what_it_is(tmp_path) -> None:
     plain = tmp_path / "plain.parquet"
     pd.DataFrame({"a": [1]}).to_parquet(plain)

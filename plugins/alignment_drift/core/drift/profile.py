@@ -40,9 +40,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alignment_drift.core.drift.reservoir import MAX_RESERVOIR_ROWS, RESERVOIR_ROWS, Reservoir, _check_count
+from alignment_drift.core.drift.reservoir import (
+    MAX_RESERVOIR_ROWS,
+    RESERVOIR_ROWS,
+    Reservoir,
+    _check_count,
+    load_reservoir,
+    reservoir_arrays,
+)
 from alignment_drift.core.drift.sketch import QuantileSummary
 from alignment_drift.core.drift.univariate import as_float
 
@@ -70,8 +78,6 @@ PARALLEL_MIN_ROWS = 50_000
 #: At most this many threads work on one frame's columns (fewer on a machine with fewer cores).
 COLUMN_THREADS = 4
 _META_KEY = b"alignment_drift.profile"
-_KEY_COLUMN = "reservoir_key"
-_ROW_PREFIX = "reservoir:"
 
 
 def column_workers() -> int:
@@ -273,11 +279,6 @@ class ReferenceProfile:
     def save(self, path: Path | str) -> Path:
         """Write the profile as one Parquet file with JSON metadata (format ``alignment-drift/profile@1``)."""
         path = Path(path)
-        names: list[str] = []
-        kinds: list[str] = []
-        values: list[float | None] = []
-        categories: list[str | None] = []
-        weights: list[float] = []
         meta: dict[str, Any] = {
             "schema": PROFILE_SCHEMA,
             "n_rows": self.n_rows,
@@ -285,34 +286,41 @@ class ReferenceProfile:
             "max_categories": self.max_categories,
             "columns": {},
         }
-        for col in self.columns.values():
+        # one row per summary point or category, the columns one after the other; built from numpy / Arrow
+        # arrays (a 30-column batch profile has about 2M rows: Python lists took most of a save)
+        codes, kinds, values, categories, weights = [], [], [], [], []
+        for i, col in enumerate(self.columns.values()):
             info: dict[str, Any] = {"kind": col.kind, "n": col.n, "missing": col.missing}
             if col.kind == "numeric":
                 assert col.summary is not None
                 k = col.summary.values.size
-                names += [col.name] * k
-                kinds += ["numeric"] * k
-                values += col.summary.values.tolist()
-                categories += [None] * k
-                weights += col.summary.weights.tolist()
+                values.append(pa.array(col.summary.values, pa.float64()))
+                categories.append(pa.nulls(k, pa.string()))
+                weights.append(pa.array(np.asarray(col.summary.weights, np.int64), pa.int64()))
                 info["rank_error"] = col.summary.rank_error
                 info["scale"], info["scale_note"] = col.scale()
             else:
-                names += [col.name] * len(col.counts)
-                kinds += ["categorical"] * len(col.counts)
-                values += [None] * len(col.counts)
-                categories += list(col.counts)
-                weights += list(col.counts.values())
+                k = len(col.counts)
+                values.append(pa.nulls(k, pa.float64()))
+                categories.append(pa.array(list(col.counts), pa.string()))
+                weights.append(pa.array(list(col.counts.values()), pa.int64()))
+            codes.append(np.full(k, i, np.int32))
+            kinds.append(np.full(k, 0 if col.kind == "numeric" else 1, np.int32))
             meta["columns"][col.name] = info
+
+        def labels(indices: list[np.ndarray], names: list[str]) -> pa.Array:
+            joined = np.concatenate(indices) if indices else np.zeros(0, np.int32)
+            return pa.DictionaryArray.from_arrays(pa.array(joined), pa.array(names, pa.string())).cast(pa.string())
+
         arrays = {
-            "column": pa.array(names, pa.string()),
-            "kind": pa.array(kinds, pa.string()),
-            "value": pa.array(values, pa.float64()),
-            "category": pa.array(categories, pa.string()),
-            "weight": pa.array(weights, pa.int64()),
+            "column": labels(codes, list(self.columns)),
+            "kind": labels(kinds, ["numeric", "categorical"]),
+            "value": pa.concat_arrays(values) if values else pa.array([], pa.float64()),
+            "category": pa.concat_arrays(categories) if categories else pa.array([], pa.string()),
+            "weight": pa.concat_arrays(weights) if weights else pa.array([], pa.int64()),
         }
         if self.reservoir is not None:
-            arrays |= _reservoir_arrays(self.reservoir)
+            arrays |= reservoir_arrays(self.reservoir)
             meta["reservoir"] = {
                 "rows": len(self.reservoir.rows),
                 "capacity": self.reservoir.capacity,
@@ -346,40 +354,36 @@ class ReferenceProfile:
             raise ValueError(
                 f"{path} has profile schema {meta.get('schema')!r}; this version reads {PROFILE_SCHEMA!r}."
             )
-        summary_names = ["column", "kind", "value", "category", "weight"]
-        frame = table.select(summary_names).to_pandas()
+        rows_of = _rows_by_column(table.column("column"))
+        values = table.column("value").to_numpy()
+        weights = pc.fill_null(table.column("weight"), 0).to_numpy()
+        category = table.column("category")
         columns: dict[str, ColumnProfile] = {}
         for name, info in meta["columns"].items():
-            rows = frame[frame["column"] == name]
+            rows = rows_of.get(name, np.zeros(0, np.int64))
             if info["kind"] == "numeric":
-                summary = QuantileSummary(
-                    rows["value"].to_numpy(float), rows["weight"].to_numpy(np.int64), int(info["rank_error"])
-                )
+                summary = QuantileSummary(values[rows], weights[rows].astype(np.int64), int(info["rank_error"]))
                 columns[name] = ColumnProfile(name, "numeric", info["n"], info["missing"], summary=summary)
             else:
-                counts = dict(zip(rows["category"].astype(str), rows["weight"].astype(int).tolist(), strict=True))
+                names = [str(c) for c in category.take(pa.array(rows, pa.int64())).to_pylist()]
+                counts = dict(zip(names, weights[rows].astype(int).tolist(), strict=True))
                 columns[name] = ColumnProfile(name, "categorical", info["n"], info["missing"], counts=counts)
-        kept = _load_reservoir(table, meta["reservoir"]) if "reservoir" in meta else None
+        kept = load_reservoir(table, meta["reservoir"]) if "reservoir" in meta else None
         return cls(columns, int(meta["n_rows"]), int(meta["bins"]), int(meta["max_categories"]), kept)
 
 
-def _reservoir_arrays(kept: Reservoir) -> dict[str, pa.Array]:
-    arrays = {_KEY_COLUMN: pa.array(kept.keys, pa.float64())}
-    for name in kept.numeric:
-        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].to_numpy(np.float64), pa.float64())
-    for name in kept.categorical:
-        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].astype(object), pa.string(), from_pandas=True)
-    return arrays
+def _rows_by_column(column: pa.ChunkedArray) -> dict[str, np.ndarray]:
+    """The row positions of each column name in a profile file's ``column`` array, in file order.
 
-
-def _load_reservoir(table: pa.Table, info: dict[str, Any]) -> Reservoir:
-    size = int(info["rows"])
-    numeric, categorical = tuple(info["numeric"]), tuple(info["categorical"])
-    rows: dict[str, Any] = {
-        n: table.column(_ROW_PREFIX + n).slice(0, size).to_numpy(zero_copy_only=False) for n in numeric
+    One dictionary encoding and one stable sort of its codes (linear on the runs :meth:`ReferenceProfile.save`
+    writes), not a comparison of every row per column.
+    """
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy()
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes[codes >= 0], minlength=len(encoded.dictionary))
+    starts = int((codes < 0).sum()) + np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)
+    return {
+        str(name): order[start : start + count]
+        for name, start, count in zip(encoded.dictionary.to_pylist(), starts, counts, strict=True)
     }
-    for name in categorical:
-        rows[name] = pd.Series(table.column(_ROW_PREFIX + name).slice(0, size).to_pylist(), dtype="str")
-    frame = pd.DataFrame(rows, columns=[*numeric, *categorical], index=pd.RangeIndex(size))
-    keys = table.column(_KEY_COLUMN).slice(0, size).to_numpy()
-    return Reservoir(frame, keys, numeric, categorical, int(info["capacity"]), int(info["seen"]))

@@ -36,10 +36,22 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from alignment_drift.core.drift.univariate import as_float
 
-__all__ = ["MAX_RESERVOIR_ROWS", "RESERVOIR_ROWS", "Reservoir", "content_digest", "seed_from"]
+__all__ = [
+    "MAX_RESERVOIR_ROWS",
+    "RESERVOIR_ROWS",
+    "Reservoir",
+    "content_digest",
+    "load_reservoir",
+    "reservoir_arrays",
+    "seed_from",
+]
+
+_KEY_COLUMN = "reservoir_key"
+_ROW_PREFIX = "reservoir:"
 
 #: Reference rows a profile keeps by default.
 RESERVOIR_ROWS = 10_000
@@ -149,3 +161,27 @@ class Reservoir:
         order = np.argsort(keys, kind="stable")[:capacity]
         rows = pd.concat([self.rows, other.rows], ignore_index=True).iloc[order].reset_index(drop=True)
         return Reservoir(rows, keys[order], self.numeric, self.categorical, capacity, self.seen + other.seen)
+
+
+def reservoir_arrays(kept: Reservoir) -> dict[str, pa.Array]:
+    """The reservoir as Arrow arrays of a profile file: its keys, then one ``reservoir:<column>`` per column."""
+    arrays = {_KEY_COLUMN: pa.array(kept.keys, pa.float64())}
+    for name in kept.numeric:
+        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].to_numpy(np.float64), pa.float64())
+    for name in kept.categorical:
+        arrays[_ROW_PREFIX + name] = pa.array(kept.rows[name].astype(object), pa.string(), from_pandas=True)
+    return arrays
+
+
+def load_reservoir(table: pa.Table, info: dict[str, Any]) -> Reservoir:
+    """The reservoir of a profile file written with :func:`reservoir_arrays` (``info``: its metadata)."""
+    size = int(info["rows"])
+    numeric, categorical = tuple(info["numeric"]), tuple(info["categorical"])
+    rows: dict[str, Any] = {
+        n: table.column(_ROW_PREFIX + n).slice(0, size).to_numpy(zero_copy_only=False) for n in numeric
+    }
+    for name in categorical:
+        rows[name] = pd.Series(table.column(_ROW_PREFIX + name).slice(0, size).to_pylist(), dtype="str")
+    frame = pd.DataFrame(rows, columns=[*numeric, *categorical], index=pd.RangeIndex(size))
+    keys = table.column(_KEY_COLUMN).slice(0, size).to_numpy()
+    return Reservoir(frame, keys, numeric, categorical, int(info["capacity"]), int(info["seen"]))
