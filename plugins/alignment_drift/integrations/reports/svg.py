@@ -10,11 +10,11 @@ well-formed document; coordinates are rounded to a tenth of a pixel.
 from __future__ import annotations
 
 import base64
+import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from xml.sax.saxutils import escape
 
 __all__ = ["Panel", "finite", "grid", "nice_ticks", "svg_data_uri", "xml_text"]
 
@@ -23,11 +23,13 @@ _TICK_FONT, _TITLE_FONT = 8, 9  # px
 _AXIS, _TEXT = "#57606a", "#24292f"
 
 
+def _xml_char(ch: str) -> bool:
+    return ch in "\t\n" or (ch >= " " and not 0xD800 <= ord(ch) <= 0xDFFF and ch not in "\ufffe\uffff")
+
+
 def xml_text(text: Any) -> str:
     """Text as XML character data or attribute value; characters XML 1.0 cannot hold are dropped."""
-    clean = "".join(ch for ch in str(text) if ch in "\t\n" or ch >= " ")
-    clean = "".join(ch for ch in clean if not 0xD800 <= ord(ch) <= 0xDFFF and ch not in "\ufffe\uffff")
-    return escape(clean, {'"': "&quot;"})
+    return html.escape("".join(ch for ch in str(text) if _xml_char(ch)))
 
 
 def _f(value: float) -> str:
