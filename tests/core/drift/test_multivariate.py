@@ -209,6 +209,48 @@ def test_domain_classifier_balances_classes_and_says_so() -> None:
     assert "subsampled to balance" in result.detail and "5-fold out-of-fold AUC" in result.detail
 
 
+class _OneHotDomainClassifier(DomainClassifierDrift):
+    """The domain classifier on one-hot categories, as it was before categorical columns were split natively."""
+
+    _onehot = True
+
+
+def _level_interaction(rng: np.random.Generator, n: int, levels: list[str], reversed_: bool) -> pd.DataFrame:
+    """``x`` is about +1 on every other level of a 40-level column and -1 on the rest (reversed: the other way)."""
+    kind = rng.choice(levels, n)
+    sign = np.where(np.isin(kind, levels[::2]), 1.0, -1.0) * (-1.0 if reversed_ else 1.0)
+    return pd.DataFrame({"x": sign + rng.normal(0.0, 0.5, n), "y": rng.normal(size=n), "kind": kind})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_domain_classifier_splits_a_many_level_column_natively(seed: int) -> None:
+    """A relationship between a 40-level column and a number reverses; no column's own distribution moves.
+
+    One split on the category codes (levels grouped by the trees) separates the two halves of the levels; one-hot
+    columns need one split a level and found it at p 0.04-0.7 on 500 rows (code-order splits: 0.05-0.4).
+    """
+    rng = np.random.default_rng([23, seed])
+    levels = [f"L{i:02d}" for i in range(40)]
+    reference = _level_interaction(rng, 4000, levels, reversed_=False)
+    batch = _level_interaction(rng, 500, levels, reversed_=True)
+    assert stats.ks_2samp(reference["x"], batch["x"]).pvalue > 1e-3  # x's own distribution: about the same
+    native = DomainClassifierDrift(reference, numeric=["x", "y"], categorical=["kind"]).test(batch, seed=seed)
+    onehot = _OneHotDomainClassifier(reference, numeric=["x", "y"], categorical=["kind"]).test(batch, seed=seed)
+    assert native.drift and native.p_value < 1e-20, native
+    assert onehot.p_value > 1e6 * native.p_value, onehot
+
+
+def test_domain_classifier_takes_categories_as_codes_and_missing_values_as_nan() -> None:
+    reference = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "c": ["a", "b", "a", "b", "a", "c"]})
+    batch = pd.DataFrame({"x": [np.nan, np.inf, 2.0, 3.0, 4.0, 5.0], "c": ["b", "new", None, "a", "c", "a"]})
+    model = DomainClassifierDrift(reference, numeric=["x"], categorical=["c"], n_folds=2, max_rows=6)
+    x_ref, x_cur = model._encode_batch(batch, seed=None)
+    assert x_ref.shape == x_cur.shape == (6, 2)  # one column a column, no missing indicators
+    np.testing.assert_array_equal(x_cur[:, 1], [1.0, 3.0, np.nan, 0.0, 2.0, 0.0])  # "new" is unseen: code 3
+    assert np.isnan(x_cur[:2, 0]).all() and np.isfinite(x_cur[2:, 0]).all()  # NaN and inf are missing
+    assert model.test(batch).n_current == 6
+
+
 def test_domain_classifier_with_too_few_rows_does_not_run() -> None:
     rng = np.random.default_rng(18)
     reference, batch = _normal_frame(rng, 100, ["x"]), _normal_frame(rng, 9, ["x"])

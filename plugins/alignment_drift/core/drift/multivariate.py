@@ -14,11 +14,19 @@ reference pass a per-night seed (:func:`~alignment_drift.core.drift.reservoir.se
 with one draw, an unlucky draw false-alarms night after night.
 
 Encoding: numeric columns become ``(x - median) / IQR`` with the reference's
-median and IQR (std if the IQR is 0, then 1); missing values (NaN, +/-inf) get
-the median plus a 0/1 indicator column, for each numeric column with a missing
-value in either subsample. Categorical values are compared as strings and
-one-hot encoded over the reference's ``MAX_CATEGORIES`` most frequent
-categories, plus an "unseen" column (new or rarer) and a "missing" column.
+median and IQR (std if the IQR is 0, then 1). Categorical values are compared
+as strings against the reference's ``MAX_CATEGORIES`` most frequent
+categories, plus "unseen" (new or rarer) and "missing". The MMD test's kernel
+needs vectors: a missing numeric value (NaN, +/-inf) becomes the median plus a
+0/1 indicator column (for each numeric column with a missing value in either
+subsample), and each categorical column is one-hot encoded. The domain
+classifier takes the columns as they are: a missing value stays NaN (the
+gradient-boosted trees route it themselves) and a categorical column is one
+column of category codes, split natively. One-hot, a test took about 2.7
+times as long (118 columns against 25 for 20 numeric and 5 categorical
+columns of 3-50 levels, 5,000 rows a side) with no more power, and missed a
+relationship between a many-level column and a number that reverses
+(``bench/README.md``, section 15).
 """
 
 from __future__ import annotations
@@ -113,11 +121,16 @@ class _Encoder:
             counts = reference[col].dropna().astype(str).value_counts(sort=True)
             self.categories.append(pd.Index(sorted(counts.index[:MAX_CATEGORIES])))
 
-    def encode(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """Return the features (scaled numeric, then one-hot blocks) and the numeric missing mask."""
+    def encode(self, frame: pd.DataFrame, *, onehot: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Return the features and the numeric missing mask.
+
+        ``onehot``: scaled numeric columns (missing at 0, the median) then one-hot blocks, and the mask. Otherwise
+        scaled numeric columns (missing as NaN) then one column of codes per categorical column (``len(categories)``
+        for unseen, NaN for missing), and an empty mask.
+        """
         n = len(frame)
         missing = np.zeros((n, len(self.numeric)), dtype=bool)
-        blocks = [np.zeros((n, len(self.numeric)))]
+        blocks = [np.full((n, len(self.numeric)), 0.0 if onehot else np.nan)]
         for j, col in enumerate(self.numeric):
             values = as_float(frame[col])
             missing[:, j] = ~np.isfinite(values)
@@ -126,11 +139,17 @@ class _Encoder:
             raw = frame[col].astype(object)
             codes = cats.get_indexer(pd.Index(raw.astype(str)))
             codes[codes < 0] = len(cats)  # unseen
-            codes[raw.isna().to_numpy()] = len(cats) + 1  # missing
-            onehot = np.zeros((n, len(cats) + 2))
-            onehot[np.arange(n), codes] = 1.0
-            blocks.append(onehot)
-        return np.hstack(blocks), missing
+            absent = raw.isna().to_numpy()
+            if not onehot:
+                column = codes.astype(np.float64)
+                column[absent] = np.nan
+                blocks.append(column[:, None])
+                continue
+            codes[absent] = len(cats) + 1  # missing
+            block = np.zeros((n, len(cats) + 2))
+            block[np.arange(n), codes] = 1.0
+            blocks.append(block)
+        return np.hstack(blocks), (missing if onehot else missing[:, :0])
 
 
 class _SubsampledDetector:
@@ -138,6 +157,8 @@ class _SubsampledDetector:
 
     max_rows: int
     random_state: int
+    #: One-hot vectors (MMD's kernel) or columns as they are (the classifier's trees); see the module docstring.
+    _onehot: bool = True
 
     def _fit_reference(
         self, reference: object, numeric: object, categorical: object, alpha: object, min_rows: int
@@ -166,7 +187,7 @@ class _SubsampledDetector:
         self._rows = frame[list(self._columns)]  # copy-on-write: later edits of 'reference' do not leak in
         self._encoder = _Encoder(frame, num_cols, cat_cols)
         sample = _subsample(frame, self.max_rows, [self.random_state, 0])
-        self._reference_features, self._reference_missing = self._encoder.encode(sample)
+        self._reference_features, self._reference_missing = self._encoder.encode(sample, onehot=self._onehot)
 
     def _stream(self, seed: int | None, tag: int) -> list[int]:
         """Entropy of random stream ``tag`` (0 reference, 1 batch, 2 balance, 3 permutations, 4 model) of a test."""
@@ -187,11 +208,12 @@ class _SubsampledDetector:
                 f"The batch is missing column(s) {absent} that this {type(self).__name__} was built with. "
                 "Add them to the batch, or build the detector with 'numeric'/'categorical' naming only batch columns."
             )
-        features, missing = self._encoder.encode(_subsample(frame, self.max_rows, self._stream(seed, 1)))
+        batch_rows = _subsample(frame, self.max_rows, self._stream(seed, 1))
+        features, missing = self._encoder.encode(batch_rows, onehot=self._onehot)
         ref_features, ref_missing = (
             (self._reference_features, self._reference_missing)
             if seed is None
-            else self._encoder.encode(_subsample(self._rows, self.max_rows, self._stream(seed, 0)))
+            else self._encoder.encode(_subsample(self._rows, self.max_rows, self._stream(seed, 0)), onehot=self._onehot)
         )
         keep = ref_missing.any(axis=0) | missing.any(axis=0)
         return np.hstack([ref_features, ref_missing[:, keep]]), np.hstack([features, missing[:, keep]])
@@ -209,9 +231,10 @@ class DomainClassifierDrift(_SubsampledDetector):
 
     Reference rows are labelled 0, batch rows 1, and the larger side is subsampled to the smaller one's size so the
     AUC is not distorted by imbalance. ``HistGradientBoostingClassifier(max_iter=50, max_depth=3)`` (no early
-    stopping) is fitted with stratified K-fold. The statistic is the ROC AUC of the out-of-fold probabilities; the
-    p-value is a one-sided Mann-Whitney U test of batch-row scores greater than reference-row scores (AUC = U / n^2),
-    a calibrated test rather than a fixed AUC cut-off.
+    stopping; categorical columns split natively, missing values left as NaN) is fitted with stratified K-fold. The
+    statistic is the ROC AUC of the out-of-fold probabilities; the p-value is a one-sided Mann-Whitney U test of
+    batch-row scores greater than reference-row scores (AUC = U / n^2), a calibrated test rather than a fixed AUC
+    cut-off.
 
     The textbook Mann-Whitney p-value assumes independent scores, but each fold's model learnt the other folds'
     labels, so a pair of rows in different folds enters U from both sides. With no drift this makes the variance of U
@@ -243,6 +266,8 @@ class DomainClassifierDrift(_SubsampledDetector):
     >>> result.drift, result.statistic > 0.6
     (True, True)
     """
+
+    _onehot = False
 
     def __init__(
         self,
@@ -276,7 +301,15 @@ class DomainClassifierDrift(_SubsampledDetector):
         )
         x_ref, x_cur = (x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))] for x in (x_ref, x_cur))
         labels = np.repeat([0, 1], n)
-        model = HistGradientBoostingClassifier(max_iter=50, max_depth=3, early_stopping=False, random_state=model_seed)
+        # the categorical columns' codes, split natively (none when a subclass encodes one-hot)
+        native = np.arange(0 if self._onehot else len(self._encoder.numeric), 0 if self._onehot else x_ref.shape[1])
+        model = HistGradientBoostingClassifier(
+            max_iter=50,
+            max_depth=3,
+            early_stopping=False,
+            categorical_features=native if native.size else None,
+            random_state=model_seed,
+        )
         folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=model_seed)
         scores = out_of_fold_scores(model, np.vstack([x_ref, x_cur]), labels, folds)
         auc = float(roc_auc_score(labels, scores))
