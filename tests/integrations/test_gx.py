@@ -196,6 +196,15 @@ SUITE_FILE_ERRORS = [
         ),
         "must not contain '/'",
     ),
+    (
+        "name-of-a-details-checkpoint",
+        lambda d: _write(
+            d / "details.json",
+            json.dumps({"name": "predictions (details)", "expectations": [
+                {"type": "expect_column_to_exist", "kwargs": {"column": "a"}}]}),
+        ),
+        "must not end with ' (details)'",
+    ),
 ]  # fmt: skip
 
 

@@ -56,6 +56,9 @@ _LOCK = threading.RLock()
 _STATE: dict[str, Any] = {"context": None, "batch_definition": None}
 _SUITES: dict[tuple[str, int, int], _Validation] = {}
 _COUNTERS = {"context_creations": 0, "suite_loads": 0}
+#: The name of a suite's second checkpoint (result format ``SUMMARY``, run on a batch that failed an expectation)
+#: is the suite's name plus this; a suite's own name may not end with it.
+DETAILS_SUFFIX = " (details)"
 
 
 class SuiteLoadError(ValueError):
@@ -126,6 +129,11 @@ def _suite_problems(data: Any) -> list[str]:
         problems.append("'name' must be a non-empty string")
     elif any(c in data["name"] for c in "/\\") or data["name"].strip(".") == "":
         problems.append("'name' must not contain '/' or '\\' nor be only dots (GX files its results under it)")
+    elif data["name"].endswith(DETAILS_SUFFIX):
+        problems.append(
+            f"'name' must not end with {DETAILS_SUFFIX!r}: that name is kept for the checkpoint that reports "
+            "a failing batch in detail"
+        )
     expectations = data.get("expectations")
     if not isinstance(expectations, list) or not expectations:
         return [*problems, "'expectations' must be a non-empty list"]
@@ -219,7 +227,7 @@ def _release_batch() -> None:
 
 
 def _details_name(suite_name: str) -> str:
-    return f"{suite_name} (details)"
+    return f"{suite_name}{DETAILS_SUFFIX}"
 
 
 def _forget(ctx: Any, validation: _Validation) -> None:
