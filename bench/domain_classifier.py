@@ -1,10 +1,12 @@
-"""The domain classifier with categorical columns split natively against one-hot columns, side by side.
+"""The domain classifier's settings side by side: categorical columns split natively against one-hot columns,
+and 10,000 rows a side (the default) against 5,000.
 
-Both variants run on the same reference, batch and seed in each run; the one-hot one is the classifier as it was
-before categorical columns were passed as codes (``_onehot = True``: one-hot blocks plus missing indicators, no
-native categories). Detection is the share of runs with p <= ``--alpha`` (default 0.0125, the classifier's level in
-``alignment-drift drift`` at alpha 0.05); time is one ``test`` call (encoding, 5 folds fitted two at a time on one
-OpenMP thread each, the p-value).
+Part ``encoding``: the classifier as it is against the one it was before categorical columns were passed as
+codes (``_onehot = True``: one-hot blocks plus missing indicators, no native categories). Part ``rows``: its
+default ``max_rows`` (10,000 rows a side) against 5,000, the default before. Both variants of a part run on the
+same reference, batch and seed in each run. Detection is the share of runs with p <= ``--alpha`` (default 0.0125,
+the classifier's level in ``alignment-drift drift`` at alpha 0.05); time is one ``test`` call (encoding, 5 folds
+fitted two at a time on one OpenMP thread each, the p-value).
 
 Data:
 
@@ -18,8 +20,8 @@ Data:
 
 Usage::
 
-    .venv/bin/python bench/domain_classifier.py             # 40 runs a cell (~8 min on 2 cores)
-    .venv/bin/python bench/domain_classifier.py --runs 10
+    .venv/bin/python bench/domain_classifier.py                  # both parts, 40 runs a cell (~10 min on 2 cores)
+    .venv/bin/python bench/domain_classifier.py --part rows --runs 10
 """
 
 from __future__ import annotations
@@ -67,7 +69,24 @@ CELLS: list[Cell] = [
     ("levels", "none", 500),
     ("levels", "interaction", 500),
 ]
+ROWS_CELLS: list[Cell] = [
+    ("rand", "none", 10_000),
+    ("rand", "knockout", 10_000),
+    ("rand", "knockout", 5_000),
+    ("rand", "gauss_noise_10", 1_000),
+    ("wide", "none", 10_000),
+    ("wide", "c4_mass", 1_000),
+]
 LEVELS = [f"L{i:02d}" for i in range(40)]
+Variant = tuple[str, Callable[..., DomainClassifierDrift], dict]
+PARTS: dict[str, tuple[list[Cell], Variant, Variant]] = {
+    "encoding": (CELLS, ("native", DomainClassifierDrift, {}), ("one-hot", OneHotDomainClassifier, {})),
+    "rows": (
+        ROWS_CELLS,
+        ("10,000 rows", DomainClassifierDrift, {}),
+        ("5,000 rows", DomainClassifierDrift, {"max_rows": 5_000}),
+    ),
+}
 
 
 def _levels(rng: np.random.Generator, n: int, reversed_: bool) -> pd.DataFrame:
@@ -103,9 +122,11 @@ def _wide(reference: pd.DataFrame, shift: str, n: int, seed: int) -> pd.DataFram
     return batch
 
 
-def run_cell(cell: Cell, runs: int, alpha: float, table: pd.DataFrame, wide: pd.DataFrame) -> dict[str, list]:
+def run_cell(
+    cell: Cell, variants: tuple[Variant, Variant], runs: int, alpha: float, table: pd.DataFrame, wide: pd.DataFrame
+) -> dict[str, list]:
     data, shift, n = cell
-    out: dict[str, list] = {"native_p": [], "onehot_p": [], "native_s": [], "onehot_s": []}
+    out: dict[str, list] = {f"{name}_{what}": [] for name, _, _ in variants for what in ("p", "s")}
     for seed in range(runs):
         if data == "rand":
             reference, batch = _rand(table, shift, n, seed)
@@ -117,12 +138,8 @@ def run_cell(cell: Cell, runs: int, alpha: float, table: pd.DataFrame, wide: pd.
             rng = np.random.default_rng([23, seed])
             reference, batch = _levels(rng, 4_000, False), _levels(rng, n, shift == "interaction")
             numeric, categorical = ["x", "y"], ["kind"]
-        variants: list[tuple[str, Callable[..., DomainClassifierDrift]]] = [
-            ("native", DomainClassifierDrift),
-            ("onehot", OneHotDomainClassifier),
-        ]
-        for name, cls in variants if seed % 2 else variants[::-1]:  # alternate which runs first
-            detector = cls(reference, numeric=numeric, categorical=categorical, alpha=alpha)
+        for name, cls, options in variants if seed % 2 else variants[::-1]:  # alternate which runs first
+            detector = cls(reference, numeric=numeric, categorical=categorical, alpha=alpha, **options)
             started = time.perf_counter()
             result = detector.test(batch, seed=seed + 1)
             out[f"{name}_s"].append(time.perf_counter() - started)
@@ -132,6 +149,7 @@ def run_cell(cell: Cell, runs: int, alpha: float, table: pd.DataFrame, wide: pd.
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--part", choices=(*PARTS, "both"), default="both")
     parser.add_argument("--runs", type=int, default=40, help="runs a cell (default 40)")
     parser.add_argument("--alpha", type=float, default=0.0125, help="level of a detection (default 0.0125)")
     args = parser.parse_args()
@@ -142,19 +160,23 @@ def main() -> int:
     print(
         f"Domain classifier, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {os.cpu_count()} cores, "
         f"{platform.machine()}; Python {platform.python_version()}; {args.runs} runs a cell; detection at "
-        f"p <= {args.alpha}.\n"
+        f"p <= {args.alpha}."
     )
-    print("| data | shift | batch rows | detection, native | detection, one-hot | median s, native | one-hot | ratio |")
-    print("|---|---|---|---|---|---|---|---|")
-    for cell in CELLS:
-        res = run_cell(cell, args.runs, args.alpha, table, wide)
-        rate = {k: float(np.mean(np.asarray(res[f"{k}_p"]) <= args.alpha)) for k in ("native", "onehot")}
-        secs = {k: statistics.median(res[f"{k}_s"]) for k in ("native", "onehot")}
-        print(
-            f"| {cell[0]} | {cell[1]} | {cell[2]:,} | {rate['native']:.3f} | {rate['onehot']:.3f} | "
-            f"{secs['native']:.2f} | {secs['onehot']:.2f} | {secs['native'] / secs['onehot']:.2f}× |",
-            flush=True,
-        )
+    for part in PARTS if args.part == "both" else [args.part]:
+        cells, first, second = PARTS[part]
+        a, b = first[0], second[0]
+        print(f"\nPart {part}:\n")
+        print(f"| data | shift | batch rows | detection, {a} | detection, {b} | median s, {a} | {b} | ratio |")
+        print("|---|---|---|---|---|---|---|---|")
+        for cell in cells:
+            res = run_cell(cell, (first, second), args.runs, args.alpha, table, wide)
+            rate = {k: float(np.mean(np.asarray(res[f"{k}_p"]) <= args.alpha)) for k in (a, b)}
+            secs = {k: statistics.median(res[f"{k}_s"]) for k in (a, b)}
+            print(
+                f"| {cell[0]} | {cell[1]} | {cell[2]:,} | {rate[a]:.3f} | {rate[b]:.3f} | "
+                f"{secs[a]:.2f} | {secs[b]:.2f} | {secs[a] / secs[b]:.2f}× |",
+                flush=True,
+            )
     print(f"\n{time.perf_counter() - began:.0f} s in all; load average {os.getloadavg()[0]:.1f}.")
     return 0
 

@@ -37,7 +37,7 @@ TIMED = ("read", "fit_reference", "columns", "joint")
 KEEP_ROWS = 100_000
 #: Rows of the uniform reservoir of a larger CURRENT: the most either joint test subsamples a batch to
 #: (``DomainClassifierDrift``'s ``max_rows``; MMD takes 1,500).
-JOINT_SAMPLE_ROWS = 5_000
+JOINT_SAMPLE_ROWS = 10_000
 #: Rows of CURRENT read at once.
 CHUNK_ROWS = 250_000
 

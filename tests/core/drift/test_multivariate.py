@@ -175,7 +175,7 @@ def test_mmd_constant_data_uses_unit_bandwidth_and_p_one() -> None:
     assert "bandwidth 1.0" in result.detail
 
 
-@pytest.mark.parametrize(("detector", "max_rows"), [(DomainClassifierDrift, 5000), (MMDDrift, 1500)])
+@pytest.mark.parametrize(("detector", "max_rows"), [(DomainClassifierDrift, 10_000), (MMDDrift, 1500)])
 def test_large_batch_is_subsampled_to_max_rows_with_bounded_memory(detector: type, max_rows: int) -> None:
     rng = np.random.default_rng(15)
     reference = _mixed_frame(rng, 10_000)

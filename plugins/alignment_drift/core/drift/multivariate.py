@@ -252,7 +252,7 @@ class DomainClassifierDrift(_SubsampledDetector):
         Significance level, in (0, 1).
     n_folds : int, default=5
         Stratified folds, in [2, inf). With fewer than ``2 * n_folds`` rows on a side the test is not run.
-    max_rows : int, default=5000
+    max_rows : int, default=10000
         Rows kept per side, in [2 * n_folds, inf).
     random_state : int, default=0
         Seed for the subsamples, folds and classifier, in [0, 2**32 - 1].
@@ -277,7 +277,7 @@ class DomainClassifierDrift(_SubsampledDetector):
         categorical: Sequence[str] = (),
         alpha: float = 0.05,
         n_folds: int = 5,
-        max_rows: int = 5000,
+        max_rows: int = 10_000,
         random_state: int = 0,
     ) -> None:
         self.reference, self.numeric, self.categorical, self.alpha = reference, numeric, categorical, alpha
