@@ -208,8 +208,9 @@ class _SubsampledDetector:
                 f"The batch is missing column(s) {absent} that this {type(self).__name__} was built with. "
                 "Add them to the batch, or build the detector with 'numeric'/'categorical' naming only batch columns."
             )
-        batch_rows = _subsample(frame, self.max_rows, self._stream(seed, 1))
-        features, missing = self._encoder.encode(batch_rows, onehot=self._onehot)
+        features, missing = self._encoder.encode(
+            _subsample(frame, self.max_rows, self._stream(seed, 1)), onehot=self._onehot
+        )
         ref_features, ref_missing = (
             (self._reference_features, self._reference_missing)
             if seed is None
@@ -301,14 +302,10 @@ class DomainClassifierDrift(_SubsampledDetector):
         )
         x_ref, x_cur = (x if len(x) == n else x[np.sort(rng.choice(len(x), n, replace=False))] for x in (x_ref, x_cur))
         labels = np.repeat([0, 1], n)
-        # the categorical columns' codes, split natively (none when a subclass encodes one-hot)
-        native = np.arange(0 if self._onehot else len(self._encoder.numeric), 0 if self._onehot else x_ref.shape[1])
+        # the columns after the numeric ones are category codes, split natively (one-hot blocks are not)
+        codes = [] if self._onehot else list(range(len(self._encoder.numeric), x_ref.shape[1]))
         model = HistGradientBoostingClassifier(
-            max_iter=50,
-            max_depth=3,
-            early_stopping=False,
-            categorical_features=native if native.size else None,
-            random_state=model_seed,
+            max_iter=50, max_depth=3, early_stopping=False, categorical_features=codes or None, random_state=model_seed
         )
         folds = StratifiedKFold(self.n_folds, shuffle=True, random_state=model_seed)
         scores = out_of_fold_scores(model, np.vstack([x_ref, x_cur]), labels, folds)
