@@ -186,7 +186,15 @@ def cli(argv: list[str]) -> dict:
 
 
 def monitor(spec_path: Path, reference: pd.DataFrame, batch: pd.DataFrame, seed: str) -> dict:
-    """The monitor's drift step on in-memory rows: the batch profiled by groups and merged, as the DAG does."""
+    """The monitor's drift step on in-memory rows: whether any family raised a drift signal."""
+    return {"drift": monitor_night(spec_path, reference, batch, seed).drift}
+
+
+def monitor_night(spec_path: Path, reference: pd.DataFrame, batch: pd.DataFrame, seed: str):
+    """The monitor's drift step on in-memory rows, its ``NightDrift``.
+
+    The batch is profiled in 250,000-row groups and merged, as the DAG does.
+    """
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.core.drift.reservoir import seed_from
     from alignment_drift.core.spec import load_spec
@@ -207,8 +215,7 @@ def monitor(spec_path: Path, reference: pd.DataFrame, batch: pd.DataFrame, seed:
     sample = batch[spec.columns.feature_names].head(bound)
     profile = reference_profile(spec, reference)
     rows = reference.head(spec.reference.max_rows)  # what the registry keeps of a version's held-out rows
-    night = night_drift(spec, profile, rows, merged, lambda: sample, seed=seed_from(seed))
-    return {"drift": night.drift}
+    return night_drift(spec, profile, rows, merged, lambda: sample, seed=seed_from(seed))
 
 
 def _flag(payload: dict) -> dict:
