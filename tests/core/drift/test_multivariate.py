@@ -80,7 +80,8 @@ def _mixed_frame(rng: np.random.Generator, n: int) -> pd.DataFrame:
     ("detector", "options", "sizes"),
     [
         pytest.param(DomainClassifierDrift, {}, (500, 500), id="domain_classifier"),
-        pytest.param(DomainClassifierDrift, {}, (3000, 40), id="domain_classifier-unequal-sides"),
+        pytest.param(DomainClassifierDrift, {}, (3000, 40), id="domain_classifier-small-batch"),
+        pytest.param(DomainClassifierDrift, {}, (60, 3000), id="domain_classifier-small-reference"),
         pytest.param(MMDDrift, {"permutations": 99}, (500, 500), id="mmd-99-permutations"),
     ],
 )

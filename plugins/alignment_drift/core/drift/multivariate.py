@@ -244,8 +244,8 @@ class DomainClassifierDrift(_SubsampledDetector):
     up to about twice the textbook value (twice for scores linear in the training labels, 1.8-1.9 times measured
     here), and the textbook p-value gave 8-13% false alarms at alpha = 0.05 in no-drift simulations (60 to 2000 rows
     per side). The z-score is therefore divided by sqrt(2), which gave 2.5-5.0% in the same simulations. With unequal
-    sides (10,000 reference rows against 20, 100 or 1,000 batch rows, real and skewed data) the textbook variance
-    was 1.6-1.9 times too small and the corrected p-value gave 1.7-4.0% false alarms at 0.05.
+    sides (10,000 reference rows against 20, 100 or 1,000 batch rows, and 300 against 10,000; real and skewed data)
+    the corrected p-value gave 1.7-4.0% false alarms at 0.05 (the textbook variance was 1.6-1.9 times too small).
 
     Parameters
     ----------
