@@ -101,6 +101,34 @@ def test_the_summary_cdf_lags_by_at_most_its_error_bound_under_any_fits_merges_a
     assert _lag(again, data) == (low, high)
 
 
+def _fit_by_compress(values: np.ndarray, capacity: int) -> QuantileSummary:
+    """The general construction: every distinct value with its count, then :meth:`QuantileSummary.compress`."""
+    data = np.sort(values)
+    starts = np.flatnonzero(np.concatenate(([True], data[1:] != data[:-1])))
+    exact = QuantileSummary(data[starts], np.diff(np.append(starts, data.size)).astype(np.int64), 0)
+    return exact.compress(capacity)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(3, 3000), st.integers(2, 400), st.booleans(), st.integers(0, 2**32 - 1))
+def test_fitting_distinct_values_cuts_the_buckets_compress_would_build(
+    n: int, capacity: int, tied: bool, seed: int
+) -> None:
+    """``fit`` of a column of distinct values takes a shortcut; it must be the same summary, bound included
+    (and a column with ties, which takes the general path, too)."""
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=n)
+    if tied:
+        values = np.round(values, 1)
+    fitted = QuantileSummary.fit(values, capacity=capacity)
+    expected = _fit_by_compress(values, capacity)
+    assert np.array_equal(fitted.values, expected.values)
+    assert np.array_equal(fitted.weights, expected.weights)
+    assert fitted.rank_error == expected.rank_error
+    low, high = _lag(fitted, values)
+    assert low >= -1e-12 and high <= fitted.error_bound + 1e-12
+
+
 @pytest.mark.parametrize("parts", [1, 3, 16])
 def test_the_bound_holds_for_product_sized_summaries_of_tied_and_heavy_tailed_data(parts: int) -> None:
     rng = np.random.default_rng(parts)

@@ -90,6 +90,14 @@ class QuantileSummary:
         data = np.sort(np.asarray(values, dtype=np.float64))
         if data.size == 0:
             return cls(np.empty(0), np.empty(0, dtype=np.int64))
+        if data.size > capacity and not np.any(data[1:] == data[:-1]):
+            # every value distinct (a continuous column): compress's buckets are runs of `target` sorted values,
+            # so they are cut directly (what compress would build, at a fraction of the passes over the data)
+            target = -(-data.size // capacity)
+            ends = np.arange(target - 1, data.size + target - 1, target)
+            ends[-1] = data.size - 1
+            weights = np.diff(ends, prepend=-1)
+            return cls(data[ends], weights.astype(np.int64), int(weights.max()) - 1)
         # distinct values and their counts (exact), from the sorted data
         starts = np.flatnonzero(np.concatenate(([True], data[1:] != data[:-1])))
         counts = np.diff(np.append(starts, data.size))
