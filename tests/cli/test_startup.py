@@ -55,3 +55,29 @@ def test_drift_against_a_profile_imports_no_model_library(tmp_path) -> None:
     assert result["drift"] is True  # a one-sd shift of x is found on this lean path
     assert "KS" in {c["name"]: c["note"] for c in result["columns"]}["x"]  # through the summaries' bound
     assert {c["name"]: c["drift"] for c in result["columns"]}["x"] is True
+
+
+def test_reading_and_summarising_a_batch_against_a_profile_needs_neither_pandas_nor_scipy(tmp_path) -> None:
+    """What the drift command does before its tests run (load the profile's statistics, stream CURRENT and
+    summarise it) imports neither pandas nor scipy, so those load beside it, in the background, not before it."""
+    import numpy as np
+    import pandas as pd
+
+    from alignment_drift.core.drift.profile import ReferenceProfile
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"x": rng.normal(size=5_000), "c": rng.choice(["a", "b", None], size=5_000)})
+    frame.loc[rng.random(5_000) < 0.1, "x"] = np.nan  # nulls in both kinds of column
+    frame.to_parquet(tmp_path / "cur.parquet", index=False)
+    ReferenceProfile.fit(frame, numeric=["x"], categorical=["c"]).save(tmp_path / "ref.profile.parquet")
+    code = (
+        "import sys\n"
+        "from alignment_drift.cli.drift import _load_reference, _stream_current\n"
+        f"profile, rows, numeric, cats = _load_reference({str(tmp_path / 'ref.profile.parquet')!r}, [], [], "
+        "rows=False)\n"
+        f"current, _ = _stream_current({str(tmp_path / 'cur.parquet')!r}, numeric, cats, joint=False)\n"
+        "print('IMPORTED=' + ','.join(m for m in ('pandas', 'scipy', 'sklearn') if m in sys.modules), "
+        "current.n_rows, current.columns['c'].missing, rows)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.splitlines()[-1] == f"IMPORTED= 5000 {int(frame['c'].isna().sum())} None"

@@ -84,10 +84,13 @@ def register(verbs: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tuple[Any, Any, list[str], list[str]]:
+def _load_reference(
+    arg: str, columns: list[str], categorical: list[str], *, rows: bool
+) -> tuple[Any, Any, list[str], list[str]]:
     """(profile, reference rows or None, numeric columns, categorical columns).
 
-    A profile's reference rows are its reservoir (None for a profile written without one).
+    A profile's reference rows are its reservoir (None for a profile written without one, and when ``rows`` is
+    off: the joint tests will not run, so the reservoir is not read).
     """
     from alignment_drift.core.drift.profile import ReferenceProfile
     from alignment_drift.integrations.tables import read_table
@@ -95,7 +98,7 @@ def _load_reference(arg: str, columns: list[str], categorical: list[str]) -> tup
     path = Path(arg)
     if path.is_file() and path.suffix == ".parquet":
         try:
-            profile = ReferenceProfile.load(path)
+            profile = ReferenceProfile.load(path, reservoir=rows)
         except ValueError:
             profile = None
         if profile is not None:
@@ -129,7 +132,8 @@ def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: boo
 
     def chunks() -> Any:
         nonlocal seen
-        for chunk in read_ahead(iter_batches(arg, columns=[*numeric, *cats], rows=CHUNK_ROWS)):
+        # Parquet chunks stay Arrow (profiled without pandas); CSV chunks are pandas frames
+        for chunk in read_ahead(iter_batches(arg, columns=[*numeric, *cats], rows=CHUNK_ROWS, arrow=True)):
             if len(chunk) == 0:
                 continue
             seen += len(chunk)
@@ -158,9 +162,11 @@ def _stream_current(arg: str, numeric: list[str], cats: list[str], *, joint: boo
         return profile, None
     if seen <= KEEP_ROWS:
         import pandas as pd
+        import pyarrow as pa
 
-        rows = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
-        return profile, rows
+        if isinstance(kept[0], pa.RecordBatch):
+            return profile, pa.Table.from_batches(kept).to_pandas(split_blocks=True)
+        return profile, kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
     assert profile.reservoir is not None
     return profile, profile.reservoir.rows
 
@@ -235,13 +241,14 @@ def no_rows(args: argparse.Namespace) -> str:
     )
 
 
-def _preload(module: str) -> threading.Thread:
-    """Import ``module`` in a background thread: its Python code runs while the batch is read and sorted
+def _preload(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a background thread: their Python code runs while the batch is read and sorted
     (pyarrow and numpy release the GIL). A failure is left for the real import to raise."""
 
     def load() -> None:
-        with contextlib.suppress(Exception):
-            importlib.import_module(module)
+        for module in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(module)
 
     thread = threading.Thread(target=load, name="alignment-drift-preload", daemon=True)
     thread.start()
@@ -249,7 +256,6 @@ def _preload(module: str) -> threading.Thread:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alignment_drift.core.drift import DriftDetector
     from alignment_drift.core.drift.budget import alpha_budget
     from alignment_drift.integrations.tables import TableError
 
@@ -259,15 +265,25 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed must be an int in [0, 4294967295]. Got {args.seed} instead.")
     try:
         began = time.perf_counter()
-        profile, rows, numeric, cats = _load_reference(args.reference, columns, categorical)
+        # the tests' modules (pandas, scipy; scikit-learn for the joint tests) load while the batch streams:
+        # against a profile, reading and summarising the batch needs only numpy and pyarrow
+        modules = ["alignment_drift.core.drift.detector"]
+        if args.multivariate != "off":
+            modules.append("alignment_drift.core.drift.multivariate")
+        loading = _preload(*modules)
+        profile, rows, numeric, cats = _load_reference(
+            args.reference, columns, categorical, rows=args.multivariate != "off"
+        )
         from_profile = profile is not None
         joint = args.multivariate != "off" and rows is not None
-        loading = _preload("alignment_drift.core.drift.multivariate") if joint else None
         current_profile, current = _stream_current(args.current, numeric, cats, joint=joint)
         if args.multivariate == "on" and rows is None:
             raise UsageError(f"--multivariate on needs reference rows: {no_rows(args)}.")
         budget = alpha_budget(args.alpha, ["inputs", "joint"] if joint else ["inputs"])
+        loading.join()
         timings["read"] = time.perf_counter() - began
+        from alignment_drift.core.drift import DriftDetector
+
         if profile is None:
             from alignment_drift.core.drift.profile import ReferenceProfile
 
@@ -292,8 +308,6 @@ def run(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {"schema": DRIFT_SCHEMA, **result.to_dict(), "alpha_budget": budget.to_dict()}
     if joint:
         step = time.perf_counter()
-        if loading is not None:
-            loading.join()
         source = f"profile reservoir ({len(rows)} of {profile.n_rows} rows)" if from_profile else "data"
         try:
             payload["multivariate"] = _multivariate(rows, current, numeric, cats, budget.joint_tests, args.seed, source)
@@ -302,7 +316,8 @@ def run(args: argparse.Namespace) -> int:
         timings["joint"] = time.perf_counter() - step
         payload["drift"] = payload["drift"] or any(t["drift"] for t in payload["multivariate"].values())
     else:
-        payload["multivariate"] = {"skipped": "turned off (--multivariate off)" if rows is not None else no_rows(args)}
+        off = args.multivariate == "off"
+        payload["multivariate"] = {"skipped": "turned off (--multivariate off)" if off else no_rows(args)}
     payload["elapsed_seconds"] = time.perf_counter() - began
     payload["timings"] = timings
     if args.format == "html":

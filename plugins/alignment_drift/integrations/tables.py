@@ -5,11 +5,13 @@ from __future__ import annotations
 import glob
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-
-import pandas as pd
-import pyarrow.dataset as ds
+from typing import TYPE_CHECKING
 
 from alignment_drift.integrations.sources.stream import READ_BUFFER_BYTES, iter_parquet, parquet_file
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["TableError", "iter_batches", "read_table", "resolve_inputs"]
 
@@ -48,6 +50,9 @@ def _check_columns(spec: str, available: Sequence[str], wanted: Sequence[str] | 
 
 def read_table(spec: str, *, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a whole table (all files behind ``spec``), keeping only ``columns`` when given."""
+    import pandas as pd
+    import pyarrow.dataset as ds
+
     files = resolve_inputs(spec)
     try:
         if all(_is_csv(f) for f in files):
@@ -68,8 +73,13 @@ def read_table(spec: str, *, columns: Sequence[str] | None = None) -> pd.DataFra
         raise TableError(f"{spec}: cannot be read as a table ({type(error).__name__}: {error}).") from None
 
 
-def iter_batches(spec: str, *, columns: Sequence[str] | None = None, rows: int = 250_000) -> Iterator[pd.DataFrame]:
+def iter_batches(
+    spec: str, *, columns: Sequence[str] | None = None, rows: int = 250_000, arrow: bool = False
+) -> Iterator[pd.DataFrame | pa.RecordBatch]:
     """Stream a table in chunks of about ``rows`` rows (parquet: record batches file by file; CSV: chunks).
+
+    ``arrow``: Parquet chunks stay Arrow record batches (no pandas conversion); CSV chunks are pandas frames
+    either way.
 
     Memory holds one chunk: each parquet file is read with its own reader,
     without the read-ahead of a dataset scan and without pre-buffering its row
@@ -79,6 +89,8 @@ def iter_batches(spec: str, *, columns: Sequence[str] | None = None, rows: int =
     files = resolve_inputs(spec)
     try:
         if all(_is_csv(f) for f in files):
+            import pandas as pd
+
             _check_columns(spec, pd.read_csv(files[0], nrows=0).columns.tolist(), columns)
             for f in files:
                 yield from pd.read_csv(f, usecols=list(columns) if columns else None, chunksize=rows)
@@ -88,7 +100,7 @@ def iter_batches(spec: str, *, columns: Sequence[str] | None = None, rows: int =
         for f in files:
             reader = parquet_file(f)
             _check_columns(str(f), reader.schema_arrow.names, columns)
-            yield from iter_parquet(reader, columns=list(columns) if columns else None, rows=rows)
+            yield from iter_parquet(reader, columns=list(columns) if columns else None, rows=rows, arrow=arrow)
     except TableError:
         raise
     except (ValueError, OSError, KeyError) as error:

@@ -246,3 +246,80 @@ def test_a_large_frame_summarised_in_threads_equals_the_column_by_column_fit(mon
     assert threaded.reservoir is not None and serial.reservoir is not None
     pd.testing.assert_frame_equal(threaded.reservoir.rows, serial.reservoir.rows)
     np.testing.assert_array_equal(threaded.reservoir.keys, serial.reservoir.keys)
+
+
+def _mixed_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Every column type a batch file brings: what Arrow profiles itself and what it hands to pandas."""
+    floats = rng.lognormal(size=n)
+    floats[rng.random(n) < 0.05] = np.nan
+    floats[:3] = [np.inf, -np.inf, 0.0]
+    big = rng.integers(2**60, 2**62, n, dtype=np.uint64)
+    words = np.array(["a", "b", "c", "", "nan", "1"], dtype=object)[rng.integers(0, 6, n)]
+    words[rng.random(n) < 0.03] = None
+    return pd.DataFrame(
+        {
+            "f": floats,
+            "i": rng.integers(-50, 50, n),
+            "i_null": pd.array(np.where(rng.random(n) < 0.1, None, rng.integers(0, 9, n)), dtype="Int64"),
+            "u": big,
+            "f32": rng.normal(size=n).astype(np.float32),
+            "flag": rng.random(n) < 0.3,
+            "when": pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+            "s": pd.Series(words, dtype=object),
+            "s_dict": pd.Categorical(np.array(["x", "y", "z"])[rng.integers(0, 3, n)]),
+            "code": rng.integers(0, 4, n),
+            "yes": rng.random(n) < 0.5,
+        }
+    )
+
+
+@pytest.mark.parametrize("rows", [500, 60_000], ids=["one-thread", "threads"])
+def test_arrow_data_is_profiled_as_the_frame_pandas_reads_from_it(rows: int) -> None:
+    """A streamed Parquet chunk stays Arrow (no pandas conversion): every summary, count, category order,
+    missing count and the reservoir equal the profile of the frame ``to_pandas`` gives."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(_mixed_frame(rows, np.random.default_rng(rows)), preserve_index=False)
+    batch = table.to_batches(max_chunksize=rows)[0]
+    numeric = ["f", "i", "i_null", "u", "f32", "flag", "when"]
+    categorical = ["s", "s_dict", "code", "yes"]
+    kwargs = {"numeric": numeric, "categorical": categorical, "bins": 512, "reservoir_rows": 300}
+    want = ReferenceProfile.fit(batch.to_pandas(), **kwargs)
+    for arrow in (batch, table):
+        got = ReferenceProfile.fit(arrow, **kwargs)
+        assert got.n_rows == want.n_rows == rows
+        for name, col in want.columns.items():
+            other = got.columns[name]
+            assert (other.n, other.missing, other.kind) == (col.n, col.missing, col.kind), name
+            if col.kind == "numeric":
+                assert np.array_equal(other.summary.values, col.summary.values), name
+                assert np.array_equal(other.summary.weights, col.summary.weights), name
+                assert other.summary.rank_error == col.summary.rank_error, name
+            else:
+                assert list(other.counts.items()) == list(col.counts.items()), name  # order too
+        pd.testing.assert_frame_equal(got.reservoir.rows, want.reservoir.rows)
+        assert np.array_equal(got.reservoir.keys, want.reservoir.keys)
+    assert want.columns["f"].missing > 0 and want.columns["s"].missing > 0 and want.columns["i_null"].missing > 0
+
+
+def test_an_arrow_text_column_declared_numeric_is_refused_as_from_pandas() -> None:
+    import pyarrow as pa
+
+    batch = pa.record_batch({"x": ["1.5", "high", None]})
+    with pytest.raises(ValueError, match="declared numeric but cannot be cast"):
+        ReferenceProfile.fit(batch, numeric=["x"])
+    with pytest.raises(ValueError, match=r"Columns \['y'\] are not in the reference data"):
+        ReferenceProfile.fit(batch, numeric=["y"])
+
+
+def test_a_profile_loaded_without_its_reservoir_has_the_same_statistics(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"x": rng.normal(size=3_000), "c": rng.choice(["a", "b", "c"], 3_000)})
+    path = ReferenceProfile.fit(frame, numeric=["x"], categorical=["c"], bins=256).save(tmp_path / "p.parquet")
+    whole, lean = ReferenceProfile.load(path), ReferenceProfile.load(path, reservoir=False)
+    assert whole.reservoir is not None and lean.reservoir is None
+    assert lean.n_rows == whole.n_rows and lean.columns["c"].counts == whole.columns["c"].counts
+    assert np.array_equal(lean.columns["x"].summary.values, whole.columns["x"].summary.values)
+    frame.to_parquet(tmp_path / "data.parquet")
+    with pytest.raises(ValueError, match="not an alignment-drift profile"):
+        ReferenceProfile.load(tmp_path / "data.parquet", reservoir=False)

@@ -21,8 +21,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .columns import numeric_values
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values, tarone_family
-from .profile import ColumnProfile, ReferenceProfile, column_workers, numeric_values
+from .profile import ColumnProfile, ReferenceProfile, column_workers
 from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
 from .result import ColumnDrift, ColumnKind, DriftResult
 from .univariate import UnivariateOutcome, missing_rate_drift

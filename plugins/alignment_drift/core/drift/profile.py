@@ -35,14 +35,14 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from alignment_drift.core.drift.columns import OTHER, arrow_numpy, category_counts, fold, numeric_values
 from alignment_drift.core.drift.reservoir import (
     MAX_RESERVOIR_ROWS,
     RESERVOIR_ROWS,
@@ -52,7 +52,9 @@ from alignment_drift.core.drift.reservoir import (
     reservoir_arrays,
 )
 from alignment_drift.core.drift.sketch import QuantileSummary
-from alignment_drift.core.drift.univariate import as_float
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "COLUMN_THREADS",
@@ -63,11 +65,9 @@ __all__ = [
     "ColumnProfile",
     "ReferenceProfile",
     "column_workers",
-    "numeric_values",
 ]
 
 PROFILE_SCHEMA = "alignment-drift/profile@1"
-OTHER = "__other__"
 #: Points of a batch-side numeric summary (exact up to this many distinct values): the drift step's and the
 #: ``drift`` command's profile of a batch.
 DRIFT_BINS = 65_536
@@ -78,40 +78,13 @@ PARALLEL_MIN_ROWS = 50_000
 #: At most this many threads work on one frame's columns (fewer on a machine with fewer cores).
 COLUMN_THREADS = 4
 _META_KEY = b"alignment_drift.profile"
+#: The columns of a profile file that hold the column statistics (the rest, if any, hold the reservoir).
+_SUMMARY_COLUMNS = ("column", "kind", "value", "category", "weight")
 
 
 def column_workers() -> int:
     """Threads for one frame's columns: :data:`COLUMN_THREADS`, or the machine's cores when it has fewer."""
     return max(1, min(COLUMN_THREADS, os.cpu_count() or 1))
-
-
-def numeric_values(series: pd.Series) -> tuple[np.ndarray, int]:
-    """The finite float values of a column (bools as 0/1, datetimes as UTC seconds) and its missing count."""
-    if series.dtype == np.float64 or series.dtype == np.int64:
-        values = series.to_numpy(dtype=np.float64, copy=False)  # no copy for float64 columns
-    else:
-        values = as_float(series)
-    finite = np.isfinite(values)
-    missing = int(values.size - np.count_nonzero(finite))
-    return (values if missing == 0 else values[finite]), missing
-
-
-def _category_counts(series: pd.Series) -> tuple[dict[str, int], int]:
-    missing = int(series.isna().sum())
-    counts: dict[str, int] = {}
-    for key, value in series.value_counts(sort=False, dropna=True).items():
-        if value:  # distinct raw values may map to one string ("1" and 1)
-            counts[str(key)] = counts.get(str(key), 0) + int(value)
-    return counts, missing
-
-
-def _fold(counts: dict[str, int], limit: int) -> dict[str, int]:
-    if len(counts) <= limit:
-        return counts
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    kept = dict(ranked[: limit - 1])
-    kept[OTHER] = kept.get(OTHER, 0) + sum(v for _, v in ranked[limit - 1 :])
-    return kept
 
 
 @dataclass(frozen=True)
@@ -157,7 +130,7 @@ class ColumnProfile:
         counts = dict(self.counts)
         for key, value in other.counts.items():
             counts[key] = counts.get(key, 0) + value
-        return replace(self, n=n, missing=missing, counts=_fold(counts, max_categories))
+        return replace(self, n=n, missing=missing, counts=fold(counts, max_categories))
 
 
 @dataclass(frozen=True)
@@ -173,7 +146,7 @@ class ReferenceProfile:
     @classmethod
     def fit(
         cls,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | pa.RecordBatch | pa.Table,
         *,
         numeric: Sequence[str] = (),
         categorical: Sequence[str] = (),
@@ -186,9 +159,12 @@ class ReferenceProfile:
 
         ``reservoir_rows=0`` keeps none (``reservoir`` is None; the joint tests then cannot run from the profile).
         ``random_state`` seeds the reservoir's keys (see :mod:`~alignment_drift.core.drift.reservoir`).
+        ``frame`` may be Arrow data (a record batch or table, as a Parquet file streams): its integer, float and
+        string columns are profiled without pandas, to the same profile as the frame pandas would convert it to.
 
         Examples
         --------
+        >>> import pandas as pd
         >>> frame = pd.DataFrame({"x": np.arange(100.0), "c": ["a", "b"] * 50})
         >>> profile = ReferenceProfile.fit(frame, numeric=["x"], categorical=["c"])
         >>> profile.columns["c"].counts, profile.columns["x"].summary.exact
@@ -199,25 +175,29 @@ class ReferenceProfile:
         if max_categories < 2:
             raise ValueError(f"The 'max_categories' parameter must be >= 2. Got {max_categories} instead.")
         _check_count("reservoir_rows", reservoir_rows, MAX_RESERVOIR_ROWS)
-        missing_cols = [c for c in (*numeric, *categorical) if c not in frame.columns]
+        arrow = isinstance(frame, (pa.RecordBatch, pa.Table))
+        source: Any = frame  # a pandas frame, or Arrow data read column by column
+        names = source.schema.names if arrow else source.columns
+        missing_cols = [c for c in (*numeric, *categorical) if c not in names]
         if missing_cols:
             raise ValueError(f"Columns {missing_cols} are not in the reference data; fix the column names.")
 
         def reservoir() -> Reservoir | None:
             if not reservoir_rows:
                 return None
+            rows = source.to_pandas(split_blocks=True) if arrow else source  # the reservoir keeps pandas rows
             return Reservoir.sample(
-                frame, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
+                rows, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
             )
 
         def numeric_column(name: str) -> ColumnProfile:
-            values, missing = numeric_values(frame[name])
+            values, missing = numeric_values(source.column(name) if arrow else source[name])
             summary = QuantileSummary.fit(values, capacity=bins)
             return ColumnProfile(name, "numeric", len(frame), missing, summary=summary)
 
         def categorical_column(name: str) -> ColumnProfile:
-            counts, missing = _category_counts(frame[name])
-            return ColumnProfile(name, "categorical", len(frame), missing, counts=_fold(counts, max_categories))
+            counts, missing = category_counts(source.column(name) if arrow else source[name])
+            return ColumnProfile(name, "categorical", len(frame), missing, counts=fold(counts, max_categories))
 
         columns: dict[str, ColumnProfile] = {}
         if len(frame) >= PARALLEL_MIN_ROWS and len(numeric) + len(categorical) + bool(reservoir_rows) > 1:
@@ -235,7 +215,7 @@ class ReferenceProfile:
         return cls(columns, len(frame), bins, max_categories, kept)
 
     @classmethod
-    def fit_chunks(cls, chunks: Iterable[pd.DataFrame], **kwargs: Any) -> ReferenceProfile:
+    def fit_chunks(cls, chunks: Iterable[pd.DataFrame | pa.RecordBatch | pa.Table], **kwargs: Any) -> ReferenceProfile:
         """Fit chunk by chunk (e.g. parquet row groups) and merge as a balanced tree.
 
         Memory holds one chunk plus ``log2(chunks)`` profiles: a binary counter
@@ -339,11 +319,17 @@ class ReferenceProfile:
         return path
 
     @classmethod
-    def load(cls, path: Path | str) -> ReferenceProfile:
-        """Read a profile written by :meth:`save`; a wrong file says what it is and what was expected."""
+    def load(cls, path: Path | str, *, reservoir: bool = True) -> ReferenceProfile:
+        """Read a profile written by :meth:`save`; a wrong file says what it is and what was expected.
+
+        ``reservoir=False`` reads the column statistics alone (``reservoir`` is None; nothing of the reservoir is
+        read or converted), for a caller that runs no joint tests.
+        """
         path = Path(path)
         try:
-            table = pq.read_table(path)
+            with pq.ParquetFile(path) as source:
+                names = None if reservoir else [c for c in _SUMMARY_COLUMNS if c in source.schema_arrow.names]
+                table = source.read(columns=names)
         except (OSError, pa.ArrowInvalid) as error:
             raise ValueError(f"{path} is not a readable profile (Parquet expected): {error}") from None
         raw = (table.schema.metadata or {}).get(_META_KEY)
@@ -355,8 +341,8 @@ class ReferenceProfile:
                 f"{path} has profile schema {meta.get('schema')!r}; this version reads {PROFILE_SCHEMA!r}."
             )
         rows_of = _rows_by_column(table.column("column"))
-        values = table.column("value").to_numpy()
-        weights = pc.fill_null(table.column("weight"), 0).to_numpy()
+        values = arrow_numpy(table.column("value"), pa.float64(), np.nan)
+        weights = arrow_numpy(table.column("weight"), pa.int64(), 0)
         category = table.column("category")
         columns: dict[str, ColumnProfile] = {}
         for name, info in meta["columns"].items():
@@ -365,10 +351,13 @@ class ReferenceProfile:
                 summary = QuantileSummary(values[rows], weights[rows].astype(np.int64), int(info["rank_error"]))
                 columns[name] = ColumnProfile(name, "numeric", info["n"], info["missing"], summary=summary)
             else:
-                names = [str(c) for c in category.take(pa.array(rows, pa.int64())).to_pylist()]
+                # indices built from their buffer: pa.array on a numpy array imports pandas
+                positions = np.ascontiguousarray(rows, np.int64)
+                taken = pa.Array.from_buffers(pa.int64(), positions.size, [None, pa.py_buffer(positions)])
+                names = [str(c) for c in category.take(taken).to_pylist()]
                 counts = dict(zip(names, weights[rows].astype(int).tolist(), strict=True))
                 columns[name] = ColumnProfile(name, "categorical", info["n"], info["missing"], counts=counts)
-        kept = load_reservoir(table, meta["reservoir"]) if "reservoir" in meta else None
+        kept = load_reservoir(table, meta["reservoir"]) if reservoir and "reservoir" in meta else None
         return cls(columns, int(meta["n_rows"]), int(meta["bins"]), int(meta["max_categories"]), kept)
 
 
@@ -379,7 +368,7 @@ def _rows_by_column(column: pa.ChunkedArray) -> dict[str, np.ndarray]:
     writes), not a comparison of every row per column.
     """
     encoded = pc.dictionary_encode(column).combine_chunks()
-    codes = pc.fill_null(encoded.indices, -1).to_numpy()
+    codes = arrow_numpy(encoded.indices, pa.int64(), -1)
     order = np.argsort(codes, kind="stable")
     counts = np.bincount(codes[codes >= 0], minlength=len(encoded.dictionary))
     starts = int((codes < 0).sum()) + np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.int64)

@@ -32,13 +32,13 @@ import hashlib
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from alignment_drift.core.drift.univariate import as_float
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MAX_RESERVOIR_ROWS",
@@ -63,6 +63,8 @@ def content_digest(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
     """A SHA-256 digest of ``columns`` of ``frame`` (names, order and values; not the index)."""
     digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
     if len(frame) and len(columns):
+        import pandas as pd
+
         digest.update(pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy().tobytes())
     return digest.digest()
 
@@ -126,11 +128,16 @@ class Reservoir:
 
         Examples
         --------
+        >>> import pandas as pd
         >>> frame = pd.DataFrame({"x": np.arange(1000.0), "c": ["a", "b"] * 500})
         >>> kept = Reservoir.sample(frame, numeric=["x"], categorical=["c"], capacity=100)
         >>> len(kept.rows), kept.seen, bool(np.all(np.diff(kept.keys) > 0))
         (100, 1000, True)
         """
+        import pandas as pd
+
+        from alignment_drift.core.drift.univariate import as_float
+
         capacity = _check_count("capacity", capacity, MAX_RESERVOIR_ROWS)
         random_state = _check_count("random_state", random_state, 2**32 - 1)
         numeric, categorical = tuple(numeric), tuple(categorical)
@@ -156,6 +163,8 @@ class Reservoir:
                 f"Cannot merge reservoirs of different columns: {list(self.numeric)} + {list(self.categorical)} "
                 f"and {list(other.numeric)} + {list(other.categorical)}; fit both with the same column lists."
             )
+        import pandas as pd
+
         capacity = min(self.capacity, other.capacity)
         keys = np.concatenate([self.keys, other.keys])
         order = np.argsort(keys, kind="stable")[:capacity]
@@ -175,6 +184,8 @@ def reservoir_arrays(kept: Reservoir) -> dict[str, pa.Array]:
 
 def load_reservoir(table: pa.Table, info: dict[str, Any]) -> Reservoir:
     """The reservoir of a profile file written with :func:`reservoir_arrays` (``info``: its metadata)."""
+    import pandas as pd
+
     size = int(info["rows"])
     numeric, categorical = tuple(info["numeric"]), tuple(info["categorical"])
     rows: dict[str, Any] = {

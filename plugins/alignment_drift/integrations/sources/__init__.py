@@ -17,8 +17,6 @@ import hashlib
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import pandas as pd
-
 from alignment_drift.core.redaction import register_mapping_secrets, register_uri_secrets
 from alignment_drift.integrations.sources.base import (
     Batch,
@@ -37,6 +35,8 @@ from alignment_drift.integrations.sources.connections import (
 from alignment_drift.settings import Settings
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from alignment_drift.core.spec import AlignmentSpec
 
 __all__ = [

@@ -14,11 +14,12 @@ import posixpath
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import IO, Any
-
-import pandas as pd
+from typing import IO, TYPE_CHECKING, Any
 
 from alignment_drift.integrations.sources.stream import READ_BUFFER_BYTES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "GLOB_CHARS",
@@ -233,6 +234,8 @@ def parse_frame(
     read : dict
         ``timestamp``: column parsed from ISO text (CSV); ``text``: columns kept as strings (CSV).
     """
+    import pandas as pd
+
     rel = ""
     try:
         frames = []
@@ -262,12 +265,16 @@ def normalise_types(frame: pd.DataFrame, timestamp: str | None) -> pd.DataFrame:
     the values are strings. ``large_string``/``string_view`` already read as
     strings and every timestamp unit (s, ms, us, ns) as datetimes.
     """
+    import pandas as pd
+
     for name in frame.columns[[isinstance(t, pd.CategoricalDtype) for t in frame.dtypes]]:
         frame[name] = _decoded(frame[name])
     return _normalise_timestamp(frame, timestamp)
 
 
 def _decoded(series: pd.Series) -> pd.Series:
+    import pandas as pd
+
     values = series.cat.categories
     if pd.api.types.is_integer_dtype(values.dtype) and series.isna().any():
         return series.astype("float64")  # as Arrow reads a plain integer column with nulls
@@ -278,6 +285,8 @@ def _decoded(series: pd.Series) -> pd.Series:
 
 
 def _parse_one(opener: Callable[[str], IO[bytes]], path: str, fmt: str, read: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
     with opener(path) as handle:
         if fmt == "parquet":  # whole, but without pre-buffering every row group first (see stream.py)
             return pd.read_parquet(handle, pre_buffer=False, buffer_size=READ_BUFFER_BYTES)
@@ -294,6 +303,8 @@ def _parse_one(opener: Callable[[str], IO[bytes]], path: str, fmt: str, read: di
 
 def _normalise_timestamp(frame: pd.DataFrame, column: str | None) -> pd.DataFrame:
     """Express a tz-aware timestamp column in UTC (a naive one is left for the suite to reject)."""
+    import pandas as pd
+
     if column and column in frame.columns and isinstance(frame[column].dtype, pd.DatetimeTZDtype):
         frame[column] = frame[column].dt.tz_convert("UTC")
     return frame
