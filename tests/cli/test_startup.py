@@ -24,7 +24,8 @@ def test_help_imports_no_heavy_library() -> None:
 
 
 def test_drift_against_a_profile_imports_no_model_library(tmp_path) -> None:
-    """A column test against a saved profile needs no scikit-learn, scipy.stats, MLflow, GX or the spec.
+    """A column test of a Parquet batch against a saved profile needs no pandas, scikit-learn, scipy.stats,
+    MLflow, GX or the spec.
 
     70,000 rows: beyond ``DRIFT_BINS`` distinct values, so the batch's summary is compressed and tested
     through Kolmogorov's distribution (an exact small batch is tested as rows, by ``scipy.stats``).
@@ -44,7 +45,8 @@ def test_drift_against_a_profile_imports_no_model_library(tmp_path) -> None:
         "from alignment_drift.cli import main\n"
         f"code = main(['drift', {str(tmp_path / 'ref.profile.parquet')!r}, {str(tmp_path / 'cur.parquet')!r}, "
         "'--multivariate', 'off', '--format', 'json', '--output', " + repr(str(tmp_path / "out.json")) + "])\n"
-        "heavy = ('sklearn', 'scipy.stats', 'mlflow', 'great_expectations', 'airflow', 'alignment_drift.core.spec')\n"
+        "heavy = ('pandas', 'sklearn', 'scipy.stats', 'mlflow', 'great_expectations', 'airflow', "
+        "'alignment_drift.core.spec')\n"
         "print('IMPORTED=' + ','.join(m for m in heavy if m in sys.modules), code)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OTHER", "arrow_numpy", "category_counts", "fold", "is_arrow", "numeric_values"]
+__all__ = ["OTHER", "arrow_numpy", "as_float", "category_counts", "fold", "is_arrow", "numeric_values"]
 
 #: The category the rarest ones fold into beyond a profile's ``max_categories``.
 OTHER = "__other__"
@@ -49,6 +49,49 @@ def arrow_numpy(array: pa.Array | pa.ChunkedArray, kind: pa.DataType, fill: floa
     return values
 
 
+def as_float(series: pd.Series) -> np.ndarray:
+    """Cast a column declared numeric to float.
+
+    bool becomes 0/1, datetimes become seconds since the epoch (UTC),
+    timedeltas become seconds; missing values become NaN.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        The column.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+
+    Raises
+    ------
+    ValueError
+        If the values cannot be cast to float.
+    """
+    import pandas as pd  # here, not at import: a profile's column tests need no pandas
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        if getattr(series.dt, "tz", None) is not None:
+            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        stamps = series.to_numpy(dtype="datetime64[ns]")
+        seconds = stamps.astype(np.int64).astype(float) / 1e9
+        seconds[np.isnat(stamps)] = np.nan
+        return seconds
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return series.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
+    try:
+        numeric = pd.to_numeric(series, errors="raise")
+        return numeric.to_numpy(dtype=float, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"Column {series.name!r} is declared numeric but cannot be cast to "
+            f"float ({exc}). List it under 'categorical' instead."
+        ) from exc
+
+
 def numeric_values(series: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, int]:
     """The finite float values of a column (bools as 0/1, datetimes as UTC seconds) and its missing count.
 
@@ -63,8 +106,6 @@ def numeric_values(series: pd.Series | pa.Array | pa.ChunkedArray) -> tuple[np.n
     elif series.dtype == np.float64 or series.dtype == np.int64:
         values = series.to_numpy(dtype=np.float64, copy=False)  # no copy for float64 columns
     else:
-        from alignment_drift.core.drift.univariate import as_float
-
         values = as_float(series)
     finite = np.isfinite(values)
     missing = int(values.size - np.count_nonzero(finite))

@@ -16,10 +16,9 @@ import math
 import numbers
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 
 from .columns import numeric_values
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values, tarone_family
@@ -27,6 +26,9 @@ from .profile import ColumnProfile, ReferenceProfile, column_workers
 from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
 from .result import ColumnDrift, ColumnKind, DriftResult
 from .univariate import UnivariateOutcome, missing_rate_drift
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _check_real(name: str, value: object, low: float, high: float, interval: str) -> None:
@@ -54,6 +56,8 @@ def _check_columns(name: str, value: object) -> tuple[str, ...]:
 
 
 def _check_frame(name: str, value: object) -> pd.DataFrame:
+    import pandas as pd  # here, not at import: testing a profile against a profile needs no pandas
+
     if not isinstance(value, pd.DataFrame):
         raise TypeError(
             f"The '{name}' parameter must be an instance of 'pandas.DataFrame'. Got {type(value).__name__!r} instead."

@@ -45,9 +45,9 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from .columns import as_float
 from .detector import _check_columns, _check_frame, _check_real
 from .joint_kernels import mmd_permutation_test, out_of_fold_scores
-from .univariate import as_float
 
 MultivariateMethod = Literal["domain_classifier", "mmd"]
 #: Most frequent reference categories per column that get their own one-hot column.

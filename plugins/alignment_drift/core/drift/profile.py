@@ -247,10 +247,16 @@ class ReferenceProfile:
                 "fit both with the same column lists."
             )
         bins, max_categories = min(self.bins, other.bins), min(self.max_categories, other.max_categories)
-        merged = {
-            name: col.merge(other.columns[name], bins=bins, max_categories=max_categories)
-            for name, col in self.columns.items()
-        }
+
+        def merge_column(name: str) -> ColumnProfile:
+            return self.columns[name].merge(other.columns[name], bins=bins, max_categories=max_categories)
+
+        points = sum(c.summary.values.size for c in self.columns.values() if c.summary is not None)
+        if points >= PARALLEL_MIN_ROWS and len(self.columns) > 1:  # large summaries: merged side by side
+            with ThreadPoolExecutor(max_workers=column_workers()) as pool:
+                merged = dict(zip(self.columns, pool.map(merge_column, self.columns), strict=True))
+        else:
+            merged = {name: merge_column(name) for name in self.columns}
         kept = None
         if self.reservoir is not None and other.reservoir is not None:
             kept = self.reservoir.merge(other.reservoir)

@@ -17,7 +17,7 @@ rows of the declared columns, a uniform random sample of every row profiled:
   rows would keep with those keys: partitions profiled apart merge into a
   uniform sample of the whole.
 
-Numeric columns are kept as float (see :func:`~alignment_drift.core.drift.univariate.as_float`;
+Numeric columns are kept as float (see :func:`~alignment_drift.core.drift.columns.as_float`;
 NaN and ±inf stay), categorical ones as strings (``str`` dtype, NaN when missing), as the
 profile and the joint tests compare them.
 
@@ -136,7 +136,7 @@ class Reservoir:
         """
         import pandas as pd
 
-        from alignment_drift.core.drift.univariate import as_float
+        from alignment_drift.core.drift.columns import as_float
 
         capacity = _check_count("capacity", capacity, MAX_RESERVOIR_ROWS)
         random_state = _check_count("random_state", random_state, 2**32 - 1)

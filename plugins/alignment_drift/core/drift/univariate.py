@@ -19,13 +19,15 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 from scipy import special
 
 from .exact import MC_MAX_DRAWS, fisher_two_sided, monte_carlo_homogeneity
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Above this many values per side, ks_2samp uses the asymptotic distribution.
 EXACT_KS_MAX_N = 10_000
@@ -102,47 +104,6 @@ def _as_1d(values: Sequence[Any] | np.ndarray | pd.Series, name: str, dtype: typ
     return arr
 
 
-def as_float(series: pd.Series) -> np.ndarray:
-    """Cast a column declared numeric to float.
-
-    bool becomes 0/1, datetimes become seconds since the epoch (UTC),
-    timedeltas become seconds; missing values become NaN.
-
-    Parameters
-    ----------
-    series : pandas.Series
-        The column.
-
-    Returns
-    -------
-    ndarray of float, shape (n,)
-
-    Raises
-    ------
-    ValueError
-        If the values cannot be cast to float.
-    """
-    if isinstance(series.dtype, pd.CategoricalDtype):
-        series = series.astype(object)
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        if getattr(series.dt, "tz", None) is not None:
-            series = series.dt.tz_convert("UTC").dt.tz_localize(None)
-        stamps = series.to_numpy(dtype="datetime64[ns]")
-        seconds = stamps.astype(np.int64).astype(float) / 1e9
-        seconds[np.isnat(stamps)] = np.nan
-        return seconds
-    if pd.api.types.is_timedelta64_dtype(series.dtype):
-        return series.dt.total_seconds().to_numpy(dtype=float, na_value=np.nan)
-    try:
-        numeric = pd.to_numeric(series, errors="raise")
-        return numeric.to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(
-            f"Column {series.name!r} is declared numeric but cannot be cast to "
-            f"float ({exc}). List it under 'categorical' instead."
-        ) from exc
-
-
 def numeric_drift(
     reference: Sequence[float] | np.ndarray,
     current: Sequence[float] | np.ndarray,
@@ -200,6 +161,8 @@ def numeric_drift(
 
 
 def _category_counts(values: np.ndarray) -> dict[str, int]:
+    import pandas as pd
+
     present = values[~pd.isna(values)].astype(str)
     categories, counts = np.unique(present, return_counts=True)
     return dict(zip(categories.tolist(), counts.tolist(), strict=True))
