@@ -275,13 +275,17 @@ def _mixed_frame(n: int, rng: np.random.Generator) -> pd.DataFrame:
 
 @pytest.mark.parametrize("rows", [500, 60_000], ids=["one-thread", "threads"])
 def test_arrow_data_is_profiled_as_the_frame_pandas_reads_from_it(rows: int) -> None:
-    """A streamed Parquet chunk stays Arrow (no pandas conversion): every summary, count, category order,
-    missing count and the reservoir equal the profile of the frame ``to_pandas`` gives."""
+    """A streamed Parquet chunk stays Arrow (no pandas conversion): every summary, count, category order and
+    missing count equal the profile of the frame ``to_pandas`` gives, and the reservoir's rows are those rows
+    converted as from that frame (the Arrow chunk draws its own keys: which rows differs)."""
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(_mixed_frame(rows, np.random.default_rng(rows)), preserve_index=False)
+    from alignment_drift.core.drift.reservoir import Reservoir
+
+    frame = _mixed_frame(rows, np.random.default_rng(rows)).assign(row=np.arange(rows))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
     batch = table.to_batches(max_chunksize=rows)[0]
-    numeric = ["f", "i", "i_null", "u", "f32", "flag", "when"]
+    numeric = ["f", "i", "i_null", "u", "f32", "flag", "when", "row"]
     categorical = ["s", "s_dict", "code", "yes"]
     kwargs = {"numeric": numeric, "categorical": categorical, "bins": 512, "reservoir_rows": 300}
     want = ReferenceProfile.fit(batch.to_pandas(), **kwargs)
@@ -297,8 +301,13 @@ def test_arrow_data_is_profiled_as_the_frame_pandas_reads_from_it(rows: int) -> 
                 assert other.summary.rank_error == col.summary.rank_error, name
             else:
                 assert list(other.counts.items()) == list(col.counts.items()), name  # order too
-        pd.testing.assert_frame_equal(got.reservoir.rows, want.reservoir.rows)
-        assert np.array_equal(got.reservoir.keys, want.reservoir.keys)
+        kept = got.reservoir.rows
+        assert len(kept) == 300 and got.reservoir.seen == rows and np.all(np.diff(got.reservoir.keys) > 0)
+        ids = kept["row"].to_numpy().astype(int)
+        assert len(set(ids)) == 300
+        alike = Reservoir.sample(batch.to_pandas().iloc[ids], numeric=numeric, categorical=categorical, capacity=300)
+        by_row = alike.rows.set_index("row").loc[kept["row"]].reset_index()[list(kept.columns)]
+        pd.testing.assert_frame_equal(kept, by_row)
     assert want.columns["f"].missing > 0 and want.columns["s"].missing > 0 and want.columns["i_null"].missing > 0
 
 

@@ -39,8 +39,9 @@ def _kept_ids(frame: pd.DataFrame, kept: Reservoir) -> np.ndarray:
 SPLITS = {"whole": [50], "uneven-chunks-merged": [35, 15]}
 
 
+@pytest.mark.parametrize("arrow", [False, True], ids=["pandas", "arrow"])
 @pytest.mark.parametrize("split", list(SPLITS), ids=list(SPLITS))
-def test_inclusion_is_uniform_over_seeds_for_one_chunk_and_for_merged_chunks(split: str) -> None:
+def test_inclusion_is_uniform_over_seeds_for_one_chunk_and_for_merged_chunks(split: str, arrow: bool) -> None:
     """400 seeds, 50 rows, capacity 10: every row's inclusion count against S * k / N = 80 (chi-square).
 
     Inclusions without replacement have variance p (1 - p) per seed, not p: the statistic is divided by (1 - p),
@@ -52,7 +53,10 @@ def test_inclusion_is_uniform_over_seeds_for_one_chunk_and_for_merged_chunks(spl
     counts, first = np.zeros(len(frame)), np.zeros(capacity + 1)
     for seed in range(seeds):
         options = {"numeric": NUMERIC, "categorical": CATEGORICAL, "capacity": capacity, "random_state": seed}
-        parts = [Reservoir.sample(frame.iloc[a:b], **options) for a, b in itertools.pairwise(bounds)]
+        chunks = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+        if arrow:  # streamed Parquet chunks: keys seeded from their Arrow buffers
+            chunks = [pa.RecordBatch.from_pandas(c, preserve_index=False) for c in chunks]
+        parts = [Reservoir.sample(chunk, **options) for chunk in chunks]
         kept = parts[0]
         for part in parts[1:]:
             kept = kept.merge(part)
@@ -197,3 +201,31 @@ def test_seeds_from_identities_are_stable_and_spread() -> None:
     assert content_digest(frame, ["x", "c"]) == content_digest(frame.copy(), ["x", "c"])
     assert content_digest(frame, ["x", "c"]) != content_digest(frame.assign(x=frame["x"] + 1), ["x", "c"])
     assert content_digest(frame, ["x", "c"]) != content_digest(frame, ["c", "x"])
+
+
+def test_an_arrow_digest_depends_on_the_values_not_on_chunks_or_slices() -> None:
+    """The key seed of an Arrow chunk: the same values give the same digest however they are laid out in
+    memory; any changed value, missing flag or column order gives another."""
+    from alignment_drift.core.drift.reservoir import arrow_digest
+
+    frame = _frame(400, 3).assign(k=np.arange(400))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    columns = [*NUMERIC, "k", *CATEGORICAL]
+    whole = arrow_digest(table, columns)
+    rechunked = pa.Table.from_batches(table.to_batches(max_chunksize=37))
+    padded = pd.concat([_frame(10, 4).assign(k=0), frame])
+    sliced = pa.Table.from_pandas(padded, preserve_index=False).combine_chunks().to_batches()[0].slice(10)
+    assert sliced.column("c").offset == 10
+    assert arrow_digest(rechunked, columns) == whole
+    assert arrow_digest(sliced, columns) == whole
+    assert arrow_digest(pa.Table.from_pandas(padded, preserve_index=False).slice(10), columns) == whole
+    assert arrow_digest(table.combine_chunks().to_batches()[0], columns) == whole
+    changed = [
+        frame.assign(x=frame["x"].where(frame.index != 7, 0.5)),
+        frame.assign(c=frame["c"].where(frame.index != 9, "b!")),
+        frame.assign(c=frame["c"].where(frame.index != 11, None)),
+        frame.assign(k=frame["k"].where(frame.index != 2, 3)),
+    ]
+    for other in changed:
+        assert arrow_digest(pa.Table.from_pandas(other, preserve_index=False), columns) != whole
+    assert arrow_digest(table, columns[::-1]) != whole

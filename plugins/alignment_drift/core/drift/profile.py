@@ -185,9 +185,8 @@ class ReferenceProfile:
         def reservoir() -> Reservoir | None:
             if not reservoir_rows:
                 return None
-            rows = source.to_pandas(split_blocks=True) if arrow else source  # the reservoir keeps pandas rows
             return Reservoir.sample(
-                rows, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
+                source, numeric=numeric, categorical=categorical, capacity=reservoir_rows, random_state=random_state
             )
 
         def numeric_column(name: str) -> ColumnProfile:

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_RESERVOIR_ROWS",
     "RESERVOIR_ROWS",
     "Reservoir",
+    "arrow_digest",
     "content_digest",
     "load_reservoir",
     "reservoir_arrays",
@@ -66,6 +67,41 @@ def content_digest(frame: pd.DataFrame, columns: Sequence[str]) -> bytes:
         import pandas as pd
 
         digest.update(pd.util.hash_pandas_object(frame[list(columns)], index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def arrow_digest(data: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> bytes:
+    """A SHA-256 digest of ``columns`` of Arrow data (names, order and values), read from the Arrow buffers.
+
+    Integer and float columns are digested as float64 (nulls as NaN), string columns by their validity, offsets
+    and bytes; any other type through pandas' hash. The same values give the same digest however the data is
+    chunked or sliced. (It is not :func:`content_digest` of the same rows as a pandas frame.)
+    """
+    from alignment_drift.core.drift.columns import arrow_numpy
+
+    digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
+    if not len(data):
+        return digest.digest()
+    for name in columns:
+        column = data.column(name)
+        column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        kind = column.type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+            digest.update(arrow_numpy(column, pa.float64(), np.nan).tobytes())
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            text = column.cast(pa.large_string())
+            start, size = text.offset, len(text)
+            validity, offsets, body = text.buffers()
+            if text.null_count:
+                bits = np.frombuffer(validity, np.uint8)
+                digest.update(np.unpackbits(bits, count=start + size, bitorder="little")[start:].tobytes())
+            ends = np.frombuffer(offsets, np.int64, count=start + size + 1)[start:]
+            digest.update((ends - ends[0]).tobytes())
+            digest.update(memoryview(body)[ends[0] : ends[-1]] if body is not None else b"")
+        else:
+            import pandas as pd
+
+            digest.update(pd.util.hash_pandas_object(column.to_pandas(), index=False).to_numpy().tobytes())
     return digest.digest()
 
 
@@ -117,7 +153,7 @@ class Reservoir:
     @classmethod
     def sample(
         cls,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | pa.RecordBatch | pa.Table,
         *,
         numeric: Sequence[str] = (),
         categorical: Sequence[str] = (),
@@ -125,6 +161,9 @@ class Reservoir:
         random_state: int = 0,
     ) -> Reservoir:
         """The reservoir of ``frame``'s rows (one chunk); merge chunks' reservoirs with :meth:`merge`.
+
+        ``frame`` may be Arrow data (a streamed Parquet chunk): its keys are seeded by :func:`arrow_digest`
+        and only the kept rows are converted, as the same rows of a pandas frame would be.
 
         Examples
         --------
@@ -141,14 +180,23 @@ class Reservoir:
         capacity = _check_count("capacity", capacity, MAX_RESERVOIR_ROWS)
         random_state = _check_count("random_state", random_state, 2**32 - 1)
         numeric, categorical = tuple(numeric), tuple(categorical)
-        digest = np.frombuffer(content_digest(frame, (*numeric, *categorical))[:16], dtype=np.uint32)
+        arrow = isinstance(frame, (pa.RecordBatch, pa.Table))
+        source: Any = frame  # a pandas frame or Arrow data
+        names = (*numeric, *categorical)
+        digested = arrow_digest(source, names) if arrow else content_digest(source, names)
+        digest = np.frombuffer(digested[:16], dtype=np.uint32)
         keys = np.random.default_rng([random_state, *digest.tolist()]).random(len(frame))
         if len(frame) > capacity:
             chosen = np.argpartition(keys, capacity - 1)[:capacity] if capacity else np.empty(0, dtype=np.intp)
         else:
             chosen = np.arange(len(frame))
         chosen = chosen[np.argsort(keys[chosen], kind="stable")]
-        picked = frame.iloc[chosen]
+        if arrow:  # only the kept rows are converted (indices from their buffer: pa.array would import pandas)
+            positions = np.ascontiguousarray(chosen, np.int64)
+            taken = pa.Array.from_buffers(pa.int64(), positions.size, [None, pa.py_buffer(positions)])
+            picked = source.select(list(names)).take(taken).to_pandas(split_blocks=True)
+        else:
+            picked = source.iloc[chosen]
         rows: dict[str, Any] = {name: as_float(picked[name]) for name in numeric}
         for name in categorical:
             raw = picked[name].astype(object)
