@@ -11,6 +11,9 @@ a process that only reads the batch's tested columns, and ``alignment-drift
   (defaults: every column test and, from the profile's 10,000-row reservoir,
   the joint tests);
 - **drift (profile, no joint tests)**: the same with ``--multivariate off``;
+- **import the joint tests' libraries**: ``python -c`` that only imports pandas, scikit-learn's
+  ensembles and ``scipy.stats`` (what the joint tests load), and exits: the floor under the default
+  command that no reading or statistic can lower;
 - **--help**: ``alignment-drift --help``.
 
 Data: ``bench/datagen.py`` (20 numeric + 5 categorical columns), a reference
@@ -114,6 +117,11 @@ def main() -> None:
                 "json",
                 "--multivariate",
                 "off",
+            ],
+            "import the joint tests' libraries": [
+                sys.executable,
+                "-c",
+                "import pandas, scipy.stats, sklearn.ensemble, sklearn.metrics, sklearn.model_selection",
             ],
             "--help": [*CLI, "--help"],
         }

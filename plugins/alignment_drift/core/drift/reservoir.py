@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from alignment_drift.core.drift.columns import arrow_numpy, as_float
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -77,8 +79,6 @@ def arrow_digest(data: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> byt
     and bytes; any other type through pandas' hash. The same values give the same digest however the data is
     chunked or sliced. (It is not :func:`content_digest` of the same rows as a pandas frame.)
     """
-    from alignment_drift.core.drift.columns import arrow_numpy
-
     digest = hashlib.sha256("\x1f".join(map(str, columns)).encode())
     if not len(data):
         return digest.digest()
@@ -174,8 +174,6 @@ class Reservoir:
         (100, 1000, True)
         """
         import pandas as pd
-
-        from alignment_drift.core.drift.columns import as_float
 
         capacity = _check_count("capacity", capacity, MAX_RESERVOIR_ROWS)
         random_state = _check_count("random_state", random_state, 2**32 - 1)
