@@ -18,7 +18,17 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["OTHER", "arrow_numpy", "as_float", "category_counts", "fold", "is_arrow", "numeric_values"]
+__all__ = [
+    "OTHER",
+    "arrow_indices",
+    "arrow_numpy",
+    "arrow_valid",
+    "as_float",
+    "category_counts",
+    "fold",
+    "is_arrow",
+    "numeric_values",
+]
 
 #: The category the rarest ones fold into beyond a profile's ``max_categories``.
 OTHER = "__other__"
@@ -27,6 +37,14 @@ OTHER = "__other__"
 def is_arrow(column: Any) -> bool:
     """Whether ``column`` is Arrow data (an array or a chunked array), not a pandas column."""
     return isinstance(column, (pa.Array, pa.ChunkedArray))
+
+
+def arrow_valid(array: pa.Array) -> np.ndarray:
+    """Which entries of ``array`` are not null, as a numpy bool array, read from its validity bitmap."""
+    if not array.null_count:
+        return np.ones(len(array), bool)
+    start, bits = array.offset, np.frombuffer(array.buffers()[0], np.uint8)
+    return np.unpackbits(bits, count=start + len(array), bitorder="little")[start:].astype(bool)
 
 
 def arrow_numpy(array: pa.Array | pa.ChunkedArray, kind: pa.DataType, fill: float) -> np.ndarray:
@@ -42,11 +60,14 @@ def arrow_numpy(array: pa.Array | pa.ChunkedArray, kind: pa.DataType, fill: floa
         return np.empty(0, dtype)
     start = array.offset
     values = np.frombuffer(array.buffers()[1], dtype, count=start + len(array))[start:]
-    if array.null_count:
-        bits = np.frombuffer(array.buffers()[0], np.uint8)
-        valid = np.unpackbits(bits, count=start + len(array), bitorder="little")[start:].astype(bool)
-        values = np.where(valid, values, fill)
-    return values
+    return np.where(arrow_valid(array), values, fill) if array.null_count else values
+
+
+def arrow_indices(positions: np.ndarray) -> pa.Array:
+    """Row positions as an Arrow int64 array for ``take``, built from their buffer (``pa.array`` on a numpy
+    array imports pandas)."""
+    positions = np.ascontiguousarray(positions, np.int64)
+    return pa.Array.from_buffers(pa.int64(), positions.size, [None, pa.py_buffer(positions)])
 
 
 def as_float(series: pd.Series) -> np.ndarray:

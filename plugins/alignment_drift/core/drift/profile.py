@@ -42,7 +42,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from alignment_drift.core.drift.columns import OTHER, arrow_numpy, category_counts, fold, numeric_values
+from alignment_drift.core.drift.columns import (
+    OTHER,
+    arrow_indices,
+    arrow_numpy,
+    category_counts,
+    fold,
+    numeric_values,
+)
 from alignment_drift.core.drift.reservoir import (
     MAX_RESERVOIR_ROWS,
     RESERVOIR_ROWS,
@@ -356,10 +363,7 @@ class ReferenceProfile:
                 summary = QuantileSummary(values[rows], weights[rows].astype(np.int64), int(info["rank_error"]))
                 columns[name] = ColumnProfile(name, "numeric", info["n"], info["missing"], summary=summary)
             else:
-                # indices built from their buffer: pa.array on a numpy array imports pandas
-                positions = np.ascontiguousarray(rows, np.int64)
-                taken = pa.Array.from_buffers(pa.int64(), positions.size, [None, pa.py_buffer(positions)])
-                names = [str(c) for c in category.take(taken).to_pylist()]
+                names = [str(c) for c in category.take(arrow_indices(rows)).to_pylist()]
                 counts = dict(zip(names, weights[rows].astype(int).tolist(), strict=True))
                 columns[name] = ColumnProfile(name, "categorical", info["n"], info["missing"], counts=counts)
         kept = load_reservoir(table, meta["reservoir"]) if reservoir and "reservoir" in meta else None

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from alignment_drift.core.drift.columns import arrow_numpy, as_float
+from alignment_drift.core.drift.columns import arrow_indices, arrow_numpy, arrow_valid, as_float
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,10 +91,9 @@ def arrow_digest(data: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> byt
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
             text = column.cast(pa.large_string())
             start, size = text.offset, len(text)
-            validity, offsets, body = text.buffers()
+            _, offsets, body = text.buffers()
             if text.null_count:
-                bits = np.frombuffer(validity, np.uint8)
-                digest.update(np.unpackbits(bits, count=start + size, bitorder="little")[start:].tobytes())
+                digest.update(arrow_valid(text).tobytes())
             ends = np.frombuffer(offsets, np.int64, count=start + size + 1)[start:]
             digest.update((ends - ends[0]).tobytes())
             digest.update(memoryview(body)[ends[0] : ends[-1]] if body is not None else b"")
@@ -189,10 +188,8 @@ class Reservoir:
         else:
             chosen = np.arange(len(frame))
         chosen = chosen[np.argsort(keys[chosen], kind="stable")]
-        if arrow:  # only the kept rows are converted (indices from their buffer: pa.array would import pandas)
-            positions = np.ascontiguousarray(chosen, np.int64)
-            taken = pa.Array.from_buffers(pa.int64(), positions.size, [None, pa.py_buffer(positions)])
-            picked = source.select(list(names)).take(taken).to_pandas(split_blocks=True)
+        if arrow:  # only the kept rows are converted
+            picked = source.select(list(names)).take(arrow_indices(chosen)).to_pandas(split_blocks=True)
         else:
             picked = source.iloc[chosen]
         rows: dict[str, Any] = {name: as_float(picked[name]) for name in numeric}
