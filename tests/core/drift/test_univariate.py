@@ -142,7 +142,7 @@ def test_categorical_drift_cases(
     ref: np.ndarray, cur: np.ndarray, p_small: bool, unseen: tuple[str, ...], note: str
 ) -> None:
     out = categorical_drift(ref, cur)
-    assert out.test == "chi2"
+    assert out.test == "cressie_read"
     assert out.effect_metric == "jensen_shannon"
     assert math.isfinite(out.p_value) and 0.0 <= out.p_value <= 1.0
     assert 0.0 <= out.effect <= 1.0
@@ -161,8 +161,10 @@ def test_categorical_values_compared_as_strings_and_missing_dropped() -> None:
     cur = np.array(["1"] * 10 + ["2"] * 20 + ["3"] * 14, dtype=object)
     out = categorical_drift(ref, cur)
     assert out.unseen_categories == ("3",)
-    expected = stats.chi2_contingency([[10, 20, 0], [10, 20, 14]], correction=False)
+    expected = stats.chi2_contingency([[10, 20, 0], [10, 20, 14]], correction=False, lambda_="cressie-read")
     assert out.statistic == pytest.approx(expected.statistic)
+    pearson = stats.chi2_contingency([[10, 20, 0], [10, 20, 14]], correction=False)
+    assert categorical_drift(ref, cur, test="chi2").statistic == pytest.approx(pearson.statistic)
 
 
 def test_sparse_categories_get_a_monte_carlo_p_value_so_small_batches_do_not_false_alarm() -> None:
@@ -246,13 +248,13 @@ def test_two_dimensional_input_rejected() -> None:
         numeric_drift(np.zeros((3, 2)), np.zeros(3))
 
 
-@pytest.mark.parametrize("test", ["chi2", "g_test"])
+@pytest.mark.parametrize("test", ["cressie_read", "chi2", "g_test"])
 def test_the_homogeneity_test_is_scipys_chi2_contingency(test) -> None:
     """The statistic and p-value computed without ``scipy.stats`` equal ``chi2_contingency`` on many tables."""
     from scipy.spatial.distance import jensenshannon
 
     rng = np.random.default_rng(7)
-    lambda_ = "log-likelihood" if test == "g_test" else None
+    lambda_ = {"cressie_read": "cressie-read", "chi2": None, "g_test": "log-likelihood"}[test]
     for _ in range(200):
         k = int(rng.integers(2, 30))
         probs = rng.dirichlet(np.ones(k))

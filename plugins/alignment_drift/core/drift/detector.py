@@ -16,11 +16,12 @@ import math
 import numbers
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .columns import numeric_values
+from .exact import CATEGORICAL_TESTS, CategoricalTest
 from .multiple_testing import CORRECTION_METHODS, CorrectionMethod, adjust_p_values, tarone_family
 from .profile import ColumnProfile, ReferenceProfile, column_workers
 from .profile_tests import categorical_profile_drift, numeric_profile_drift, numeric_summary_drift
@@ -80,7 +81,7 @@ class DriftDetector:
         over the reference IQR. bool is cast to 0/1, datetimes to seconds.
         NaN and +/-inf count as missing.
     categorical : sequence of str, default=()
-        Columns tested with a chi-square (or G) test of homogeneity; effect is
+        Columns tested with a test of homogeneity (``categorical_test``); effect is
         the base-2 Jensen-Shannon distance. Values are compared as strings.
     alpha : float, default=0.05
         Level applied to adjusted p-values, in (0, 1).
@@ -91,8 +92,10 @@ class DriftDetector:
         Smallest effect that counts as drift, in [0, inf).
     missing_effect_floor : float, default=0.02
         Smallest absolute change in missing rate that counts as drift.
-    categorical_test : {"chi2", "g_test"}, default="chi2"
-        Pearson's chi-square or the log-likelihood-ratio G statistic.
+    categorical_test : {"cressie_read", "chi2", "g_test"}, default="cressie_read"
+        The categorical columns' statistic: Cressie and Read's power divergence
+        (lambda = 2/3), Pearson's chi-square or the log-likelihood ratio G
+        (see :func:`~alignment_drift.core.drift.univariate.categorical_counts_drift`).
     bins : int, default=4096
         Summary size of numeric columns when ``reference`` is a DataFrame.
     max_categories : int, default=200
@@ -110,7 +113,7 @@ class DriftDetector:
         numeric_effect_floor: float = 0.1,
         categorical_effect_floor: float = 0.1,
         missing_effect_floor: float = 0.02,
-        categorical_test: Literal["chi2", "g_test"] = "chi2",
+        categorical_test: CategoricalTest = "cressie_read",
         bins: int = 4096,
         max_categories: int = 200,
     ) -> None:
@@ -131,9 +134,9 @@ class DriftDetector:
             raise ValueError(
                 f"The 'correction' parameter must be one of {set(CORRECTION_METHODS)}. Got {correction!r} instead."
             )
-        if categorical_test not in ("chi2", "g_test"):
+        if categorical_test not in CATEGORICAL_TESTS:
             raise ValueError(
-                "The 'categorical_test' parameter must be one of {'chi2', 'g_test'}. "
+                f"The 'categorical_test' parameter must be one of {list(CATEGORICAL_TESTS)}. "
                 f"Got {categorical_test!r} instead."
             )
         for name, floor in (

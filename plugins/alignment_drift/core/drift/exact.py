@@ -12,7 +12,8 @@ chi-square approximations overstate significance when counts are small.
   a test that cannot reach the level is left out of its correction family
   (Tarone 1990, see :func:`~alignment_drift.core.drift.multiple_testing.tarone_family`).
 - :func:`monte_carlo_homogeneity` is the sequential Monte-Carlo p-value of
-  Besag and Clifford (1991) for a 2xK table with the chi-square or G statistic:
+  Besag and Clifford (1991) for a 2xK table with Cressie and Read's power
+  divergence (lambda = 2/3), Pearson's chi-square or the G statistic:
   tables are drawn with both margins fixed (multivariate hypergeometric) until
   ``exceedances`` of them reach the observed statistic or ``max_draws`` were drawn.
   The seed is derived from the table, so the same counts always give the same p-value.
@@ -21,12 +22,28 @@ chi-square approximations overstate significance when counts are small.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 from scipy import special
 
-__all__ = ["MC_EXCEEDANCES", "MC_MAX_DRAWS", "fisher_two_sided", "homogeneity_statistic", "monte_carlo_homogeneity"]
+__all__ = [
+    "CATEGORICAL_TESTS",
+    "CRESSIE_READ_LAMBDA",
+    "MC_EXCEEDANCES",
+    "MC_MAX_DRAWS",
+    "CategoricalTest",
+    "fisher_two_sided",
+    "homogeneity_statistic",
+    "monte_carlo_homogeneity",
+]
+
+#: The statistics of a categorical column's test of homogeneity: Cressie and Read's power divergence
+#: (lambda = 2/3, the default), Pearson's chi-square, the log-likelihood ratio G.
+CategoricalTest = Literal["cressie_read", "chi2", "g_test"]
+CATEGORICAL_TESTS: tuple[str, ...] = get_args(CategoricalTest)
+#: Cressie and Read's (1984) exponent: between G (0) and Pearson (1), the one they recommend.
+CRESSIE_READ_LAMBDA = 2.0 / 3.0
 
 #: Besag-Clifford stopping count: the relative Monte-Carlo error of a p-value is about 1/sqrt(this).
 MC_EXCEEDANCES = 50
@@ -40,6 +57,8 @@ _TAIL_BOUND = 1e-32
 _WINDOW_SD = 50.0
 #: Values held at once by a batch of drawn tables (bounds the memory at about 32 MB).
 _BATCH_VALUES = 4_000_000
+#: Mixed into a Monte-Carlo p-value's seed, one per statistic.
+_SEED_TAGS = {"chi2": 0, "g_test": 1, "cressie_read": 2}
 #: numpy's multivariate hypergeometric sampler needs fewer items than this.
 _EXACT_SAMPLER_MAX_TOTAL = 10**9
 #: Above this total, drawing by "count" would need a temporary array that large; "marginals" is used instead.
@@ -112,13 +131,13 @@ def fisher_two_sided(k_ref: int, n_ref: int, k_cur: int, n_cur: int) -> tuple[fl
     return p_at(k_cur), min(p_at(lo), p_at(hi))
 
 
-def homogeneity_statistic(
-    current: np.ndarray, totals: np.ndarray, n_cur: int, test: Literal["chi2", "g_test"]
-) -> np.ndarray:
-    """Pearson's chi-square or the G statistic of 2xK tables given their current rows and column totals.
+def homogeneity_statistic(current: np.ndarray, totals: np.ndarray, n_cur: int, test: CategoricalTest) -> np.ndarray:
+    """The power divergence of 2xK tables given their current rows and column totals.
 
-    ``current`` has shape (..., K); the reference row is ``totals - current``.
-    Every column total must be positive.
+    ``test`` picks the exponent: ``"cressie_read"`` (2/3), ``"chi2"`` (Pearson,
+    1) or ``"g_test"`` (the log-likelihood ratio, 0); scipy's
+    ``power_divergence`` on both rows. ``current`` has shape (..., K); the
+    reference row is ``totals - current``. Every column total must be positive.
     """
     n = float(totals.sum())
     expected_cur = totals * (n_cur / n)
@@ -126,19 +145,33 @@ def homogeneity_statistic(
     if test == "chi2":
         return np.sum((current - expected_cur) ** 2 * (1.0 / expected_cur + 1.0 / expected_ref), axis=-1)
     reference = totals - current
+    if test == "cressie_read":
+        return np.maximum(_power_terms(current, expected_cur) + _power_terms(reference, expected_ref), 0.0)
     return 2.0 * np.sum(
         special.xlogy(current, current / expected_cur) + special.xlogy(reference, reference / expected_ref), axis=-1
     )
 
 
+def _power_terms(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Cressie and Read's sum over the last axis, ``2 / (lam (lam + 1)) * sum(O ((O / E)**lam - 1))``.
+
+    ``(O / E)**lam - 1`` as ``expm1(lam * log1p((O - E) / E))``, exact to rounding where O and E are
+    large and close (the reference row at millions of rows); an empty cell adds 0.
+    """
+    lam = CRESSIE_READ_LAMBDA
+    with np.errstate(divide="ignore"):
+        ratio = np.expm1(lam * np.log1p((observed - expected) / expected))
+    return np.sum(observed * ratio, axis=-1) * (2.0 / (lam * (lam + 1.0)))
+
+
 def monte_carlo_homogeneity(
     table: np.ndarray,
     *,
-    test: Literal["chi2", "g_test"] = "chi2",
+    test: CategoricalTest = "cressie_read",
     exceedances: int = MC_EXCEEDANCES,
     max_draws: int = MC_MAX_DRAWS,
 ) -> tuple[float, float, int]:
-    """Sequential Monte-Carlo p-value of the chi-square (or G) test of homogeneity of a 2xK table.
+    """Sequential Monte-Carlo p-value of the test of homogeneity of a 2xK table.
 
     Tables are drawn with both margins fixed, so the p-value is exact up to
     Monte-Carlo error and valid at any count: with ``g`` draws at or above the
@@ -153,8 +186,8 @@ def monte_carlo_homogeneity(
     ----------
     table : ndarray of shape (2, K)
         Counts: reference row then current row; every column total positive, K >= 2.
-    test : {"chi2", "g_test"}, default="chi2"
-        Pearson's statistic or the log-likelihood ratio G.
+    test : {"cressie_read", "chi2", "g_test"}, default="cressie_read"
+        The statistic (see :func:`homogeneity_statistic`).
     exceedances, max_draws : int
         The stopping rule above.
 
@@ -172,7 +205,7 @@ def monte_carlo_homogeneity(
     m = int(row.sum())
     float_totals = totals.astype(float)
     observed = float(homogeneity_statistic(row.astype(float), float_totals, m, test))
-    rng = np.random.default_rng(np.random.SeedSequence([int(v) for v in counts.ravel()] + [int(test == "g_test")]))
+    rng = np.random.default_rng(np.random.SeedSequence([int(v) for v in counts.ravel()] + [_SEED_TAGS[test]]))
     slack = 1e-9 * max(1.0, abs(observed))
     seen = drawn = 0
     batch = 256

@@ -223,7 +223,7 @@ def numeric_summary_drift(profile: ColumnProfile, current: QuantileSummary) -> U
 
 
 def categorical_profile_drift(
-    profile: ColumnProfile, current_counts: dict[str, int], *, test: str = "chi2"
+    profile: ColumnProfile, current_counts: dict[str, int], *, test: str = "cressie_read"
 ) -> UnivariateOutcome:
-    """Chi-square (or G) test and Jensen–Shannon effect of current category counts against the profile's."""
+    """Test of homogeneity and Jensen–Shannon effect of current category counts against the profile's."""
     return categorical_counts_drift(profile.counts, current_counts, test=test, other=OTHER)  # type: ignore[arg-type]

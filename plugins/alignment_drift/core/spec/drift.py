@@ -51,7 +51,7 @@ class TrendPolicy(Strict):
 class DriftPolicy(Strict):
     """How input and output drift are tested."""
 
-    categorical_test: Literal["chi2", "g_test"] = "chi2"
+    categorical_test: Literal["cressie_read", "chi2", "g_test"] = "cressie_read"
     profile_bins: Annotated[int, Field(ge=64, le=65_536)] = 4_096
     max_categories: Annotated[int, Field(ge=2, le=10_000)] = 200
     multivariate: MultivariatePolicy = Field(default_factory=MultivariatePolicy)
