@@ -203,14 +203,14 @@ def _table(result: dict[str, Any]) -> str:
         f"drift: {'YES' if result['drift'] else 'no'}   reference {result['n_reference']} rows, current "
         f"{result['n_current']} rows, alpha {budget['alpha']:g} ({levels}; columns {result['correction']}), "
         f"{result['elapsed_seconds']:.3f} s",
-        f"{'column':<28} {'kind':<11} {'test':<6} {'p_adj':>9} {'effect':>8} {'floor':>6} {'miss_ref':>8} "
+        f"{'column':<28} {'kind':<11} {'test':<12} {'p_adj':>9} {'effect':>8} {'floor':>6} {'miss_ref':>8} "
         f"{'miss_cur':>8}  drift",
     ]
     for col in sorted(result["columns"], key=lambda c: -c["effect"]):
         flag = "DRIFT" if col["drift"] else ("MISSING" if col["missing_drift"] else "")
         unseen = f" unseen: {', '.join(col['unseen_categories'][:5])}" if col["unseen_categories"] else ""
         lines.append(
-            f"{col['name'][:28]:<28} {col['kind']:<11} {col['test']:<6} {col['p_adjusted']:>9.2e} "
+            f"{col['name'][:28]:<28} {col['kind']:<11} {col['test']:<12} {col['p_adjusted']:>9.2e} "
             f"{col['effect']:>8.3f} {col['effect_floor']:>6.2f} {col['missing_rate_reference']:>8.3f} "
             f"{col['missing_rate_current']:>8.3f}  {flag}{unseen}"
         )
