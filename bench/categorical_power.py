@@ -21,7 +21,7 @@ drift``'s inputs family) and at or below 0.05, per statistic.
 
 Usage::
 
-    .venv/bin/python bench/categorical_power.py                 # 300 batches a cell (~6 min on 2 cores)
+    .venv/bin/python bench/categorical_power.py                 # 300 batches a cell (~1 min on 2 cores)
     .venv/bin/python bench/categorical_power.py --runs 100 --n 300
 """
 

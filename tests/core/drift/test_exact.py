@@ -157,7 +157,8 @@ def test_a_shift_into_rare_categories_is_found_at_n_100() -> None:
     """4 common levels (22.5 % each) and 10 rare ones (1 % each) in 10,000 reference rows.
 
     In batches of 100, the rare levels' 10 % concentrates in two of them (5 % each). Pooling the sparse
-    levels hid it (measured: 0.05 of 300 batches); the Monte-Carlo p-value finds it in 0.88 at alpha = 0.05.
+    levels hid it (measured: 0.05 of 300 batches); the Monte-Carlo p-value finds it in 0.91 at alpha = 0.05
+    with the default statistic, 0.89 with Pearson's (``bench/categorical_power.py``; 0.88 when first measured).
     """
     levels = [f"common{i}" for i in range(4)] + [f"rare{i}" for i in range(10)]
     p_ref = np.r_[np.full(4, 0.225), np.full(10, 0.01)]
@@ -171,8 +172,8 @@ def test_a_shift_into_rare_categories_is_found_at_n_100() -> None:
             {lv: int(c) for lv, c in zip(levels, cur, strict=True) if c},
         )
         found += out.p_value <= 0.05
-    # measured 0.88 over 300 batches; 60 batches: 0.88 - 3 sd = 0.75
-    assert found / reps >= 0.88 - 3 * math.sqrt(0.88 * 0.12 / reps)
+    # measured 0.91 over 300 batches; 60 batches: 0.91 - 3 sd = 0.80
+    assert found / reps >= 0.91 - 3 * math.sqrt(0.91 * 0.09 / reps)
 
 
 def test_the_default_statistic_finds_a_swap_of_common_levels_more_often_than_pearsons() -> None:
