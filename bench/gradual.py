@@ -17,10 +17,15 @@ the score's output-drift effect). A night alarms when a drift test flags or a tr
 Reported per batch size: false alarms on the stable nights, and the drifting night of the first alarm (the share of
 runs caught within 5 / 10 nights, the median).
 
+``--shift knockout`` replaces the ramp by a step that persists: from night 11 every night loses half its positive
+rows (the knock-out of ``calibration.py``), the case a single night at 1,000 rows rarely flags at the default
+effect floors.
+
 Usage::
 
     python bench/gradual.py                     # 20 runs at n = 100, 1,000, 10,000 (~10 min on 2 cores)
     python bench/gradual.py --sizes 1000 --runs 5 --no-alibi
+    python bench/gradual.py --sizes 1000 --shift knockout       # a persisting knock-out (~5 min)
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ sys.path.insert(0, str(BENCH))
 
 import peers  # noqa: E402
 import realdata  # noqa: E402
-from calibration import COLUMNS, fit_model, monitor_night, spec_file, with_outputs  # noqa: E402
+from calibration import COLUMNS, fit_model, monitor_night, shift, spec_file, with_outputs  # noqa: E402
 from speed import run_job  # noqa: E402
 
 STABLE = 10  # the trend detector's warm-up: it watches from the first drifting night
@@ -72,12 +77,25 @@ def tilt_weights(x: np.ndarray, target: float) -> np.ndarray:
     return weights((lo + hi) / 2.0)
 
 
-def nights(table: pd.DataFrame, column: str, n: int, ramp: int, rng: np.random.Generator) -> list[pd.DataFrame]:
-    """``STABLE`` drift-free nights then ``ramp`` nights whose ``column`` mean rises by ``STEP`` sd a night."""
+def nights(
+    table: pd.DataFrame, column: str, n: int, ramp: int, rng: np.random.Generator, *, kind: str = "tilt"
+) -> list[pd.DataFrame]:
+    """``STABLE`` drift-free nights then ``ramp`` drifting nights.
+
+    ``kind="tilt"``: the ``column`` mean rises by ``STEP`` sd a night. ``kind="knockout"``: every drifting night
+    loses half its positive rows (``calibration.shift``, the knock-out of section 11), a step that persists.
+    """
     x = table[column].to_numpy(dtype=float)
     out = []
     for t in range(STABLE + ramp):
         k = max(0, t - STABLE + 1)
+        if kind == "knockout":
+            if k == 0:
+                out.append(table.iloc[rng.integers(0, len(table), n)].reset_index(drop=True))
+            else:
+                pool = table.iloc[rng.integers(0, len(table), int(n * 1.6) + 50)].reset_index(drop=True)
+                out.append(shift(pool, "knockout", {}, rng).iloc[:n].reset_index(drop=True))
+            continue
         p = tilt_weights(x, x.mean() + STEP * k * x.std())
         out.append(table.iloc[rng.choice(len(table), size=n, p=p)].reset_index(drop=True))
     return out
@@ -92,7 +110,7 @@ def run_one(task: dict) -> dict:
     model = fit_model(table)
     rng = np.random.default_rng(task["seed"])
     reference = table.iloc[rng.integers(0, len(table), 10_000)].reset_index(drop=True)
-    batches = nights(table, task["column"], task["n"], task["ramp"], rng)
+    batches = nights(table, task["column"], task["n"], task["ramp"], rng, kind=task.get("shift", "tilt"))
     ref_outputs = with_outputs(model, reference)
     history: dict[str, list[float]] = {"share": [], "score": []}
     records = []
@@ -143,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--ramp", type=int, default=15, help="drifting nights (default 15)")
     parser.add_argument("--column", default="disea", choices=realdata.NUMERIC)
+    parser.add_argument(
+        "--shift",
+        default="tilt",
+        choices=("tilt", "knockout"),
+        help="tilt: +0.1 sd of --column a night (default); knockout: half the positives gone from night 11 on",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-alibi", action="store_true")
@@ -162,6 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed = args.seed * 10_000_019 + 7_000_000 + n * 107 + run
             alibi_dir = None if args.no_alibi else str(folder)
             task = {"n": n, "run": run, "seed": seed, "column": args.column, "ramp": args.ramp, "spec": str(spec)}
+            task["shift"] = args.shift
             tasks.append({**task, "alibi_dir": alibi_dir})
     print(f"[gradual] {len(tasks)} runs of {STABLE + args.ramp} nights on {args.workers} workers", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
@@ -201,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
         )
     )
-    print(f"\n{started}, {took:.0f} s; +{STEP} sd of `{args.column}` a night from night {STABLE + 1}, {args.runs} runs")
+    what = f"+{STEP} sd of `{args.column}` a night" if args.shift == "tilt" else "half the positives knocked out"
+    print(f"\n{started}, {took:.0f} s; {what} from night {STABLE + 1}, {args.runs} runs")
     print(
         "\n| n | detector | stable nights with an alarm | caught within 5 nights | within 10 | median night | not "
         f"within {args.ramp} |"
