@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_limits
 
 from alignment_drift.core.drift.joint_kernels import mmd_permutation_test
 from alignment_drift.core.drift.multivariate import (
+    MMD_EXCEEDANCES,
     DomainClassifierDrift,
     MMDDrift,
     MultivariateDrift,
@@ -107,7 +108,7 @@ def test_false_alarm_rate_without_shift_is_at_most_alpha(
 
 
 def _permutation_count(result: MultivariateDrift) -> tuple[int, int]:
-    """(k, B) as reported in the MMD detail sentence."""
+    """(k, B) as reported in the MMD detail sentence when every permutation was drawn."""
     found = re.search(r"\((\d+) \+ 1\) / \((\d+) \+ 1\)", result.detail)
     assert found, result.detail
     return int(found[1]), int(found[2])
@@ -152,12 +153,39 @@ def test_mmd_permutation_count_matches_a_brute_force_recount(m: int, n: int, per
     squared = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
     kernel = np.exp(-squared / 2)
     np.fill_diagonal(kernel, 0.0)
-    observed, k = mmd_permutation_test(kernel, m, permutations, [0, 3])
+    observed, k, drawn = mmd_permutation_test(kernel, m, permutations, [0, 3])
 
     assert observed == pytest.approx(_unbiased_mmd2(kernel, np.arange(m), np.arange(m, m + n)), rel=1e-12)
     draws = np.random.default_rng([0, 3])
     permuted = [_unbiased_mmd2(kernel, p[:m], p[m:]) for p in (draws.permutation(m + n) for _ in range(permutations))]
-    assert k == sum(s >= observed - 1e-12 for s in permuted)
+    assert k == sum(s >= observed - 1e-12 for s in permuted) and drawn == permutations
+
+    # sequential: drawing stops at the permutation that brings the count to ``exceedances``
+    reached = np.flatnonzero(np.array(permuted) >= observed - 1e-12)
+    for exceedances in (1, 3):
+        got = mmd_permutation_test(kernel, m, permutations, [0, 3], exceedances=exceedances)
+        if reached.size >= exceedances:
+            assert got[1:] == (exceedances, int(reached[exceedances - 1]) + 1)
+        else:
+            assert got[1:] == (k, permutations)
+
+
+def test_mmd_sequential_p_value_stays_calibrated_and_stops_early_without_drift() -> None:
+    """No shift, 300 draws: P(p <= a) <= a within 3 standard errors at a = 0.05 and 0.2; a drift-free batch stops
+    after a few hundred permutations of the 999 allowed, a shifted one draws them all."""
+    rng = np.random.default_rng(21)
+    p_values, drawn = [], []
+    for _ in range(300):
+        reference, batch = _normal_frame(rng, 60, ["x", "y"]), _normal_frame(rng, 30, ["x", "y"])
+        result = MMDDrift(reference, numeric=["x", "y"]).test(batch)
+        p_values.append(result.p_value)
+        found = re.search(r"permutation p-value (\d+) / (\d+)", result.detail)
+        drawn.append(int(found[2]) if found else 999)
+    for a in (0.05, 0.2):
+        assert np.mean(np.array(p_values) <= a) <= a + 3 * np.sqrt(a * (1 - a) / 300)
+    assert np.mean(drawn) < 300
+    shifted = MMDDrift(reference, numeric=["x", "y"]).test(batch + 3.0)
+    assert _permutation_count(shifted) == (0, 999) and shifted.p_value == 1 / 1000
 
 
 @pytest.mark.parametrize("permutations", [1, 19, 99])
@@ -166,9 +194,14 @@ def test_mmd_p_value_is_a_positive_multiple_of_one_over_b_plus_one(permutations:
     rng = np.random.default_rng(14)
     reference, batch = _normal_frame(rng, 80, ["x", "y"]), _normal_frame(rng, 70, ["x", "y"]) + shift
     result = MMDDrift(reference, numeric=["x", "y"], permutations=permutations).test(batch)
-    k, _ = _permutation_count(result)
-    assert 0 <= k <= permutations
-    assert result.p_value == (k + 1) / (permutations + 1)
+    found = re.search(r"permutation p-value (\d+) / (\d+) =", result.detail)
+    if found:  # stopped at MMD_EXCEEDANCES permutations at or above the statistic
+        assert int(found[1]) == MMD_EXCEEDANCES and int(found[2]) <= permutations
+        assert result.p_value == int(found[1]) / int(found[2])
+    else:
+        k, _ = _permutation_count(result)
+        assert 0 <= k < MMD_EXCEEDANCES and k <= permutations
+        assert result.p_value == (k + 1) / (permutations + 1)
     assert result.p_value >= 1 / (permutations + 1) > 0
 
 

@@ -50,11 +50,15 @@ def out_of_fold_scores(model: Any, x: np.ndarray, labels: np.ndarray, folds: Str
     return scores
 
 
-def mmd_permutation_test(kernel: np.ndarray, m: int, permutations: int, seed: list[int]) -> tuple[float, int]:
-    """Observed unbiased MMD^2 of rows ``:m`` vs ``m:`` and the number of permuted statistics >= it.
+def mmd_permutation_test(
+    kernel: np.ndarray, m: int, permutations: int, seed: list[int], *, exceedances: int | None = None
+) -> tuple[float, int, int]:
+    """Observed unbiased MMD^2 of rows ``:m`` vs ``m:``, the permuted statistics >= it, and the permutations drawn.
 
     ``kernel`` is the pooled Gram matrix with a zero diagonal and is never recomputed: a permutation is a 0/1 column
     ``a`` marking the first sample, whose within sums are ``a'Ka`` and ``(1-a)'K(1-a)`` and cross sum ``a'K(1-a)``.
+    With ``exceedances``, drawing stops at the permutation that brings the count to it (Besag and Clifford's
+    sequential test): the count is then ``exceedances`` and the permutations drawn say where it stopped.
     """
     size, n = kernel.shape[0], kernel.shape[0] - m
     row_sums = kernel.sum(axis=1)
@@ -68,10 +72,14 @@ def mmd_permutation_test(kernel: np.ndarray, m: int, permutations: int, seed: li
 
     observed = float(mmd2(np.repeat([1.0, 0.0], [m, n])[:, None])[0])
     tolerance = 1e-9 * abs(observed) + 1e-15  # rounding noise in tied statistics counts as a tie
-    rng, count = np.random.default_rng(seed), 0
-    for start in range(0, permutations, PERMUTATION_CHUNK):
-        assign = np.zeros((size, min(PERMUTATION_CHUNK, permutations - start)))
+    rng, count, drawn = np.random.default_rng(seed), 0, 0
+    while drawn < permutations:
+        assign = np.zeros((size, min(PERMUTATION_CHUNK, permutations - drawn)))
         for j in range(assign.shape[1]):
             assign[rng.permutation(size)[:m], j] = 1.0
-        count += int(np.count_nonzero(mmd2(assign) >= observed - tolerance))
-    return observed, count
+        hits = np.flatnonzero(mmd2(assign) >= observed - tolerance)
+        if exceedances is not None and count + hits.size >= exceedances:
+            return observed, exceedances, drawn + int(hits[exceedances - count - 1]) + 1
+        count += hits.size
+        drawn += assign.shape[1]
+    return observed, count, drawn

@@ -23,7 +23,7 @@ class MultivariatePolicy(Strict):
     max_rows: Annotated[int, Field(ge=100, le=200_000)] = 10_000
     mmd_max_rows: Annotated[int, Field(ge=100, le=20_000)] = 1_000
     folds: Annotated[int, Field(ge=2, le=10)] = 3
-    permutations: Annotated[int, Field(ge=19, le=10_000)] = 199
+    permutations: Annotated[int, Field(ge=19, le=10_000)] = 999
 
 
 class TrendPolicy(Strict):
