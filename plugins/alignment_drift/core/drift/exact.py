@@ -22,6 +22,7 @@ chi-square approximations overstate significance when counts are small.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from typing import Literal, get_args
 
 import numpy as np
@@ -36,6 +37,7 @@ __all__ = [
     "fisher_two_sided",
     "homogeneity_statistic",
     "monte_carlo_homogeneity",
+    "sequential_p_value",
 ]
 
 #: The statistics of a categorical column's test of homogeneity: Cressie and Read's power divergence
@@ -206,22 +208,46 @@ def monte_carlo_homogeneity(
     float_totals = totals.astype(float)
     observed = float(homogeneity_statistic(row.astype(float), float_totals, m, test))
     rng = np.random.default_rng(np.random.SeedSequence([int(v) for v in counts.ravel()] + [_SEED_TAGS[test]]))
-    slack = 1e-9 * max(1.0, abs(observed))
-    seen = drawn = 0
-    batch = 256
     width = m if m * m <= 0.05 * totals.sum() else totals.size  # values held per drawn table
     largest = max(16, _BATCH_VALUES // max(width, 1))
-    while drawn < max_draws:
-        size = min(batch, largest, max_draws - drawn)
-        stats = homogeneity_statistic(_draw_rows(rng, totals, m, size), float_totals, m, test)
-        hits = np.flatnonzero(stats >= observed - slack)
-        if seen + hits.size >= exceedances:
-            stop = drawn + int(hits[exceedances - seen - 1]) + 1
-            return observed, exceedances / stop, stop
-        seen += hits.size
-        drawn += size
-        batch = min(batch * 2, 8192)
-    return observed, (seen + 1) / (max_draws + 1), drawn
+
+    def drawn_statistics() -> Iterator[np.ndarray]:
+        drawn, batch = 0, 256
+        while drawn < max_draws:
+            size = min(batch, largest, max_draws - drawn)
+            yield homogeneity_statistic(_draw_rows(rng, totals, m, size), float_totals, m, test)
+            drawn, batch = drawn + size, min(batch * 2, 8192)
+
+    threshold = observed - 1e-9 * max(1.0, abs(observed))
+    p_value, _, drawn = sequential_p_value(drawn_statistics(), threshold, exceedances)
+    return observed, p_value, drawn
+
+
+def sequential_p_value(
+    statistics: Iterable[np.ndarray], threshold: float, exceedances: float
+) -> tuple[float, int, int]:
+    """Besag and Clifford's (1991) sequential Monte-Carlo p-value from batches of statistics drawn under the null.
+
+    Batches are read until ``exceedances`` statistics reach ``threshold`` (the observed statistic less its
+    rounding slack): the p-value is then ``exceedances / L``, the ``L``-th draw being the one that did. When
+    the batches run out first, ``g`` of ``B`` drawn reached it and the p-value is ``(g + 1) / (B + 1)``. Both
+    are valid, never 0. ``exceedances=math.inf`` reads every batch.
+
+    Returns
+    -------
+    p_value : float
+    count : int
+        Statistics at or above ``threshold`` among those drawn (``exceedances`` when it stopped).
+    drawn : int
+    """
+    count = drawn = 0
+    for batch in statistics:
+        hits = np.flatnonzero(batch >= threshold)
+        if count + hits.size >= exceedances:
+            stop = drawn + int(hits[int(exceedances) - count - 1]) + 1
+            return exceedances / stop, int(exceedances), stop
+        count, drawn = count + hits.size, drawn + batch.size
+    return (count + 1) / (drawn + 1), count, drawn
 
 
 def _draw_rows(rng: np.random.Generator, totals: np.ndarray, m: int, size: int) -> np.ndarray:

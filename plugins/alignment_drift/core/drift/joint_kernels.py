@@ -9,7 +9,9 @@ both into p-values.
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,6 +19,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import threadpool_limits
+
+from .exact import sequential_p_value
 
 __all__ = ["FOLD_THREADS", "PERMUTATION_CHUNK", "mmd_permutation_test", "out_of_fold_scores"]
 
@@ -51,14 +55,15 @@ def out_of_fold_scores(model: Any, x: np.ndarray, labels: np.ndarray, folds: Str
 
 
 def mmd_permutation_test(
-    kernel: np.ndarray, m: int, permutations: int, seed: list[int], *, exceedances: int | None = None
-) -> tuple[float, int, int]:
-    """Observed unbiased MMD^2 of rows ``:m`` vs ``m:``, the permuted statistics >= it, and the permutations drawn.
+    kernel: np.ndarray, m: int, permutations: int, seed: list[int], *, exceedances: float = math.inf
+) -> tuple[float, float, int, int]:
+    """Observed unbiased MMD^2 of rows ``:m`` vs ``m:``, its permutation p-value, the permuted statistics >= it,
+    and the permutations drawn.
 
     ``kernel`` is the pooled Gram matrix with a zero diagonal and is never recomputed: a permutation is a 0/1 column
     ``a`` marking the first sample, whose within sums are ``a'Ka`` and ``(1-a)'K(1-a)`` and cross sum ``a'K(1-a)``.
-    With ``exceedances``, drawing stops at the permutation that brings the count to it (Besag and Clifford's
-    sequential test): the count is then ``exceedances`` and the permutations drawn say where it stopped.
+    Permutations are drawn until ``exceedances`` of them reach the statistic or ``permutations`` were drawn
+    (:func:`~alignment_drift.core.drift.exact.sequential_p_value`; every one by default).
     """
     size, n = kernel.shape[0], kernel.shape[0] - m
     row_sums = kernel.sum(axis=1)
@@ -70,16 +75,14 @@ def mmd_permutation_test(
         within_y = total - 2.0 * x_rows + within_x
         return within_x / (m * (m - 1)) + within_y / (n * (n - 1)) - 2.0 * (x_rows - within_x) / (m * n)
 
+    def permuted() -> Iterator[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        for start in range(0, permutations, PERMUTATION_CHUNK):
+            assign = np.zeros((size, min(PERMUTATION_CHUNK, permutations - start)))
+            for j in range(assign.shape[1]):
+                assign[rng.permutation(size)[:m], j] = 1.0
+            yield mmd2(assign)
+
     observed = float(mmd2(np.repeat([1.0, 0.0], [m, n])[:, None])[0])
     tolerance = 1e-9 * abs(observed) + 1e-15  # rounding noise in tied statistics counts as a tie
-    rng, count, drawn = np.random.default_rng(seed), 0, 0
-    while drawn < permutations:
-        assign = np.zeros((size, min(PERMUTATION_CHUNK, permutations - drawn)))
-        for j in range(assign.shape[1]):
-            assign[rng.permutation(size)[:m], j] = 1.0
-        hits = np.flatnonzero(mmd2(assign) >= observed - tolerance)
-        if exceedances is not None and count + hits.size >= exceedances:
-            return observed, exceedances, drawn + int(hits[exceedances - count - 1]) + 1
-        count += hits.size
-        drawn += assign.shape[1]
-    return observed, count, drawn
+    return (observed, *sequential_p_value(permuted(), observed - tolerance, exceedances))

@@ -386,11 +386,10 @@ class MMDDrift(_SubsampledDetector):
         np.square(distances, out=distances)
         distances *= -0.5 / bandwidth**2
         kernel = squareform(np.exp(distances, out=distances))  # zero diagonal
-        mmd2, k, drawn = mmd_permutation_test(
+        mmd2, p, k, drawn = mmd_permutation_test(
             kernel, m, self.permutations, self._stream(seed, 3), exceedances=MMD_EXCEEDANCES
         )
-        stopped = k >= MMD_EXCEEDANCES  # the k-th permutation at or above the statistic was the last drawn
-        p, how_p = (k / drawn, f"{k} / {drawn}") if stopped else ((k + 1) / (drawn + 1), f"({k} + 1) / ({drawn} + 1)")
+        how_p = f"{k} / {drawn}" if k >= MMD_EXCEEDANCES else f"({k} + 1) / ({drawn} + 1)"
         how = f"median-heuristic bandwidth {bandwidth:.3g}" if median > 0 else "bandwidth 1.0 (median distance is 0)"
         detail = (
             f"Unbiased MMD^2 {mmd2:.3g} with a Gaussian kernel ({how}) on {m} reference vs {n} batch rows; "
