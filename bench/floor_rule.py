@@ -36,13 +36,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alignment_drift.core.spec.drift import DriftPolicy
+
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import calibration as cal  # noqa: E402
 import realdata  # noqa: E402
 
-FLOOR = {"numeric": 0.1, "categorical": 0.1}
+_DEFAULTS = DriftPolicy()
+#: The default floors, as the monitor applies them: the score's is the output floor.
+FLOOR = {
+    "numeric": _DEFAULTS.numeric_effect_floor,
+    "categorical": _DEFAULTS.categorical_effect_floor,
+    "score": _DEFAULTS.output_effect_floor,
+}
 FAMILIES = {
     "monitor": [("inputs", cal.COLUMNS, 0.05 / 3), ("outputs", ["score", "prediction"], 0.05 / 3)],
     "drift": [("inputs", cal.COLUMNS, 0.05 / 2)],
@@ -112,7 +120,7 @@ def one(task: dict) -> list[dict]:
                     continue
                 flags["floors_0"] = True
                 kind_ = "categorical" if c.name in categorical else "numeric"
-                floor = FLOOR[kind_]
+                floor = FLOOR.get(c.name, FLOOR[kind_])
                 flags["point"] |= c.effect >= floor
                 if not flags["equivalence"]:
                     ref_v = reference[c.name].dropna().to_numpy()

@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed = args.seed * 10_000_019 + 7_000_000 + n * 107 + run
             alibi_dir = None if args.no_alibi else str(folder)
             task = {"n": n, "run": run, "seed": seed, "column": args.column, "ramp": args.ramp, "spec": str(spec)}
-            task["shift"] = args.shift
+            task |= {"shift": args.shift}
             tasks.append({**task, "alibi_dir": alibi_dir})
     print(f"[gradual] {len(tasks)} runs of {STABLE + args.ramp} nights on {args.workers} workers", file=sys.stderr)
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
